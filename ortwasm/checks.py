@@ -1,0 +1,406 @@
+"""Judge finished artifacts: memory64/table64, FS presence, glue fix, C API, size budgets.
+
+Why a separate stage: a build that links is not a build that works.  A wasm64
+glue that still says ``index:"i64"`` loads nowhere, a MEMFS build without the
+FS cannot mount files, and 10 KB of unintended glue goes unnoticed unless a
+budget says so.  Rule breaks are *findings* (``CheckFailed``, exit 8); input
+that cannot be judged at all raises ``CannotCheck`` (exit 9) at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from . import glue as gluemod
+from . import wasm as wasmmod
+from .errors import CannotCheck, CheckFailed
+from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
+
+__all__ = ["MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
+           "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
+           "load_manifest", "run_check"]
+
+MANIFEST_FORMAT = 1
+# Every Ort* function in ORT 1.21.0 onnxruntime/wasm/api.h outside ENABLE_TRAINING_APIS; onnxruntime-web's
+# wasm-core-impl calls all 27.  tests/test_checks.py re-reads api.h to keep this list honest.
+ORT_C_API: tuple[str, ...] = (
+    "OrtInit", "OrtGetLastError", "OrtCreateSessionOptions", "OrtAppendExecutionProvider",
+    "OrtAddFreeDimensionOverride", "OrtAddSessionConfigEntry", "OrtReleaseSessionOptions", "OrtCreateSession",
+    "OrtReleaseSession", "OrtGetInputOutputCount", "OrtGetInputName", "OrtGetOutputName", "OrtFree",
+    "OrtCreateTensor", "OrtGetTensorData", "OrtReleaseTensor", "OrtCreateRunOptions", "OrtAddRunConfigEntry",
+    "OrtReleaseRunOptions", "OrtCreateBinding", "OrtBindInput", "OrtBindOutput", "OrtClearBoundOutputs",
+    "OrtReleaseBinding", "OrtRunWithBinding", "OrtRun", "OrtEndProfiling")
+
+Arch = Literal["wasm32", "wasm64"]
+
+
+def c_api_from_header(path: Path) -> tuple[str, ...]:
+    """The ``Ort*`` functions a header declares, skipping ``#ifdef ENABLE_TRAINING_APIS`` blocks."""
+    names: list[str] = []
+    depth, skip_at = 0, -1
+    for line in path.read_text().splitlines():
+        s = line.strip()
+        if s.startswith("#if"):
+            depth += 1
+            if skip_at < 0 and "ENABLE_TRAINING_APIS" in s:
+                skip_at = depth
+        elif s.startswith("#endif"):
+            skip_at = -1 if depth == skip_at else skip_at
+            depth -= 1
+        elif skip_at < 0:
+            names += re.findall(r"EMSCRIPTEN_KEEPALIVE\s+(Ort\w+)\s*\(", line)
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a variant's artifacts must be; from manifest.json's ``variant`` unless given explicitly."""
+
+    name: str
+    arch: Arch
+    memfs: bool
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule applied to one file; ``message`` names the file, the measured value and the limit."""
+
+    artifact: str
+    file: str
+    rule: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ArtifactReport:
+    name: str
+    directory: Path
+    stem: str
+    expectation: Expectation | None
+    manifest: Mapping[str, Any] | None
+    wasm: wasmmod.WasmInfo
+    glue: gluemod.GlueFacts
+    sizes: tuple[FileSizes, FileSizes]  # (.wasm, .mjs)
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """ON - OFF of one file between ``X`` and ``X-memfs``: what MEMFS costs."""
+
+    off: str
+    on: str
+    file: str
+    raw: int
+    gzip: int
+    brotli: int | None
+
+
+@dataclass(frozen=True)
+class Growth:
+    artifact: str
+    file: str
+    measure: str
+    before: int
+    after: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (self.after - self.before) / self.before if self.before else 0.0
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    root: Path
+    artifacts: tuple[ArtifactReport, ...]
+    deltas: tuple[Delta, ...]
+    growth: tuple[Growth, ...]
+    findings: tuple[Finding, ...]  # all of them, artifact findings included
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.ok)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def raise_if_failed(self) -> None:
+        if self.failures:
+            lines = "\n  ".join(f.message for f in self.failures)
+            raise CheckFailed(f"{len(self.failures)} check(s) failed:\n  {lines}",
+                              "fix the build, or raise the budget in ci/budgets.toml if the growth is intended")
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CannotCheck(f"{path}: not readable JSON: {exc}", "rebuild, or remove the broken manifest") from None
+    if not isinstance(data, dict):
+        raise CannotCheck(f"{path}: a JSON {type(data).__name__}, not an object", "is this an ortwasm manifest.json?")
+    fmt = data.get("format")
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise CannotCheck(f"{path}: no integer 'format' >= 1", "is this an ortwasm manifest.json?")
+    if fmt > MANIFEST_FORMAT:
+        raise CannotCheck(f"{path}: format {fmt} was written by a newer ortwasm (this one reads {MANIFEST_FORMAT})",
+                          "upgrade ortwasm")
+    return data
+
+
+def _expectation(manifest: Mapping[str, Any], where: Path) -> Expectation:
+    v = manifest.get("variant")
+    if not (isinstance(v, dict) and isinstance(v.get("name"), str) and v.get("arch") in ("wasm32", "wasm64")
+            and isinstance(v.get("memfs"), bool)):
+        raise CannotCheck(f"{where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); got {v!r}",
+                          "rebuild with a current ortwasm")
+    return Expectation(v["name"], v["arch"], v["memfs"])
+
+
+def _pairs(d: Path) -> list[str]:
+    """Stems with both ``.wasm`` and ``.mjs``.  A lone ``ort-wasm*.mjs`` or any lone ``.wasm`` is bad input."""
+    wasm = {p.name[:-5] for p in d.glob("*.wasm") if p.is_file()}
+    glue = {p.name[:-4] for p in d.glob("*.mjs") if p.is_file()}
+    lone_wasm = sorted(wasm - glue)
+    if lone_wasm:
+        raise CannotCheck(f"{d / lone_wasm[0]}.wasm has no {lone_wasm[0]}.mjs next to it",
+                          "copy the glue emcc wrote with it; the C API and FS checks read the glue")
+    lone_glue = sorted(s for s in glue - wasm if s.startswith("ort-wasm"))  # dist/ also holds ort.*.mjs bundles
+    if lone_glue:
+        raise CannotCheck(f"{d / lone_glue[0]}.mjs has no {lone_glue[0]}.wasm next to it",
+                          "copy the .wasm emcc wrote with it")
+    return sorted(wasm & glue)
+
+
+def discover(path: Path) -> list[tuple[Path, str]]:
+    """(dir, stem) of every artifact: in ``path`` itself (a variant dir, an npm dist/) or one level down."""
+    if not path.is_dir():
+        raise CannotCheck(f"{path}: not a directory", "pass OUT/<variant>/, OUT/ or an npm dist/ directory")
+    found = [(path, s) for s in _pairs(path)]
+    if not found:
+        for d in sorted(p for p in path.iterdir() if p.is_dir()):
+            stems = _pairs(d)
+            if not stems and (d / "manifest.json").is_file():
+                raise CannotCheck(f"{d}: has manifest.json but no .wasm/.mjs", "did that variant's build fail?")
+            found += [(d, s) for s in stems]
+    if not found:
+        raise CannotCheck(f"{path}: no .wasm/.mjs pairs here or in its subdirectories", "is the build finished?")
+    return found
+
+
+def _fail(art: str, file: str, rule: str, ok: bool, good: str, bad: str) -> Finding:
+    return Finding(art, file, rule, ok, good if ok else bad)
+
+
+def _budget_findings(art: str, variant: str, sizes: Sequence[FileSizes], budgets: Budgets) -> list[Finding]:
+    out: list[Finding] = []
+    for fs in sizes:
+        budget, source = budgets.for_file(variant, fs.name)
+        for m in MEASURES:
+            limit, value = (budget.limit(m) if budget else None), fs.get(m)
+            if limit is None or value is None:
+                continue
+            excess = value - limit
+            out.append(_fail(art, fs.name, f"budget.{m}", excess <= 0,
+                             f"{art}/{fs.name}: {m} {value:,} B within budget {limit:,} B ([{source}])",
+                             f"{art}/{fs.name}: {m} {value:,} B exceeds budget {limit:,} B ([{source}] in "
+                             f"{budgets.source}) by {excess:,} B (+{100 * excess / max(limit, 1):.1f}%)"))
+    return out
+
+
+def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expectation | None,
+           required: Sequence[str]) -> list[Finding]:
+    wf, gf = Path(wasm.path).name, Path(glue.path).name
+    out: list[Finding] = []
+    if wasm.memory is None:
+        out.append(Finding(art, wf, "memory", False, f"{art}/{wf}: no memory, neither defined nor imported"))
+    if exp is not None:
+        want64 = exp.arch == "wasm64"
+        for rule, have in (("memory64", wasm.memory64), ("table64", wasm.table64)):
+            out.append(_fail(art, wf, rule, bool(have) == want64, f"{art}/{wf}: {rule}={have} matches {exp.arch}",
+                             f"{art}/{wf}: {rule} is {have} but variant {exp.name} ({exp.arch}) needs {want64}"))
+        counts = ", ".join(f"{m} x{n}" for m, n in glue.fs_markers)
+        if glue.fs_present is None:
+            raise CannotCheck(f"{art}/{gf}: cannot tell whether the FS is linked in: markers {counts}",
+                              "a new emscripten may have changed FS strings; update FS_MARKERS in ortwasm/glue.py")
+        out.append(_fail(art, gf, "fs", glue.fs_present == exp.memfs,
+                         f"{art}/{gf}: FS {'present' if exp.memfs else 'absent'} matches memfs={exp.memfs}",
+                         f"{art}/{gf}: FS {'present' if glue.fs_present else 'absent'} ({counts}) but variant "
+                         f"{exp.name} has memfs={exp.memfs}"))
+    if wasm.memory64 or (exp is not None and exp.arch == "wasm64"):  # broken whatever the manifest says
+        out.append(_fail(art, gf, "glue_fix", glue.memory64_index_key != "index",
+                         f"{art}/{gf}: memory64 key is {glue.memory64_index_key!r}",
+                         f"{art}/{gf}: glue fix missing: the glue still says index:\"i64\" (emscripten 3.1.69); "
+                         "Node 24 ignores it and treats the memory as 32-bit (wants address:\"i64\")"))
+    exports = wasm.function_exports()
+    missing: list[str] = []
+    for name in required:
+        m = glue.mapping(name)
+        target = (m.wasm_export if m else None) or name
+        if m is None:
+            missing.append(f"{name} (not exposed as _{name} by the glue)")
+        elif target not in exports:
+            missing.append(f"{name} (glue maps it to wasm export {target!r}, which {wf} lacks)")
+    out.append(_fail(art, gf, "c_api", not missing, f"{art}: all {len(required)} C API functions present",
+                     f"{art}: {len(missing)} of {len(required)} C API functions missing: {'; '.join(missing)}"))
+    return out
+
+
+def _manifest_findings(art: str, d: Path, manifest: Mapping[str, Any], sizes: Sequence[FileSizes]) -> list[Finding]:
+    by_name = {s.name: s for s in sizes}
+    out: list[Finding] = []
+    for entry in manifest.get("files", []):
+        fs = by_name.get(str(entry.get("name"))) if isinstance(entry, dict) else None
+        if fs is None:
+            continue
+        same = entry.get("bytes") == fs.raw and entry.get("sha256", fs.sha256) == fs.sha256
+        out.append(_fail(art, fs.name, "manifest", same, f"{art}/{fs.name}: matches manifest.json",
+                         f"{art}/{fs.name}: file is {fs.raw:,} B sha256 {fs.sha256[:16]} but {d}/manifest.json says "
+                         f"{entry.get('bytes')} B sha256 {str(entry.get('sha256'))[:16]}: changed after the build"))
+    return out
+
+
+def _artifact(d: Path, stem: str, multi: bool, expect: Expectation | None, required: Sequence[str],
+              budgets: Budgets, futs: Sequence[Future[FileSizes]]) -> ArtifactReport:
+    mf = d / "manifest.json"
+    manifest = load_manifest(mf) if mf.is_file() else None
+    exp = expect or (_expectation(manifest, mf) if manifest is not None else None)
+    name = exp.name if exp else d.name
+    name = f"{name}/{stem}" if multi else name
+    wp, gp = d / f"{stem}.wasm", d / f"{stem}.mjs"
+    wasm, glue = wasmmod.parse_file(wp), gluemod.parse_file(gp)
+    sizes = (futs[0].result(), futs[1].result())
+    findings = _judge(name, wasm, glue, exp, required)
+    findings += _budget_findings(name, exp.name if exp else d.name, sizes, budgets)
+    if manifest is not None:
+        findings += _manifest_findings(name, d, manifest, sizes)
+    return ArtifactReport(name, d, stem, exp, manifest, wasm, glue, sizes, tuple(findings))
+
+
+def _deltas(arts: Sequence[ArtifactReport], budgets: Budgets) -> tuple[list[Delta], list[Finding]]:
+    by_dir = {(a.directory.parent, a.directory.name, a.stem): a for a in arts}
+    deltas: list[Delta] = []
+    findings: list[Finding] = []
+    for (parent, dname, stem), on in sorted(by_dir.items(), key=lambda kv: kv[1].name):
+        off = by_dir.get((parent, dname.removesuffix("-memfs"), stem)) if dname.endswith("-memfs") else None
+        if off is None:
+            continue
+        for fo, fn in zip(off.sizes, on.sizes, strict=True):
+            br = fn.brotli - fo.brotli if fn.brotli is not None and fo.brotli is not None else None
+            delta = Delta(off.name, on.name, fn.name, fn.raw - fo.raw, fn.gzip - fo.gzip, br)
+            deltas.append(delta)
+            budget = budgets.memfs_delta.get(Path(fn.name).suffix)
+            for m in MEASURES:
+                limit, value = (budget.limit(m) if budget else None), getattr(delta, m)
+                if limit is None or value is None:
+                    continue
+                findings.append(_fail(on.name, fn.name, f"memfs_delta.{m}", value <= limit,
+                                      f"MEMFS cost {on.name}/{fn.name}: {m} {value:+,} B within {limit:,} B",
+                                      f"MEMFS cost {on.name}/{fn.name} vs {off.name}: {m} {value:+,} B exceeds "
+                                      f"[memfs_delta] {limit:,} B by {value - limit:,} B"))
+    return deltas, findings
+
+
+def _baseline(path: Path, arts: Sequence[ArtifactReport], pct: float) -> tuple[list[Growth], list[Finding]]:
+    base = load_manifest(path)
+    bname = (base.get("variant") or {}).get("name")
+    art = next((a for a in arts if bname in (a.name, a.expectation.name if a.expectation else None)), None)
+    if art is None and len(arts) == 1:
+        art = arts[0]
+    if art is None:
+        raise CannotCheck(f"baseline {path} is for variant {bname!r}; none of {[a.name for a in arts]} is",
+                          "check one variant dir, or pass that variant's baseline manifest")
+    before: dict[tuple[str, str], int] = {}
+    for e in base.get("files", []):
+        if isinstance(e, dict) and isinstance(e.get("bytes"), int):
+            before[(e.get("name", ""), "raw")] = e["bytes"]
+    for e in (base.get("checks") or {}).get("files", []):  # written by report.manifest_with_checks
+        for m in ("gzip", "brotli"):
+            if isinstance(e, dict) and isinstance(e.get(m), int):
+                before[(e.get("name", ""), m)] = e[m]
+    growth: list[Growth] = []
+    findings: list[Finding] = []
+    for fs in art.sizes:
+        for m in MEASURES:
+            now, was = fs.get(m), before.get((fs.name, m))
+            if now is None or was is None:
+                continue
+            g = Growth(art.name, fs.name, m, was, now)
+            growth.append(g)
+            findings.append(_fail(art.name, fs.name, f"baseline.{m}", g.percent <= pct,
+                                  f"{art.name}/{fs.name}: {m} {g.percent:+.2f}% vs baseline",
+                                  f"{art.name}/{fs.name}: {m} grew {was:,} -> {now:,} B ({g.percent:+.2f}%), over the "
+                                  f"{pct:.2f}% threshold by {g.percent - pct:.2f} points ({path})"))
+    return growth, findings
+
+
+def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, baseline: Path | None,
+              required_api: Sequence[str] = ORT_C_API, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
+              size_cache: Path | None = None, max_growth_percent: float | None = None) -> CheckReport:
+    """Check every artifact under ``path``.  Raises ``CannotCheck``; rule breaks are in ``report.failures``."""
+    found = discover(path)
+    stems_per_dir = {d: sum(1 for dd, _ in found if dd == d) for d, _ in found}
+    # Compression is the slow part; zlib and brotli drop the GIL, so every file is measured at once while the
+    # wasm and glue are parsed.  On bad input the queued measurements are cancelled, not waited for.
+    pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 1)))
+    try:
+        futs = {(d, s): [pool.submit(measure, d / f"{s}{ext}", brotli_limit=brotli_limit, cache_dir=size_cache)
+                         for ext in (".wasm", ".mjs")] for d, s in found}
+        arts = [_artifact(d, s, stems_per_dir[d] > 1, expect, required_api, budgets, futs[(d, s)])
+                for d, s in found]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    deltas, findings = _deltas(arts, budgets)
+    growth: list[Growth] = []
+    if baseline is not None:
+        pct = budgets.max_growth_percent if max_growth_percent is None else max_growth_percent
+        growth, more = _baseline(baseline, arts, pct)
+        findings += more
+    every = tuple(f for a in arts for f in a.findings) + tuple(findings)
+    return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every)
+
+
+def default_budgets_path() -> Path:
+    """``ci/budgets.toml`` of the working tree, else of the checkout this package runs from."""
+    for cand in (Path.cwd() / "ci" / "budgets.toml", Path(__file__).resolve().parents[1] / "ci" / "budgets.toml"):
+        if cand.is_file():
+            return cand
+    raise CannotCheck("no ci/budgets.toml in the working directory or next to the ortwasm package",
+                      "pass the budgets file explicitly (ortwasm check DIR --budgets ci/budgets.toml)")
+
+
+def run_check(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
+              json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
+              size_cache: Path | None = None, out: TextIO | None = None) -> int:
+    """CLI entry: returns 0, or ``CheckFailed.return_code`` (8) after printing every failed rule.
+
+    ``CannotCheck`` (bad input, exit 9) propagates to the CLI's one error boundary, which prints its hint;
+    no report is written then, because there is nothing trustworthy to put in it.  ``baseline`` is an older
+    manifest.json: raw growth is judged from its ``files``, gzip/brotli growth when it also carries the
+    ``checks`` key that ``json_path`` output (report.manifest_with_checks) adds.  ``size_cache`` (e.g.
+    ``paths.ortwasm_home() / "size-cache"``) makes re-checks of the same bytes skip compression.
+    """
+    from . import report as reportmod  # report imports this module's types
+
+    stream = out or sys.stdout
+    budgets = load_budgets(budgets_path or default_budgets_path())
+    rep = check_dir(path, expect=None, budgets=budgets, baseline=baseline, brotli_limit=brotli_limit,
+                    size_cache=size_cache)
+    md = reportmod.render_markdown(rep)
+    if report_md_path is not None:
+        reportmod.write_markdown(report_md_path, md)
+    if json_path is not None:
+        reportmod.write_json(json_path, reportmod.report_json(rep))
+    stream.write(md if report_md_path is None else reportmod.summary_line(rep) + "\n")
+    for f in rep.failures:
+        stream.write(f"FAILED {f.rule}: {f.message}\n")
+    return 0 if rep.ok else CheckFailed.return_code

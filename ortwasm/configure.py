@@ -1,0 +1,129 @@
+"""CMake defines as data, the init-cache file, and the emcmake configure step.
+
+The defines mirror what ORT's own tools/ci_build/build.py passes for
+``--build_wasm --enable_wasm_simd --enable_wasm_threads`` (we copy its flag
+names, not its shape).  They are written to an init-cache file (``-C``) so
+that `--print-cmake` shows exactly what configure will see.  A stamp records
+the toolchain, the source state and the defines; when any changes the build
+dir is reconfigured from scratch instead of failing confusingly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .deps import cmake_defines as deps_defines
+from .options import BuildOptions
+from .source import PreparedSource
+from .toolchain import Toolchain
+from .variants import Variant
+
+
+@dataclass(frozen=True)
+class ConfigurePlan:
+    variant: Variant
+    source_dir: Path  # the CMake source dir (<tree>/cmake)
+    build_dir: Path
+    defines: dict[str, str]
+
+    @property
+    def init_cache(self) -> Path:
+        return self.build_dir / "ortwasm-init-cache.cmake"
+
+    def argv(self, toolchain: Toolchain) -> list[str]:
+        return [toolchain.emcmake, "cmake", "-S", str(self.source_dir), "-B", str(self.build_dir), "-G", "Ninja",
+                "-C", str(self.init_cache)]
+
+    def fingerprint(self, toolchain: Toolchain, source: PreparedSource) -> str:
+        blob = json.dumps({"defines": self.defines, "emcc": toolchain.version, "kind": toolchain.kind,
+                           "source": source.state_id}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _onoff(flag: bool) -> str:
+    return "ON" if flag else "OFF"
+
+
+def variant_defines(opts: BuildOptions, variant: Variant, patched: bool) -> dict[str, str]:
+    settings = list(opts.emscripten_settings)
+    for key, value in (("MALLOC", "dlmalloc"), ("STACK_SIZE", "5242880")):
+        if not any(s.split("=", 1)[0] == key for s in settings):
+            settings.append(f"{key}={value}")
+    catching = not opts.disable_wasm_exception_catching and not opts.enable_wasm_api_exception_catching
+    d: dict[str, str] = {
+        "CMAKE_BUILD_TYPE": opts.config,
+        "onnxruntime_BUILD_UNIT_TESTS": "OFF",  # ON makes onnxruntime_unittests.cmake look for npm
+        "onnxruntime_BUILD_SHARED_LIB": "OFF",
+        "onnxruntime_ENABLE_PYTHON": "OFF",
+        "onnxruntime_USE_FULL_PROTOBUF": "OFF",
+        "onnxruntime_BUILD_WEBASSEMBLY_STATIC_LIB": "OFF",
+        "onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_CATCHING": _onoff(catching),
+        "onnxruntime_ENABLE_WEBASSEMBLY_API_EXCEPTION_CATCHING": _onoff(opts.enable_wasm_api_exception_catching),
+        "onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_THROWING": _onoff(
+            not opts.disable_wasm_exception_catching or opts.enable_wasm_api_exception_catching),
+        "onnxruntime_WEBASSEMBLY_RUN_TESTS_IN_BROWSER": "OFF",
+        "onnxruntime_ENABLE_WEBASSEMBLY_SIMD": _onoff(variant.simd),
+        "onnxruntime_ENABLE_WEBASSEMBLY_THREADS": _onoff(variant.threads),
+        "onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64": _onoff(variant.memory64),
+        "onnxruntime_ENABLE_WEBASSEMBLY_DEBUG_INFO": "OFF",
+        "onnxruntime_ENABLE_WEBASSEMBLY_PROFILING": "OFF",
+        "onnxruntime_EMSCRIPTEN_SETTINGS": ";".join(settings),
+        "ONNX_CUSTOM_PROTOC_EXECUTABLE": "/usr/bin/protoc",
+        "CMAKE_EXPORT_COMPILE_COMMANDS": "ON",
+    }
+    if patched:
+        # Unpatched trees don't know the option; leaving it out keeps the baseline an honest upstream configure.
+        d["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] = _onoff(variant.memfs)
+    if opts.deps_dir is not None:
+        d.update(deps_defines(opts.deps_dir))
+    d.update(dict(opts.extra_defines))
+    return d
+
+
+def plan(opts: BuildOptions, variant: Variant, source: PreparedSource) -> ConfigurePlan:
+    build_dir = opts.build_dir / variant.name
+    return ConfigurePlan(variant, source.path / "cmake", build_dir, variant_defines(opts, variant, source.patched))
+
+
+def write_init_cache(p: ConfigurePlan) -> None:
+    p.build_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# Written by ortwasm; every -D the configure uses.\n"]
+    for key, value in p.defines.items():
+        typ = "BOOL" if value in ("ON", "OFF") else "STRING"
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'set({key} "{escaped}" CACHE {typ} "" FORCE)\n')
+    p.init_cache.write_text("".join(lines))
+
+
+STAMP_NAME = "ortwasm-configure.json"
+
+
+def needs_configure(p: ConfigurePlan, fingerprint: str) -> str | None:
+    """Why a (re)configure is needed, or None when the build dir is current."""
+    stamp = p.build_dir / STAMP_NAME
+    if not (p.build_dir / "build.ninja").exists():
+        return "no build.ninja yet"
+    if not stamp.exists():
+        return "no configure stamp"
+    if json.loads(stamp.read_text()).get("fingerprint") != fingerprint:
+        return "toolchain, source or defines changed"
+    return None
+
+
+def reset_build_dir(p: ConfigurePlan) -> None:
+    """A changed toolchain or source needs a clean cache, not a confusing partial reconfigure."""
+    for name in ("CMakeCache.txt", "CMakeFiles"):
+        target = p.build_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def write_stamp(p: ConfigurePlan, fingerprint: str) -> None:
+    (p.build_dir / STAMP_NAME).write_text(json.dumps({"fingerprint": fingerprint, "defines": p.defines},
+                                                     indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,200 @@
+"""ONNX Runtime's wasm dependencies: where they come from and how CMake finds them.
+
+Online users get ORT's own FetchContent.  Offline (``--deps-dir``) every
+dependency is a directory handed to CMake as ``FETCHCONTENT_SOURCE_DIR_<X>``.
+FetchContent then skips ORT's own dependency patches, so we apply them when
+the directory is filled, and record that in a stamp file.  The sources come
+from Debian's registry (the only one reachable here); the versions match ORT
+1.21.0's ``cmake/deps.txt`` (TOOLCHAIN.md), except Eigen, which comes from sid
+because trixie's 3.4.0 lacks ``PropagateNaN`` support in ``min``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DependencyError
+from .toolchain import Toolchain
+
+STAMP = ".ortwasm-deps.json"
+FETCH_HINT = "fill it with `bash ci/fetch-sources.sh` (downloads from Debian's registry and caches)"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    fetchcontent: str  # suffix of FETCHCONTENT_SOURCE_DIR_<X>
+    debian_source: str  # "pkg/suite", or "" when assembled from installed headers
+    ort_patches: tuple[str, ...] = ()  # relative to the ORT tree
+    marker: str = "CMakeLists.txt"  # a file that proves the directory is what it claims
+
+
+DEPENDENCIES: tuple[Dependency, ...] = (
+    Dependency("abseil_cpp", "ABSEIL_CPP", "abseil/trixie"),
+    Dependency("re2", "RE2", "re2/trixie"),
+    Dependency("protobuf", "PROTOBUF", "protobuf/trixie", ("cmake/patches/protobuf/protobuf_cmake.patch",)),
+    Dependency("date", "DATE", "howardhinnant-date/trixie"),
+    Dependency("mp11", "MP11", ""),
+    Dependency("nlohmann_json", "NLOHMANN_JSON", "nlohmann-json3/trixie"),
+    Dependency("microsoft_gsl", "GSL", "ms-gsl/trixie", ("cmake/patches/gsl/1064.patch",)),
+    Dependency("flatbuffers", "FLATBUFFERS", "flatbuffers/trixie", ("cmake/patches/flatbuffers/flatbuffers.patch",)),
+    Dependency("onnx", "ONNX", "onnx/trixie", ("cmake/patches/onnx/onnx.patch",)),
+    Dependency("eigen", "EIGEN", "eigen3/sid"),
+    Dependency("safeint", "", "", marker="SafeInt.hpp"),
+)
+
+ORT_SOURCE_PACKAGE = "onnxruntime/trixie"
+
+
+def cmake_defines(deps_dir: Path) -> dict[str, str]:
+    """Map a filled deps dir to the cache entries that make ORT build offline."""
+    verify_deps_dir(deps_dir)
+    defines = {"FETCHCONTENT_FULLY_DISCONNECTED": "ON", "FETCHCONTENT_QUIET": "OFF"}
+    for dep in DEPENDENCIES:
+        path = str((deps_dir / dep.name).resolve())
+        if dep.name == "safeint":
+            defines["safeint_SOURCE_DIR"] = path
+        else:
+            defines[f"FETCHCONTENT_SOURCE_DIR_{dep.fetchcontent}"] = path
+    return defines
+
+
+def verify_deps_dir(deps_dir: Path) -> dict[str, object]:
+    if not deps_dir.is_dir():
+        raise DependencyError(f"--deps-dir {deps_dir} does not exist", FETCH_HINT)
+    missing = [d.name for d in DEPENDENCIES if not (deps_dir / d.name / d.marker).exists()]
+    if missing:
+        raise DependencyError(
+            f"--deps-dir {deps_dir} lacks {', '.join(missing)} (looked for <name>/CMakeLists.txt)", FETCH_HINT
+        )
+    stamp = deps_dir / STAMP
+    data: dict[str, object] = json.loads(stamp.read_text()) if stamp.exists() else {}
+    return data
+
+
+# --- filling a deps dir from Debian's registry -------------------------------------------------
+
+_URI_RE = re.compile(r"^'(?P<url>[^']+)'\s+(?P<name>\S+)\s+(?P<size>\d+)\s+(?P<hash>\S+)")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    url: str
+    name: str
+    size: int
+    sha256: str
+
+
+def parse_print_uris(text: str) -> list[SourceFile]:
+    """Parse `apt-get source --print-uris` output, keeping the upstream (orig) tarballs."""
+    files: list[SourceFile] = []
+    for line in text.splitlines():
+        m = _URI_RE.match(line.strip())
+        if not m or ".orig.tar." not in m["name"]:  # main tarball; components (docs, ...) are not needed
+            continue
+        algo, _, digest = m["hash"].partition(":")
+        files.append(SourceFile(m["url"], m["name"], int(m["size"]), digest if algo.upper() == "SHA256" else ""))
+    return files
+
+
+class DebianSources:
+    """A private apt configuration (nothing of the system's is touched) that lists trixie and sid sources."""
+
+    def __init__(self, toolchain: Toolchain, state: Path, mirror: str) -> None:
+        self.toolchain = toolchain
+        self.state = state
+        self.mirror = mirror
+
+    def _apt(self, *args: str) -> str:
+        s = self.state
+        opts = [
+            f"-oDir::Etc::SourceList={s / 'sources.list'}", "-oDir::Etc::SourceParts=/dev/null",
+            f"-oDir::State::Lists={s / 'lists'}", f"-oDir::Cache={s / 'cache'}", "-oDebug::NoLocking=1",
+            "-oAPT::Sandbox::User=root", "-qq",
+            # The registry here can lag the clock; its signatures still hold.
+            "-oAcquire::Check-Valid-Until=false", "-oAcquire::Check-Date=false",
+        ]
+        proc = self.toolchain.run(["apt-get", *opts, *args], timeout=600)
+        if proc.returncode != 0:
+            raise DependencyError(f"apt-get {' '.join(args)} failed: {proc.stderr.strip()[-400:]}",
+                                  "check that Debian's registry is reachable")
+        return proc.stdout
+
+    def update(self) -> None:
+        (self.state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+        (self.state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        key = "/usr/share/keyrings/debian-archive-keyring.gpg"
+        (self.state / "sources.list").write_text(
+            f"deb-src [signed-by={key}] {self.mirror} trixie main\n"
+            f"deb-src [signed-by={key}] {self.mirror} sid main\n"
+        )
+        self._apt("update")
+
+    def orig_files(self, package: str) -> list[SourceFile]:
+        files = parse_print_uris(self._apt("source", "--print-uris", package))
+        if not files:
+            raise DependencyError(f"Debian lists no upstream tarball for {package}", "check the package name")
+        return files
+
+
+def download(src: SourceFile, dest_dir: Path) -> Path:
+    """Download once into the cache, verify, and rename into place (never a half file)."""
+    dest = dest_dir / src.name
+    if dest.exists() and (not src.sha256 or _sha256(dest) == src.sha256):
+        return dest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    # The registry proxy here answers 404 to urllib's default User-Agent.
+    request = urllib.request.Request(src.url, headers={"User-Agent": "Debian APT-HTTP/1.3 (ortwasm)"})
+    try:
+        with urllib.request.urlopen(request, timeout=300) as resp, tmp.open("wb") as out:  # noqa: S310
+            shutil.copyfileobj(resp, out, 1 << 20)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DependencyError(f"download of {src.url} failed: {exc}",
+                              "the registry may not carry this file; check `apt-get source --print-uris`") from None
+    if src.sha256 and _sha256(tmp) != src.sha256:
+        tmp.unlink()
+        raise DependencyError(f"{src.name}: sha256 mismatch after download", "retry; the mirror may be syncing")
+    tmp.replace(dest)
+    return dest
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def extract_single_root(archive: Path, dest: Path) -> None:
+    """Extract an upstream tarball whose content sits in one top directory, atomically into dest."""
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="tar")
+        entries = list(tmp.iterdir())
+        top = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
+        if dest.exists():
+            shutil.rmtree(dest)
+        top.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def apply_ort_patch(patch: Path, target: Path) -> None:
+    proc = subprocess.run(["patch", "--binary", "--ignore-whitespace", "-p1", "-N", "-s", "-i", str(patch)],
+                          cwd=target, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise DependencyError(f"ORT's {patch.name} does not apply to {target.name}: {proc.stdout.strip()[:400]}",
+                              "the Debian source version may not match ORT's deps.txt")

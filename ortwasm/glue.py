@@ -1,0 +1,131 @@
+"""Facts from emscripten's JS glue (the ``.mjs``), as closure leaves it.
+
+Why text patterns: Release glue is closure-minified, so ``FS.`` members and
+most identifiers are renamed.  What survives are string literals the FS
+initialisation needs (``'/dev/tty1'`` and friends, measured on real ORT
+1.21.0 glue: FS build 2/1/2/20/1, OFF build 0) and the quoted ``_Ort*`` keys
+that onnxruntime-web calls.  ``'/home/web_user'`` is deliberately *not* a
+marker: it is the default ``HOME`` and is in ``FILESYSTEM=0`` glue too.
+
+Why the export mapping: a Release ``.wasm`` exports ``$a``/``wd``, not
+``OrtInit``; the glue's ``_OrtInit=H.$a`` is the only place that says which
+wasm export a C function became.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import CannotCheck
+
+FS_MARKERS: tuple[str, ...] = ("/dev/tty1", "/dev/shm/tmp", "/proc/self/fd", "ErrnoError", "MEMFS")
+# At least this many distinct markers means "FS linked in"; 1..(this-1) is inconclusive, not a guess.
+FS_MIN_MARKERS = 3
+
+_ID = r"[A-Za-z_$][\w$]*"
+_MARKER_RES = {m: re.compile(r"(?<![\w$])" + re.escape(m) + r"(?![\w$])") for m in FS_MARKERS}
+# `h._OrtInit=H.$a` (closure), `_OrtInit = Module['_OrtInit'] = wasmExports['OrtInit']` (unminified),
+# `Module["_OrtInit"] = createExportWrapper("OrtInit")` (assertions builds), `Module["asm"]["OrtInit"]` (old).
+# The right-hand sides sit in lookaheads so that chained assignments (`_X = Module['_X'] = wasmExports['X']`)
+# are matched at every `_X =`, not consumed by the first one.
+_LHS = r"(?<![\w$])_(Ort\w+)['\"]?\]?\s*=\s*(?="
+_MAP_DOT = re.compile(_LHS + r"(" + _ID + r")\s*\.\s*(" + _ID + r")(?![\w$]*\s*[(=]))")
+_MAP_BRACKET = re.compile(_LHS + r"(" + _ID + r")((?:\s*\[\s*['\"][\w$]+['\"]\s*\])+))")
+_MAP_WRAPPER = re.compile(_LHS + r"createExportWrapper\(\s*['\"]([\w$]+)['\"])")
+# What the JS sees: a property `X._OrtFoo=`, `X["_OrtFoo"]=` or a top-level `var _OrtFoo =`.
+_EXPOSED = re.compile(r"(?:\.\s*_(Ort\w+)|\[\s*['\"]_(Ort\w+)['\"]\s*\]|\bvar\s+_(Ort\w+))\s*=(?!=)")
+_EXPORTS_OBJ = re.compile(r"(?<![\w$.])(" + _ID + r")\s*=\s*" + _ID + r"\s*\.\s*exports\s*[;,]")
+_INDEX_KEY = re.compile(r"""(?<![\w$])['"]?(index|address)['"]?\s*:\s*['"]i64['"]""")
+
+IndexKey = Literal["index", "address"]
+
+
+@dataclass(frozen=True)
+class ExportMapping:
+    c_name: str  # "OrtInit"
+    wasm_export: str | None  # "$a" for minified glue, "OrtInit" unminified, None if no mapping was found
+    via: str  # the glue text that gave the mapping, for the report
+
+
+@dataclass(frozen=True)
+class GlueFacts:
+    path: str
+    size: int
+    fs_markers: tuple[tuple[str, int], ...]  # (marker, count) in FS_MARKERS order
+    exposed: tuple[str, ...]  # C names the glue exposes as Module._X, sorted
+    mappings: tuple[ExportMapping, ...]  # one per exposed name
+    exports_object: str | None  # the glue's name for instance.exports ("H"), if found
+    memory64_index_key: IndexKey | None  # key next to "i64" in WebAssembly.Memory({...}); "index" = fix missing
+    mentions_mount_external_data: bool
+
+    @property
+    def marker_count(self) -> int:
+        return sum(1 for _, n in self.fs_markers if n)
+
+    @property
+    def fs_present(self) -> bool | None:
+        """True with >= FS_MIN_MARKERS of the markers, False with none; None in between (a new emscripten?)."""
+        found = self.marker_count
+        if found >= FS_MIN_MARKERS:
+            return True
+        return False if found == 0 else None
+
+    def mapping(self, c_name: str) -> ExportMapping | None:
+        return next((m for m in self.mappings if m.c_name == c_name), None)
+
+
+def _mappings(text: str, exports_obj: str | None) -> dict[str, ExportMapping]:
+    """Collect C name -> wasm export; a mapping through the instance's exports object wins over others."""
+    found: dict[str, ExportMapping] = {}
+
+    def add(c_name: str, export: str, via: str, obj: str | None) -> None:
+        prior = found.get(c_name)
+        if prior is None or (exports_obj is not None and obj == exports_obj and not prior.via.startswith(obj + ".")):
+            found[c_name] = ExportMapping(c_name, export, via)
+
+    for m in _MAP_DOT.finditer(text):
+        if m.group(2) in ("Module", "window", "globalThis", "self"):
+            continue  # `_OrtInit=Module._OrtInit` re-exposes, it does not map
+        add(m.group(1), m.group(3), f"{m.group(2)}.{m.group(3)}", m.group(2))
+    for m in _MAP_BRACKET.finditer(text):
+        last = re.findall(r"['\"]([\w$]+)['\"]", m.group(3))[-1]
+        if m.group(2) == "Module" and last.startswith("_"):
+            continue
+        add(m.group(1), last, f"{m.group(2)}{m.group(3)}".replace(" ", ""), m.group(2))
+    for m in _MAP_WRAPPER.finditer(text):
+        add(m.group(1), m.group(2), f"createExportWrapper({m.group(2)!r})", None)
+    return found
+
+
+def parse_text(text: str, label: str = "<glue>") -> GlueFacts:
+    if "WebAssembly" not in text:
+        raise CannotCheck(f"{label}: does not look like emscripten glue (no 'WebAssembly' in {len(text)} chars)",
+                          "pair each .wasm with the .mjs emcc wrote next to it")
+    markers = tuple((m, len(_MARKER_RES[m].findall(text))) for m in FS_MARKERS)
+    exposed = sorted({next(g for g in m.groups() if g) for m in _EXPOSED.finditer(text)})
+    obj_match = _EXPORTS_OBJ.search(text)
+    exports_obj = obj_match.group(1) if obj_match else None
+    found = _mappings(text, exports_obj)
+    mappings = tuple(found.get(name, ExportMapping(name, None, "")) for name in exposed)
+    keys = {m.group(1) for m in _INDEX_KEY.finditer(text)}
+    key: IndexKey | None = "index" if "index" in keys else ("address" if "address" in keys else None)
+    return GlueFacts(label, len(text.encode("utf-8")), markers, tuple(exposed), mappings, exports_obj, key,
+                     "mountExternalData" in text)
+
+
+def parse_file(path: Path) -> GlueFacts:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CannotCheck(f"{path}: cannot read: {exc.strerror or exc}", "check the path and permissions") from None
+    if not raw:
+        raise CannotCheck(f"{path}: empty file", "rebuild: emcc writes the glue next to the .wasm")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CannotCheck(f"{path}: not UTF-8 text (byte {exc.start}); is it really JavaScript?",
+                          "pair each .wasm with the .mjs emcc wrote next to it") from None
+    return parse_text(text, str(path))

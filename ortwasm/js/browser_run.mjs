@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// Drive browser_page.html in headless Debian Chromium with playwright-core, and print ONE JSON line like
+// run_session.mjs does. Usage (ortwasm.runtime.run_browser builds the job and serves the files):
+//
+//   ORTWASM_NODE_MODULES=/var/cache/ortwasm/node/node_modules node browser_run.mjs JOB.json [--out RESULT.json]
+//
+// JOB is run_session.mjs's job plus pageUrl, mjsUrl, wasmUrl, modelUrl, externalData[].url and chromium.
+// Why Debian's chromium and these flags: a downloaded browser build does not run on these machines, and without
+// the networking flags Chromium keeps reaching for hosts it cannot reach (TOOLCHAIN.md "Node and browsers").
+// playwright's launch() gives every run a fresh temporary --user-data-dir and removes it afterwards.
+// The page cannot see its own RSS, so peak_rss here is the sampled sum of VmRSS over the browser's process tree.
+
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--js-flags=--expose-gc', // so the page can collect unmounted bytes before the RSS-after-session sample
+];
+
+let outFile = null;
+let emitted = false;
+let browser = null;
+let peakTreeRss = 0;
+const consoleTail = [];
+
+function emit(result, code) {
+  if (emitted) return;
+  emitted = true;
+  result.memory = { ...(result.memory ?? {}), peak_rss: peakTreeRss || null, peak_rss_kind: 'sampled-process-tree' };
+  result.console = consoleTail.slice(-40);
+  const line = JSON.stringify(result);
+  if (outFile) fs.writeFileSync(outFile, `${line}\n`);
+  fs.writeSync(1, `\n${line}\n`);
+  const done = () => process.exit(code);
+  if (browser) browser.close().then(done, done);
+  else done();
+  setTimeout(done, 10000).unref();
+}
+
+const failHarness = (stage) => (e) =>
+  emit({ ok: false, outputs: {}, error: `${e?.name ?? 'Error'}: ${e?.message ?? e}`, stage }, 1);
+process.on('uncaughtException', failHarness('browser-harness'));
+process.on('unhandledRejection', failHarness('browser-harness'));
+
+/** Sum VmRSS over the descendants of `root` (the browser, its renderer, GPU and utility processes). */
+function treeRss(root) {
+  const children = new Map();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(pid));
+    } catch {
+      /* process ended */
+    }
+  }
+  let total = 0;
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop();
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      /* process ended */
+    }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const jobFile = argv[0];
+  const i = argv.indexOf('--out');
+  if (i >= 0) outFile = argv[i + 1];
+  if (!jobFile) throw new Error('usage: browser_run.mjs JOB.json [--out RESULT.json]');
+  const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
+
+  const modules = process.env.ORTWASM_NODE_MODULES ?? '/var/cache/ortwasm/node/node_modules';
+  const require = createRequire(path.join(modules, 'noop.js'));
+  const { chromium } = require('playwright-core');
+
+  browser = await chromium.launch({
+    executablePath: job.chromium ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', ...CHROMIUM_ARGS],
+    timeout: 60000,
+  });
+  // playwright's Browser does not expose the process: Chromium is a child of this Node process
+  const pid = process.pid;
+  const sampler = setInterval(() => {
+    peakTreeRss = Math.max(peakTreeRss, treeRss(pid));
+  }, 200);
+
+  const page = await browser.newPage();
+  await page.exposeFunction('ortwasmSampleRss', () => treeRss(process.pid));
+  page.on('console', (m) => consoleTail.push(`${m.type()}: ${m.text()}`.slice(0, 2000)));
+  page.on('pageerror', (e) => consoleTail.push(`pageerror: ${e.message}`.slice(0, 2000)));
+  page.setDefaultTimeout(job.timeoutMs ?? 900000);
+  await page.goto(job.pageUrl);
+  await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 60000 });
+
+  let result;
+  try {
+    result = await page.evaluate((j) => window.runJob(j), job);
+  } catch (e) {
+    // the page died (renderer OOM/crash) or timed out: still one JSON line
+    result = { ok: false, outputs: {}, error: `page: ${e?.message ?? e}`, stage: 'browser' };
+  }
+  clearInterval(sampler);
+  peakTreeRss = Math.max(peakTreeRss, treeRss(pid));
+  result.browser = browser.version();
+  emit(result, result.ok ? 0 : 1);
+}
+
+main().catch(failHarness('browser-harness'));

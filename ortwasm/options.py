@@ -1,0 +1,26 @@
+"""Build options, resolved once in the CLI and passed, frozen, to every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIGS = ("Release", "RelWithDebInfo", "MinSizeRel", "Debug")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    ort_source: Path
+    build_dir: Path
+    out_dir: Path
+    deps_dir: Path | None  # None: ORT's own FetchContent (needs internet)
+    config: str = "Release"
+    enable_wasm_memfs: bool = False
+    apply_patches: bool = True  # False builds the upstream tree as it is (the OFF identity baseline)
+    jobs: int = 2
+    use_ccache: bool = True
+    enable_wasm_api_exception_catching: bool = False
+    disable_wasm_exception_catching: bool = False
+    emscripten_settings: tuple[str, ...] = ()
+    extra_defines: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    skip_checks: bool = False

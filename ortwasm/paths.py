@@ -1,0 +1,50 @@
+"""Fixed places outside any checkout.
+
+Caches (the trixie chroot, Node, ccache, dependency sources, finished
+artifacts) live under ORTWASM_HOME so that a second build, and CI run on the
+same machine right after a session, reuse them, while a fresh clone of the
+repository never carries them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def ortwasm_home() -> Path:
+    return Path(os.environ.get("ORTWASM_HOME", "/var/cache/ortwasm"))
+
+
+def chroot_root() -> Path:
+    return ortwasm_home() / "trixie"
+
+
+def node_prefix() -> Path:
+    return ortwasm_home() / "node"
+
+
+def ccache_dir() -> Path:
+    return Path(os.environ.get("ORTWASM_CCACHE_DIR", str(ortwasm_home() / "ccache")))
+
+
+def emscripten_state_dir() -> Path:
+    """Writable emscripten config + cache (Debian's own cache is frozen)."""
+    return ortwasm_home() / "emscripten"
+
+
+def sources_dir() -> Path:
+    return ortwasm_home() / "sources"
+
+
+def default_deps_dir() -> Path:
+    return sources_dir() / "deps"
+
+
+def default_ort_source() -> Path:
+    return sources_dir() / "onnxruntime-1.21.0"
+
+
+def artifact_cache_dir() -> Path:
+    """Where finished builds are kept for tests that need a real artifact."""
+    return Path(os.environ.get("ORTWASM_ARTIFACTS", str(ortwasm_home() / "out")))

@@ -1,0 +1,98 @@
+"""The one way every emcmake/cmake/ninja/node call runs.
+
+It echoes the quoted command, tees all output to the variant's log, feeds
+Ninja's `[N/M]` lines to the progress display, and turns a failure into a
+BuildError named after the stage, quoting the first compiler error and the
+log path.  Ctrl-C stops the child (same process group) and becomes an
+Interrupted error that says how to resume.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError, Interrupted
+from .progress import Progress
+from .toolchain import ExecEnv
+
+_ERROR_LINE = re.compile(r"(error:|Error:|CMake Error|FAILED:|ninja: error|em\+\+: error|emcc: error)")
+
+
+def first_error(lines: list[str]) -> str:
+    """The first line a human wants to see; compiler errors before ninja's own FAILED line."""
+    for pattern in (re.compile(r"\berror:"), re.compile(r"CMake Error"), _ERROR_LINE):
+        for line in lines:
+            if pattern.search(line):
+                return line.strip()
+    tail = [line.strip() for line in lines if line.strip()]
+    return tail[-1] if tail else "(no output)"
+
+
+@dataclass
+class Runner:
+    exec_env: ExecEnv
+    env: dict[str, str]
+    log_path: Path
+    label: str
+    echo: bool = True
+
+    def __post_init__(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def run(self, argv: list[str], stage: str, cwd: Path | None = None, progress: bool = False) -> float:
+        """Run argv; return seconds taken.  Raises BuildError on failure."""
+        quoted = " ".join(shlex.quote(a) for a in argv)
+        if self.echo:
+            print(f"+ {quoted}", file=sys.stderr, flush=True)
+        full, env = self.exec_env.wrap(argv, cwd, self.env)
+        bar = Progress(self.label) if progress else None
+        started = time.monotonic()
+        kept: list[str] = []
+        with self.log_path.open("a", encoding="utf-8", errors="replace") as log:
+            log.write(f"\n### {stage} ({time.strftime('%Y-%m-%d %H:%M:%S')})\n+ {quoted}\n")
+            log.flush()
+            try:
+                proc = subprocess.Popen(full, env=env, cwd=cwd if not self.exec_env.is_chroot else None,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        errors="replace", bufsize=1)
+            except FileNotFoundError as exc:
+                raise BuildError(f"{stage} of {self.label} could not start: {exc}",
+                                 "check the toolchain with `ortwasm doctor`") from None
+            assert proc.stdout is not None
+            try:
+                for line in proc.stdout:
+                    log.write(line)
+                    if bar is not None:
+                        bar.feed(line)
+                    if _ERROR_LINE.search(line) and len(kept) < 200:
+                        kept.append(line)
+                rc = proc.wait()
+            except KeyboardInterrupt:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                log.write("\n### interrupted\n")
+                raise Interrupted(f"{stage} of {self.label} interrupted",
+                                  "rerun the same command: it continues from where it stopped") from None
+            finally:
+                if bar is not None:
+                    bar.finish()
+            seconds = time.monotonic() - started
+            log.write(f"### {stage} exit {rc} after {seconds:.1f}s\n")
+        if rc != 0:
+            raise BuildError(f"{stage} of {self.label} failed: {first_error(kept)}",
+                             f"full log: {self.log_path}")
+        return seconds
+
+    def capture(self, argv: list[str], cwd: Path | None = None) -> str:
+        full, env = self.exec_env.wrap(argv, cwd, self.env)
+        proc = subprocess.run(full, env=env, capture_output=True, text=True, check=False)
+        return proc.stdout if proc.returncode == 0 else ""

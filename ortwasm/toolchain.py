@@ -1,0 +1,212 @@
+"""Find emscripten, say which one, and run commands where it lives.
+
+Search order (ISSUE-NOTES): ``EMSDK``, then ``emcc`` on PATH, then the
+toolchain that ``ci/provision-toolchain.sh`` installed: Debian trixie's
+emscripten, natively or in a debootstrap chroot on bookworm.  A chroot is
+entered through a private mount namespace (``unshare --mount``) so the bind
+mounts that make our work dirs visible inside vanish with the command and
+never leak into the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+from .errors import ToolchainError
+
+MIN_WASM64_VERSION = (3, 1, 69)
+
+_INSTALL_HINT = (
+    "install emscripten: run `bash ci/provision-toolchain.sh` (Debian trixie's 3.1.69, "
+    "in a chroot on bookworm), or install emsdk and set EMSDK"
+)
+
+
+@dataclass(frozen=True)
+class ExecEnv:
+    """Where commands run: the host, or a chroot with the given paths bound in."""
+
+    root: Path | None = None
+    binds: tuple[Path, ...] = ()
+
+    @property
+    def is_chroot(self) -> bool:
+        return self.root is not None
+
+    def with_binds(self, *extra: Path) -> ExecEnv:
+        merged = tuple(dict.fromkeys([*self.binds, *(p.resolve() for p in extra)]))
+        return ExecEnv(self.root, merged)
+
+    def host_path(self, inner: str) -> Path:
+        """Translate a path seen inside the environment to the host's view."""
+        if self.root is None or not inner.startswith("/"):
+            return Path(inner)
+        for bind in self.binds:
+            if Path(inner).is_relative_to(bind):
+                return Path(inner)
+        return self.root / inner.lstrip("/")
+
+    def wrap(self, argv: list[str], cwd: Path | None, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """Return (argv, env) for subprocess so that argv runs inside this environment."""
+        if self.root is None:
+            merged = {**os.environ, **env}
+            return argv, merged
+        root = str(self.root)
+        lines = [
+            "set -e",
+            f"mount -t proc proc {shlex.quote(root)}/proc",
+            f"mount --rbind /dev {shlex.quote(root)}/dev",
+        ]
+        for bind in self.binds:
+            target = f"{root}{bind}"
+            lines.append(f"mkdir -p {shlex.quote(target)}")
+            lines.append(f"mount --bind {shlex.quote(str(bind))} {shlex.quote(target)}")
+        inner_env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": "/root",
+            "LANG": "C.UTF-8",
+            "TERM": os.environ.get("TERM", "dumb"),
+            **env,
+        }
+        env_args = " ".join(shlex.quote(f"{k}={v}") for k, v in inner_env.items())
+        chdir = f"-C {shlex.quote(str(cwd))}" if cwd else ""
+        lines.append(f'exec chroot {shlex.quote(root)} /usr/bin/env -i {chdir} {env_args} "$@"')
+        wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines), "ortwasm-chroot", *argv]
+        return wrapped, dict(os.environ)
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    kind: str  # "emsdk", "path", "native-debian", "chroot"
+    emcc: str  # as seen inside exec_env
+    version: str
+    exec_env: ExecEnv
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(x) for x in self.version.split(".")[:3])
+
+    @property
+    def emcmake(self) -> str:
+        return str(Path(self.emcc).with_name("emcmake"))
+
+    def supports_wasm64(self) -> bool:
+        return self.version_tuple >= MIN_WASM64_VERSION
+
+    def describe(self) -> str:
+        where = f" in chroot {self.exec_env.root}" if self.exec_env.root else ""
+        return f"emscripten {self.version} ({self.kind}: {self.emcc}{where})"
+
+    def run(self, argv: list[str], cwd: Path | None = None, extra_env: dict[str, str] | None = None,
+            timeout: float | None = 120) -> subprocess.CompletedProcess[str]:
+        """Run a short command inside the toolchain environment and capture it."""
+        full, env = self.exec_env.wrap(argv, cwd, {**self.env, **(extra_env or {})})
+        return subprocess.run(full, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+_VERSION_RE = re.compile(r"emcc \(Emscripten[^)]*\)\s+(\d+\.\d+\.\d+)")
+
+
+def parse_emcc_version(text: str) -> str:
+    match = _VERSION_RE.search(text)
+    if not match:
+        raise ToolchainError(f"could not read the emscripten version from `emcc --version`: {text.strip()[:200]!r}",
+                             _INSTALL_HINT)
+    return match.group(1)
+
+
+def _candidates() -> list[tuple[str, str, ExecEnv]]:
+    found: list[tuple[str, str, ExecEnv]] = []
+    emsdk = os.environ.get("EMSDK")
+    if emsdk:
+        emcc = Path(emsdk) / "upstream" / "emscripten" / "emcc"
+        if not emcc.exists():
+            raise ToolchainError(f"EMSDK={emsdk} has no upstream/emscripten/emcc",
+                                 "run `emsdk install latest && emsdk activate latest`, or unset EMSDK")
+        found.append(("emsdk", str(emcc), ExecEnv()))
+    on_path = shutil.which("emcc")
+    if on_path:
+        kind = "native-debian" if on_path.startswith("/usr/bin") else "path"
+        found.append((kind, on_path, ExecEnv()))
+    root = paths.chroot_root()
+    if (root / "usr" / "bin" / "emcc").exists():
+        found.append(("chroot", "/usr/bin/emcc", ExecEnv(root=root)))
+    return found
+
+
+def _debian_config(exec_env: ExecEnv, emcc: str) -> Path | None:
+    """Debian's emscripten keeps a frozen, read-only cache; return its config if that is what we have."""
+    if not emcc.startswith("/usr/bin/"):
+        return None
+    cfg = exec_env.host_path("/usr/share/emscripten/.emscripten")
+    return cfg if cfg.exists() and "FROZEN_CACHE" in cfg.read_text() else None
+
+
+def writable_emscripten_env(exec_env: ExecEnv, emcc: str) -> dict[str, str]:
+    """Give Debian's emscripten a writable config and cache (wasm64 libc must be built once).
+
+    Also point CLOSURE_COMPILER at the current closure compiler from npm:
+    Debian's own `closure-compiler` package dates from 2013.
+    """
+    debian_cfg = _debian_config(exec_env, emcc)
+    if debian_cfg is None:
+        return {}
+    state = paths.emscripten_state_dir()
+    cache = state / "cache"
+    if not cache.exists():
+        frozen = exec_env.host_path("/usr/share/emscripten/cache")
+        tmp = state / "cache.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(frozen, tmp, symlinks=True)
+        tmp.rename(cache)
+    closure = paths.node_prefix() / "bin" / "closure-compiler"
+    text = debian_cfg.read_text()
+    text += (
+        "\n# ortwasm: writable cache (wasm64 system libraries are built on first use)\n"
+        f"FROZEN_CACHE = False\nCACHE = {str(cache)!r}\n"
+    )
+    if closure.exists():
+        text += f"CLOSURE_COMPILER = [{str(closure)!r}]\n"
+    cfg = state / "emscripten_config"
+    if not cfg.exists() or cfg.read_text() != text:
+        tmp_cfg = cfg.with_suffix(".partial")
+        tmp_cfg.write_text(text)
+        tmp_cfg.replace(cfg)
+    return {"EM_CONFIG": str(cfg), "EM_CACHE": str(cache)}
+
+
+def find_toolchain(need_wasm64: bool = False) -> Toolchain:
+    """Locate emscripten in the documented order and verify it can do what is asked."""
+    candidates = _candidates()
+    if not candidates:
+        raise ToolchainError("no emscripten found (EMSDK unset, no emcc on PATH, no provisioned chroot)", _INSTALL_HINT)
+    kind, emcc, exec_env = candidates[0]
+    if exec_env.is_chroot:
+        exec_env = exec_env.with_binds(paths.ortwasm_home() / "emscripten", paths.node_prefix(), paths.ccache_dir())
+        for p in exec_env.binds:
+            p.mkdir(parents=True, exist_ok=True)
+    env = writable_emscripten_env(exec_env, emcc)
+    probe = Toolchain(kind, emcc, "0.0.0", exec_env, env)
+    try:
+        proc = probe.run([emcc, "--version"], timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolchainError(f"could not run {emcc}: {exc}", _INSTALL_HINT) from None
+    if proc.returncode != 0:
+        raise ToolchainError(f"`{emcc} --version` failed: {(proc.stderr or proc.stdout).strip()[:300]}", _INSTALL_HINT)
+    version = parse_emcc_version(proc.stdout)
+    tc = Toolchain(kind, emcc, version, exec_env, env)
+    if need_wasm64 and not tc.supports_wasm64():
+        raise ToolchainError(
+            f"emscripten {version} ({emcc}) is too old for wasm64: its FS glue mixes BigInt and Number",
+            "use emscripten >= 3.1.69: `bash ci/provision-toolchain.sh`, or emsdk",
+        )
+    return tc

@@ -1,0 +1,123 @@
+"""The variant table: one committed TOML file that the driver, CI and packaging read.
+
+A variant's name is stable (``wasm64-memfs``) because it names build dirs,
+output dirs, CI jobs and package file names.  Errors in the table name the
+line, because a release engineer edits it by hand.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import UsageError
+
+_KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "release": bool}
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    arch: str  # "wasm32" | "wasm64"
+    memfs: bool
+    simd: bool = True
+    threads: bool = True
+    release: bool = True
+
+    @property
+    def memory64(self) -> bool:
+        return self.arch == "wasm64"
+
+    @property
+    def artifact_stem(self) -> str:
+        """ORT names its outputs after simd/threads, as onnxruntime-web expects."""
+        stem = "ort-wasm"
+        if self.simd:
+            stem += "-simd"
+        if self.threads:
+            stem += "-threaded"
+        return stem
+
+    def unsupported_reason(self, ort_version: str) -> str | None:
+        if not self.threads and ort_version.startswith("1.21."):
+            return ("ORT 1.21.0 does not compile without threads: onnxruntime_webassembly.cmake then defines "
+                    "BUILD_MLAS_NO_ONNXRUNTIME and mlas/lib/compute.cpp fails (no member 'Negate' in MLFloat16)")
+        return None
+
+
+def _table_text(path: Path | None) -> tuple[str, str]:
+    if path is not None:
+        return path.read_text(), str(path)
+    res = resources.files("ortwasm") / "data" / "variants.toml"
+    return res.read_text(), "ortwasm/data/variants.toml"
+
+
+def _line_of(text: str, name: str) -> int:
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith(f"{name} ") or line.strip().startswith(f"{name}="):
+            return i
+    return 0
+
+
+def load_table(path: Path | None = None) -> dict[str, Variant]:
+    text, label = _table_text(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"variant table {label} is not valid TOML: {exc}", "fix that line") from None
+    raw = data.get("variants")
+    if not isinstance(raw, dict) or not raw:
+        raise UsageError(f"variant table {label} has no [variants] entries", "add lines like `wasm32 = { arch = ... }`")
+    table: dict[str, Variant] = {}
+    for name, spec in raw.items():
+        where = f"{label}:{_line_of(text, name)} ({name})"
+        if not isinstance(spec, dict):
+            raise UsageError(f"{where}: expected an inline table", "write `name = { arch = \"wasm32\", ... }`")
+        unknown = set(spec) - set(_KEYS)
+        if unknown:
+            key = sorted(unknown)[0]
+            close = difflib.get_close_matches(key, list(_KEYS), n=1)
+            raise UsageError(f"{where}: unknown key {key!r}", f"did you mean {close[0]!r}?" if close else
+                             f"known keys: {', '.join(_KEYS)}")
+        for key, typ in _KEYS.items():
+            if key in spec and not isinstance(spec[key], typ):
+                raise UsageError(f"{where}: {key} must be a {typ.__name__}, got {spec[key]!r}", "fix the value")
+        if "arch" not in spec or "memfs" not in spec:
+            raise UsageError(f"{where}: arch and memfs are required", "add them")
+        if spec["arch"] not in ("wasm32", "wasm64"):
+            raise UsageError(f"{where}: arch must be wasm32 or wasm64, got {spec['arch']!r}", "fix the value")
+        table[name] = Variant(name=name, **spec)
+    return table
+
+
+def select(table: dict[str, Variant], names: list[str]) -> list[Variant]:
+    chosen: list[Variant] = []
+    for name in names:
+        if name not in table:
+            close = difflib.get_close_matches(name, list(table), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known variants: {', '.join(table)}"
+            raise UsageError(f"unknown variant {name!r}", hint)
+        chosen.append(table[name])
+    return chosen
+
+
+def resolve_requested(table: dict[str, Variant], requested: list[str] | None, memfs: bool) -> list[Variant]:
+    """Map `--variants wasm32,wasm64` plus `--enable_wasm_memfs` onto table names.
+
+    `wasm32` with the flag means `wasm32-memfs`, so ORT-style commands keep working;
+    a full table name (`wasm64-memfs`) is taken as it is.
+    """
+    names = requested or ["wasm32", "wasm64"]
+    out: list[str] = []
+    for name in names:
+        if memfs and name in table and not table[name].memfs and f"{name}-memfs" in table:
+            name = f"{name}-memfs"
+        out.append(name)
+    return select(table, list(dict.fromkeys(out)))
+
+
+def release_variants(table: dict[str, Variant]) -> list[Variant]:
+    return [v for v in table.values() if v.release]

@@ -1,0 +1,442 @@
+"""check_dir on synthetic artifact dirs, on the official onnxruntime-web 1.21.0 dist, and on real builds.
+
+Synthetic dirs are shaped like ORT's: an imported shared memory (32 or 64-bit),
+a funcref table, minified function exports, and glue that maps ``_Ort*`` to
+them.  The official dist proves the check on real closure-minified files
+without building anything; it is fetched with ``npm pack`` into the cache,
+never into the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ortwasm import report, sizes
+from ortwasm.checks import (
+    MANIFEST_FORMAT,
+    ORT_C_API,
+    CheckReport,
+    Expectation,
+    c_api_from_header,
+    check_dir,
+    load_budgets,
+    run_check,
+)
+from ortwasm.errors import CannotCheck, CheckFailed
+from ortwasm.paths import artifact_cache_dir, default_ort_source, ortwasm_home
+from ortwasm.sizes import Budget, Budgets
+
+REPO = Path(__file__).resolve().parents[1]
+STEM = "ort-wasm-simd-threaded"
+MINIFIED = {c: f"m{i}" for i, c in enumerate(ORT_C_API)}
+FS_TEXT = 'Ya("/dev/tty1");Ya("/dev/tty1");"/dev/shm/tmp";"/proc/self/fd";"/proc/self/fd";{MEMFS:S};' + \
+    "class ErrnoError{}" * 20
+
+
+def _uleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _name(s: str) -> bytes:
+    return _uleb(len(s.encode())) + s.encode()
+
+
+def _sec(sid: int, payload: bytes) -> bytes:
+    return bytes([sid]) + _uleb(len(payload)) + payload
+
+
+def _vec(items: list[bytes]) -> bytes:
+    return _uleb(len(items)) + b"".join(items)
+
+
+def make_wasm(arch: str, exports: list[str], pad: int = 0) -> bytes:
+    is64 = arch == "wasm64"
+    mem = bytes([0x03 | is64 << 2]) + _uleb(256) + _uleb(262144 if is64 else 65536)
+    n = len(exports)
+    parts = [b"\0asm\x01\0\0\0", _sec(1, _vec([b"\x60\x00\x00"])),
+             _sec(2, _vec([_name("a") + _name("a") + b"\x02" + mem])), _sec(3, _vec([b"\x00"] * n)),
+             _sec(4, _vec([b"\x70" + bytes([0x01 | is64 << 2]) + _uleb(n) + _uleb(n)])),
+             _sec(7, _vec([_name(e) + b"\x00" + _uleb(i) for i, e in enumerate(exports)])),
+             _sec(10, _vec([b"\x02\x00\x0b"] * n))]
+    if pad:
+        parts.append(_sec(0, _name("pad") + random.Random(pad).randbytes(pad)))
+    return b"".join(parts)
+
+
+def make_glue(mapping: dict[str, str], *, fs: bool, key: str | None, pad: int = 0) -> str:
+    body = "".join(f"h._{c}=(a,b)=>(h._{c}=H.{m})(a,b);" for c, m in mapping.items())
+    mem = f'new WebAssembly.Memory({{initial:256,maximum:65536,shared:!0,{key}:"i64"}});' if key else ""
+    filler = random.Random(pad).randbytes(pad).hex()[:pad] if pad else ""
+    return (f"var h=moduleArg,H;WebAssembly.instantiate(b).then(function a(d,e){{H=d.exports;return H}});{body}{mem}"
+            f'var ENV={{HOME:"/home/web_user"}};{FS_TEXT if fs else ""}/*{filler}*/')
+
+
+def make_variant(root: Path, name: str, *, arch: str = "wasm32", memfs: bool = False, manifest: bool = True,
+                 wasm_arch: str | None = None, glue_fs: bool | None = None, key: str | None = "auto",
+                 drop: tuple[str, ...] = (), pad_wasm: int = 0, pad_glue: int = 0, fmt: int = MANIFEST_FORMAT) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    mapping = {c: m for c, m in MINIFIED.items() if c not in drop}
+    (d / f"{STEM}.wasm").write_bytes(make_wasm(wasm_arch or arch, list(MINIFIED.values()), pad_wasm))
+    key = ("address" if arch == "wasm64" else None) if key == "auto" else key
+    (d / f"{STEM}.mjs").write_text(make_glue(mapping, fs=memfs if glue_fs is None else glue_fs, key=key, pad=pad_glue))
+    if manifest:
+        files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                 for p in sorted(d.iterdir())]
+        (d / "manifest.json").write_text(json.dumps({
+            "format": fmt, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True},
+            "files": files, "toolchain": {"emscripten": "3.1.69", "kind": "chroot"}}))
+    return d
+
+
+def budgets(**files: dict[str, Budget]) -> Budgets:
+    return Budgets("test-budgets", {"default": {".wasm": Budget(10**9, 10**9), ".mjs": Budget(10**9, 10**9)}, **files},
+                   {".mjs": Budget(raw=40_000, gzip=12_000), ".wasm": Budget(gzip=20_000)}, 2.0)
+
+
+def failed(rep: CheckReport, rule: str) -> list[str]:
+    return [f.message for f in rep.failures if f.rule.startswith(rule)]
+
+
+@pytest.mark.parametrize(("name", "arch", "memfs"), [
+    ("wasm32", "wasm32", False), ("wasm32-memfs", "wasm32", True),
+    ("wasm64", "wasm64", False), ("wasm64-memfs", "wasm64", True)])
+def test_good_variant_passes(tmp_path: Path, name: str, arch: str, memfs: bool) -> None:
+    d = make_variant(tmp_path, name, arch=arch, memfs=memfs)
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert rep.ok, [f.message for f in rep.failures]
+    art = rep.artifacts[0]
+    assert art.expectation == Expectation(name, arch, memfs)  # type: ignore[arg-type]
+    assert art.wasm.memory64 is (arch == "wasm64") and art.wasm.table64 is (arch == "wasm64")
+    assert art.glue.fs_present is memfs
+    assert {f.rule for f in rep.findings} >= {"memory64", "table64", "fs", "c_api", "budget.raw", "manifest"}
+
+
+def test_arch_mismatch(tmp_path: Path) -> None:
+    d = make_variant(tmp_path, "wasm32", arch="wasm32", wasm_arch="wasm64")
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert any("memory64 is True but variant wasm32 (wasm32) needs False" in m for m in failed(rep, "memory64"))
+    assert failed(rep, "table64")
+
+
+@pytest.mark.parametrize(("memfs", "glue_fs", "says"), [(True, False, "FS absent"), (False, True, "FS present")])
+def test_fs_mismatch(tmp_path: Path, memfs: bool, glue_fs: bool, says: str) -> None:
+    d = make_variant(tmp_path, "v", memfs=memfs, glue_fs=glue_fs)
+    msgs = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "fs")
+    assert len(msgs) == 1 and says in msgs[0] and f"memfs={memfs}" in msgs[0] and STEM + ".mjs" in msgs[0]
+
+
+def test_wasm64_glue_fix_missing(tmp_path: Path) -> None:
+    d = make_variant(tmp_path, "wasm64", arch="wasm64", key="index")
+    msgs = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "glue_fix")
+    assert len(msgs) == 1 and "glue fix missing" in msgs[0] and 'index:"i64"' in msgs[0]
+
+
+def test_c_api_missing_and_mismatched(tmp_path: Path) -> None:
+    d = make_variant(tmp_path, "v", drop=("OrtRun",))
+    msgs = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "c_api")
+    assert len(msgs) == 1 and "OrtRun (not exposed" in msgs[0] and "1 of 27" in msgs[0]
+    make_variant(tmp_path, "w")
+    (tmp_path / "w" / f"{STEM}.mjs").write_text(
+        (tmp_path / "w" / f"{STEM}.mjs").read_text().replace(f"=H.{MINIFIED['OrtInit']})", "=H.zz)"))
+    msgs = failed(check_dir(tmp_path / "w", expect=None, budgets=budgets(), baseline=None), "c_api")
+    assert "OrtInit (glue maps it to wasm export 'zz'" in msgs[0]
+
+
+def test_budget_message_names_file_value_budget_excess(tmp_path: Path) -> None:
+    d = make_variant(tmp_path, "wasm32", pad_glue=5000)
+    size = (d / f"{STEM}.mjs").stat().st_size
+    rep = check_dir(d, expect=None, budgets=budgets(wasm32={".mjs": Budget(raw=1000)}), baseline=None)
+    (msg,) = failed(rep, "budget.raw")
+    assert f"wasm32/{STEM}.mjs: raw {size:,} B exceeds budget 1,000 B" in msg and f"by {size - 1000:,} B" in msg
+    assert "[wasm32]" in msg
+
+
+def test_no_manifest_reports_without_judging(tmp_path: Path) -> None:
+    d = make_variant(tmp_path, "loose", arch="wasm64", memfs=True, manifest=False)
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert rep.ok and rep.artifacts[0].expectation is None and rep.artifacts[0].wasm.memory64
+    assert rep.artifacts[0].glue.fs_present is True
+    assert {f.rule for f in rep.findings} == {"c_api", "glue_fix", "budget.raw", "budget.gzip"}
+    forced = check_dir(d, expect=Expectation("x", "wasm32", False), budgets=budgets(), baseline=None)
+    assert {f.rule for f in forced.failures} == {"memory64", "table64", "fs"}
+
+
+def test_glue_fix_is_judged_from_the_wasm_even_without_manifest(tmp_path: Path) -> None:
+    """A 64-bit memory with index:"i64" glue fails to load in Node 24 whatever the variant table says."""
+    d = make_variant(tmp_path, "loose", arch="wasm64", key="index", manifest=False)
+    (msg,) = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "glue_fix")
+    assert "glue fix missing" in msg
+
+
+def test_subdir_with_manifest_but_no_artifacts(tmp_path: Path) -> None:
+    make_variant(tmp_path, "wasm32")
+    (tmp_path / "wasm64").mkdir()
+    (tmp_path / "wasm64" / "manifest.json").write_text("{}")
+    (tmp_path / "logs").mkdir()  # a dir with neither is not an artifact dir and is ignored
+    _cannot(tmp_path, "has manifest.json but no .wasm/.mjs")
+
+
+def test_size_cache_and_brotli_notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "x.mjs"
+    f.write_text("WebAssembly " * 5000)
+    cache = tmp_path / "cache"
+    first = sizes.measure(f, cache_dir=cache)
+    assert first.raw == 60_000 and first.gzip < 1000
+    assert [p.name for p in cache.iterdir()] == [f"{first.sha256}.json"]  # no temp files left behind
+    calls: list[int] = []
+    monkeypatch.setattr(sizes.gzip, "compress", lambda *a, **k: calls.append(1) or b"")
+    assert sizes.measure(f, cache_dir=cache) == first and not calls  # served from the cache
+    monkeypatch.undo()
+    limited = sizes.measure(f, brotli_limit=100)
+    assert limited.brotli is None and "brotli limit 100 B" in limited.brotli_note
+    monkeypatch.setattr(sizes, "_brotli", None)
+    missing = sizes.measure(f)
+    assert missing.brotli is None and "not installed" in missing.brotli_note
+
+
+def test_memfs_delta(tmp_path: Path) -> None:
+    make_variant(tmp_path, "wasm32")
+    make_variant(tmp_path, "wasm32-memfs", memfs=True, pad_glue=30_000)
+    rep = check_dir(tmp_path, expect=None, budgets=budgets(), baseline=None)
+    assert [(d.off, d.on, d.file) for d in rep.deltas] == [
+        ("wasm32", "wasm32-memfs", f"{STEM}.wasm"), ("wasm32", "wasm32-memfs", f"{STEM}.mjs")]
+    mjs = rep.deltas[1]
+    assert mjs.raw > 30_000 and mjs.gzip > 12_000
+    (msg,) = failed(rep, "memfs_delta.gzip")
+    assert f"wasm32-memfs/{STEM}.mjs vs wasm32: gzip +{mjs.gzip:,} B exceeds [memfs_delta] 12,000 B" in msg
+    md = report.render_markdown(rep)
+    assert "### MEMFS cost (ON − OFF)" in md and f"| {STEM}.mjs | +{mjs.raw:,} |" in md
+
+
+def test_baseline_growth(tmp_path: Path) -> None:
+    d = make_variant(tmp_path / "old", "wasm32")
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    base = tmp_path / "baseline.json"
+    base.write_text(json.dumps(report.manifest_with_checks(rep.artifacts[0], rep)))
+    grown = make_variant(tmp_path / "new", "wasm32", pad_glue=2000)
+    rep2 = check_dir(grown, expect=None, budgets=budgets(), baseline=base)
+    assert {(g.file, g.measure) for g in rep2.growth} >= {(f"{STEM}.mjs", "raw"), (f"{STEM}.mjs", "gzip")}
+    msgs = failed(rep2, "baseline")
+    assert any(f"wasm32/{STEM}.mjs: raw grew" in m and "over the 2.00% threshold" in m for m in msgs)
+    assert check_dir(grown, expect=None, budgets=budgets(), baseline=base, max_growth_percent=1000).ok
+    assert "### Growth vs baseline" in report.render_markdown(rep2)
+
+
+def test_manifest_says_other_bytes(tmp_path: Path) -> None:
+    d = make_variant(tmp_path, "wasm32")
+    (d / f"{STEM}.mjs").write_text((d / f"{STEM}.mjs").read_text() + "//x")
+    (msg,) = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "manifest")
+    assert "changed after the build" in msg
+
+
+def _cannot(path: Path, match: str) -> None:
+    with pytest.raises(CannotCheck, match=match) as err:
+        check_dir(path, expect=None, budgets=budgets(), baseline=None)
+    assert err.value.hint
+
+
+def test_cannot_check_inputs(tmp_path: Path) -> None:
+    _cannot(tmp_path / "nope", "not a directory")
+    (tmp_path / "empty").mkdir()
+    _cannot(tmp_path / "empty", "no .wasm/.mjs pairs")
+    d = make_variant(tmp_path, "trunc")
+    data = (d / f"{STEM}.wasm").read_bytes()
+    (d / f"{STEM}.wasm").write_bytes(data[: len(data) - 5])
+    _cannot(d, "truncated")
+    d = make_variant(tmp_path, "html")
+    (d / f"{STEM}.wasm").write_text("<html>404 Not Found</html>")
+    _cannot(d, "not a wasm module")
+    d = make_variant(tmp_path, "lonely-mjs")
+    (d / f"{STEM}.wasm").unlink()
+    _cannot(d, r"\.mjs has no .*\.wasm next to it")
+    d = make_variant(tmp_path, "lonely-wasm")
+    (d / f"{STEM}.mjs").unlink()
+    _cannot(d, r"\.wasm has no .*\.mjs next to it")
+    _cannot(make_variant(tmp_path, "future", fmt=MANIFEST_FORMAT + 1), "newer ortwasm")
+    d = make_variant(tmp_path, "badjson")
+    (d / "manifest.json").write_text("{")
+    _cannot(d, "not readable JSON")
+    d = make_variant(tmp_path, "badvariant")
+    (d / "manifest.json").write_text(json.dumps({"format": 1, "variant": {"name": "x", "arch": "wasm16"}}))
+    _cannot(d, "'variant' must hold")
+    d = make_variant(tmp_path, "partialfs")
+    (d / f"{STEM}.mjs").write_text((d / f"{STEM}.mjs").read_text() + '"/dev/tty1";ErrnoError')
+    _cannot(d, "cannot tell whether the FS is linked in")
+
+
+def test_dist_layout_pairs_by_stem_and_ignores_bundles(tmp_path: Path) -> None:
+    d = tmp_path / "dist"
+    d.mkdir()
+    for stem in (STEM, f"{STEM}.jsep"):
+        (d / f"{stem}.wasm").write_bytes(make_wasm("wasm32", list(MINIFIED.values())))
+        (d / f"{stem}.mjs").write_text(make_glue(MINIFIED, fs=False, key=None))
+    (d / "ort.all.min.mjs").write_text("export const x = 1;")
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert [a.name for a in rep.artifacts] == [f"dist/{STEM}", f"dist/{STEM}.jsep"] and rep.ok
+
+
+def test_budgets_file_errors(tmp_path: Path) -> None:
+    cases = {"[variants.x]\n\".wasm\" = { raw = -1 }\n": "byte counts",
+             "[variants.x]\nwasm = { raw = 1 }\n": "not a file suffix",
+             "[variants.x]\n\".wasm\" = { raww = 1 }\n": "expected a table with keys",
+             "[defaults]\n": "unknown top-level keys",
+             "[baseline]\nmax_growth_percent = \"2\"\n": "max_growth_percent",
+             "x = [": "valid TOML"}
+    for text, match in cases.items():
+        p = tmp_path / "b.toml"
+        p.write_text(text)
+        with pytest.raises(CannotCheck, match=match):
+            load_budgets(p)
+
+
+REFERENCE = {  # TOOLCHAIN.md, measured: (variant, suffix) -> (raw, gzip)
+    ("wasm32", ".wasm"): (15_522_935, 3_653_007), ("wasm32", ".mjs"): (42_480, 11_239),
+    ("wasm32-memfs", ".wasm"): (15_522_941, 3_652_826), ("wasm32-memfs", ".mjs"): (71_189, 21_111),
+    ("wasm64", ".wasm"): (15_772_182, 3_630_918), ("wasm64", ".mjs"): (56_173, 12_509)}
+
+
+def test_committed_budgets_have_about_ten_percent_headroom() -> None:
+    b = load_budgets(REPO / "ci" / "budgets.toml")
+    assert set(b.files) == {"default", "wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"}
+    for (variant, suffix), (raw, gz) in REFERENCE.items():
+        budget = b.files[variant][suffix]
+        assert budget.raw is not None and budget.gzip is not None
+        assert 1.05 * raw <= budget.raw <= 1.15 * raw, (variant, suffix)
+        assert 1.05 * gz <= budget.gzip <= 1.15 * gz, (variant, suffix)
+    assert b.memfs_delta[".mjs"].gzip == 12_000 and b.memfs_delta[".wasm"].gzip == 20_000
+    assert b.memfs_delta[".mjs"].gzip >= 9_872 * 1.1  # the measured FS cost fits with headroom
+
+
+def test_c_api_list_matches_ort_header() -> None:
+    header = default_ort_source() / "onnxruntime" / "wasm" / "api.h"
+    if not header.is_file():
+        pytest.skip(f"!!! ORT 1.21.0 source not found at {header}: run ci/fetch-sources.sh to compare ORT_C_API")
+    assert c_api_from_header(header) == ORT_C_API
+    assert {"OrtInit", "OrtCreateSession", "OrtRun", "OrtReleaseSession"} <= set(ORT_C_API)
+
+
+def test_run_check_exit_codes_and_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    budgets_toml = REPO / "ci" / "budgets.toml"
+    good = make_variant(tmp_path / "a", "wasm64-memfs", arch="wasm64", memfs=True)
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    assert run_check(good, budgets_toml, None, md, json_path=js, out=io.StringIO()) == 0
+    assert "| file | raw | gzip -9 | brotli 11 | sha256[:16] | memory64 | table64 |" in md.read_text()
+    data = json.loads(js.read_text())
+    checks = data["artifacts"]["wasm64-memfs"]["checks"]
+    assert checks["wasm"]["memory64"] is True and checks["glue"]["c_api"]["OrtInit"] == MINIFIED["OrtInit"]
+    assert checks["glue"]["fs_markers"]["ErrnoError"] == 20 and checks["ok"] is True
+    bad = make_variant(tmp_path / "b", "wasm64", arch="wasm64", key="index")
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert run_check(bad, budgets_toml, None, summary, out=io.StringIO()) == CheckFailed.return_code
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "glue fix missing" in text
+    (tmp_path / "c").mkdir()
+    with pytest.raises(CannotCheck):
+        run_check(tmp_path / "c", budgets_toml, None, None)
+
+
+# ---- real files ---------------------------------------------------------------------------------------------
+
+OFFICIAL_VERSION = "1.21.0"
+OFFICIAL_SHA1 = "e2f7c5bab7be9d0d54482da5a70445db1db974b8"  # npm view onnxruntime-web@1.21.0 dist.shasum
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def official_dist() -> Path:
+    """onnxruntime-web 1.21.0 from the npm registry, cached (and reused) under $ORTWASM_HOME/npm-cache."""
+    cache = ortwasm_home() / "npm-cache"
+    tgz, root = cache / f"onnxruntime-web-{OFFICIAL_VERSION}.tgz", cache / f"onnxruntime-web-{OFFICIAL_VERSION}"
+    cache.mkdir(parents=True, exist_ok=True)
+    if not (tgz.is_file() and _sha1(tgz) == OFFICIAL_SHA1):
+        if shutil.which("npm") is None:
+            pytest.skip("!!! npm not on PATH: cannot fetch onnxruntime-web 1.21.0; the real-world check did NOT run")
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".npm-pack-") as tmp:
+            res = subprocess.run(["npm", "pack", f"onnxruntime-web@{OFFICIAL_VERSION}", "--pack-destination", tmp],
+                                 capture_output=True, text=True, timeout=600)
+            if res.returncode != 0:
+                pytest.skip(f"!!! npm registry unreachable, the real-world check did NOT run: {res.stderr[-400:]}")
+            got = Path(tmp) / tgz.name
+            assert _sha1(got) == OFFICIAL_SHA1, "npm served a tarball with another sha1"
+            os.replace(got, tgz)
+    with tarfile.open(tgz) as tf:
+        want = {m.name.removeprefix("package/"): m.size for m in tf.getmembers()
+                if m.isfile() and m.name.startswith("package/dist/ort-wasm")}
+    if not all((root / n).is_file() and (root / n).stat().st_size == s for n, s in want.items()):
+        tmp_dir = Path(tempfile.mkdtemp(dir=cache, prefix=".extract-"))
+        with tarfile.open(tgz) as tf:
+            tf.extractall(tmp_dir, filter="data")
+        stale = cache / f".stale-{root.name}-{os.getpid()}"
+        if root.exists():
+            os.replace(root, stale)
+        os.replace(tmp_dir / "package", root)
+        shutil.rmtree(tmp_dir)
+        shutil.rmtree(stale, ignore_errors=True)
+    return root / "dist"
+
+
+def test_official_dist(official_dist: Path) -> None:
+    rep = check_dir(official_dist, expect=Expectation("official-1.21.0", "wasm32", False),
+                    budgets=load_budgets(REPO / "ci" / "budgets.toml"), baseline=None)
+    assert rep.ok, [f.message for f in rep.failures]
+    arts = {a.stem: a for a in rep.artifacts}
+    assert set(arts) == {STEM, f"{STEM}.jsep"}
+    main = arts[STEM]
+    assert (main.sizes[0].raw, main.sizes[1].raw) == (12_666_427, 26_583)
+    assert abs(main.sizes[0].gzip - 3_231_122) < 0.005 * 3_231_122  # GNU gzip -9 figure in TOOLCHAIN.md
+    mem = main.wasm.memory
+    assert mem is not None and mem.imported_from is not None and mem.limits.shared and mem.limits.maximum == 65536
+    assert main.wasm.memory64 is False and main.wasm.table64 is False
+    for art in arts.values():
+        assert art.glue.fs_present is False and art.glue.marker_count == 0
+        assert "OrtInit" not in art.wasm.export_names  # minified: the glue mapping is the only way to check
+        assert set(art.glue.exposed) >= set(ORT_C_API)
+    assert main.glue.mapping("OrtInit").via == "H.$a"  # type: ignore[union-attr]
+    wrong = check_dir(official_dist, expect=Expectation("x", "wasm64", True),
+                      budgets=load_budgets(REPO / "ci" / "budgets.toml"), baseline=None)
+    assert {f.rule for f in wrong.failures} == {"memory64", "table64", "fs"}
+
+
+def test_official_dist_c_api_check_bites(official_dist: Path, tmp_path: Path) -> None:
+    """Break one mapping in a copy of the real glue: the check must name that function."""
+    (tmp_path / f"{STEM}.wasm").symlink_to(official_dist / f"{STEM}.wasm")
+    glue = (official_dist / f"{STEM}.mjs").read_text()
+    assert "_OrtRun=H.yb" in glue
+    (tmp_path / f"{STEM}.mjs").write_text(glue.replace("_OrtRun=H.yb", "_OrtRun=H.QQ"))
+    msgs = failed(check_dir(tmp_path, expect=None, budgets=budgets(), baseline=None), "c_api")
+    assert len(msgs) == 1 and "OrtRun (glue maps it to wasm export 'QQ'" in msgs[0]
+
+
+@pytest.mark.artifacts
+@pytest.mark.parametrize("variant", ["wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"])
+def test_real_build_outputs(variant: str) -> None:
+    d = artifact_cache_dir() / variant
+    if not (d / f"{STEM}.wasm").is_file():
+        pytest.skip(f"!!! no real ortwasm build at {d} (build {variant} to fill it); real-artifact check did NOT run")
+    rep = check_dir(d, expect=None, budgets=load_budgets(REPO / "ci" / "budgets.toml"), baseline=None)
+    assert rep.ok, [f.message for f in rep.failures]
+    art = rep.artifacts[0]
+    assert art.wasm.memory64 is variant.startswith("wasm64")
+    assert art.glue.fs_present is variant.endswith("-memfs")

@@ -157,12 +157,23 @@ def apply_patchset(patchset: PatchSet, tree: Path) -> None:
         if _patch(tree, patch, dry_run=True, reverse=True).returncode == 0:
             continue  # already applied
         out = forward.stdout + forward.stderr
-        failing = [m["file"] for m in _FAILED_FILE.finditer(out)]
-        detail = next((line for line in out.splitlines() if "FAILED" in line or "can't find" in line), out.strip())
+        where, detail = _first_failure(out)
         raise PatchError(
-            f"{patch.name} does not apply: {failing[-1] if failing else '?'}: {detail.strip()}",
+            f"{patch.name} does not apply: {where}: {detail}",
             "the source tree has a local edit that conflicts with the patch set; revert it, or pass --no-patches",
         )
+
+
+def _first_failure(out: str) -> tuple[str, str]:
+    """patch(1) names a file, then its failed hunks; report the file that owns the first failure."""
+    current = "?"
+    for line in out.splitlines():
+        m = _FAILED_FILE.match(line)
+        if m:
+            current = m["file"]
+        elif "FAILED" in line or "can't find" in line or "No file to patch" in line:
+            return current, line.strip()
+    return current, out.strip()[:300]
 
 
 def _patch(tree: Path, patch: Path, dry_run: bool, reverse: bool = False) -> subprocess.CompletedProcess[str]:

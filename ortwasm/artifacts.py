@@ -1,0 +1,80 @@
+"""Collect a variant's outputs into OUT/<variant>/ with a manifest, atomically.
+
+The output dir is written under a temporary name and renamed into place, so
+an interrupted or failed run never leaves a half-written OUT/<variant>/ that
+a later `package` could pick up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import gluefix
+from .errors import BuildError
+from .source import PreparedSource
+from .toolchain import Toolchain
+from .variants import Variant
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    variant: Variant
+    directory: Path
+    files: tuple[Path, ...]
+    manifest: dict[str, object]
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolchain, source: PreparedSource,
+            defines: dict[str, str], timings: dict[str, float]) -> Artifacts:
+    stem = variant.artifact_stem
+    produced = [build_dir / f"{stem}.wasm", build_dir / f"{stem}.mjs"]
+    missing = [p.name for p in produced if not p.exists()]
+    if missing:
+        raise BuildError(f"build of {variant.name} finished without {', '.join(missing)}",
+                         f"look in {build_dir} and its build.log")
+    out_root.mkdir(parents=True, exist_ok=True)
+    final = out_root / variant.name
+    tmp = Path(tempfile.mkdtemp(prefix=f".{variant.name}.", dir=out_root))
+    try:
+        copies = []
+        for p in produced:
+            dst = tmp / p.name
+            shutil.copyfile(p, dst)
+            copies.append(dst)
+        fix = gluefix.apply(tmp / f"{stem}.mjs", variant.memory64)
+        manifest: dict[str, object] = {
+            "format": MANIFEST_FORMAT,
+            "variant": {"name": variant.name, "arch": variant.arch, "memfs": variant.memfs,
+                        "simd": variant.simd, "threads": variant.threads},
+            "files": [{"name": c.name, "bytes": c.stat().st_size, "sha256": sha256(c)} for c in copies],
+            "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind},
+            "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset},
+            "defines": {k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
+            "timings": {k: round(v, 1) for k, v in timings.items()},
+            "glue_fix": fix.as_dict(),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        old = out_root / f".{variant.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest)

@@ -1,0 +1,169 @@
+"""The command line: a thin layer that resolves options once and calls the stages.
+
+`python build.py --enable_wasm_memfs ...` and `ortwasm build ...` are the same
+command; other subcommands: check, doctor, matrix, package, fetch-sources.
+One error boundary turns every OrtWasmError into one line plus a hint and
+the error's exit code; --debug shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import paths
+from .errors import OrtWasmError, UsageError
+from .options import CONFIGS, BuildOptions
+
+SUBCOMMANDS = ("build", "check", "doctor", "matrix", "package", "fetch-sources")
+
+
+def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    b = sub.add_parser("build", help="build ORT wasm artifacts (the default command)")
+    b.add_argument("--ort-source", type=Path, default=paths.default_ort_source(),
+                   help="ONNX Runtime tree or release archive (default: the one ci/fetch-sources.sh fetched)")
+    b.add_argument("--deps-dir", type=Path, default=None,
+                   help="offline dependency sources (default: the fetched cache if present, else FetchContent)")
+    b.add_argument("--online-deps", action="store_true", help="use ORT's own FetchContent (needs internet)")
+    b.add_argument("--build-dir", type=Path, default=Path("build"))
+    b.add_argument("--out", type=Path, default=Path("out"))
+    b.add_argument("--variants", default=None, help="comma-separated names from the variant table (default wasm32,wasm64)")
+    b.add_argument("--enable_wasm_memfs", action="store_true",
+                   help="-Donnxruntime_ENABLE_WEBASSEMBLY_MEMFS=ON: read external data through MEMFS")
+    b.add_argument("--enable_wasm_simd", action="store_true", default=True, help="(default; ORT ships SIMD only)")
+    b.add_argument("--enable_wasm_threads", action="store_true", default=True, help="(default; 1.21 needs threads)")
+    b.add_argument("--config", choices=CONFIGS, default="Release")
+    b.add_argument("--enable_wasm_api_exception_catching", action="store_true")
+    b.add_argument("--disable_wasm_exception_catching", action="store_true")
+    b.add_argument("--emscripten_settings", nargs="*", default=[], help="extra -s KEY=VALUE settings")
+    b.add_argument("--cmake_extra_defines", nargs="*", default=[], help="extra KEY=VALUE cache entries")
+    b.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2)
+    b.add_argument("--no-ccache", action="store_true")
+    b.add_argument("--no-patches", action="store_true", help="build the tree as it is (the OFF identity baseline)")
+    b.add_argument("--skip-checks", action="store_true")
+    b.add_argument("--print-cmake", "--dry-run", dest="print_cmake", action="store_true",
+                   help="print the emcmake/cmake/ninja commands per variant and stop")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ortwasm", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command")
+    _build_parser(sub)
+    c = sub.add_parser("check", help="check a directory of artifacts")
+    c.add_argument("path", type=Path)
+    c.add_argument("--budgets", type=Path, default=None)
+    c.add_argument("--baseline", type=Path, default=None)
+    c.add_argument("--report", type=Path, default=None, help="markdown report path ($GITHUB_STEP_SUMMARY works)")
+    c.add_argument("--json", type=Path, default=None)
+    sub.add_parser("doctor", help="list what a build needs, pass/fail each")
+    m = sub.add_parser("matrix", help="print the CI matrix from the variant table")
+    m.add_argument("--format", choices=("github", "names"), default="github")
+    m.add_argument("--variants", default=None)
+    m.add_argument("--table", type=Path, default=None)
+    pk = sub.add_parser("package", help="npm tarball and wheel from checked artifacts")
+    pk.add_argument("path", type=Path)
+    pk.add_argument("--dest", type=Path, default=Path("dist"))
+    f = sub.add_parser("fetch-sources", help="fill the source cache from Debian's registry")
+    f.add_argument("--mirror", default=os.environ.get("ORTWASM_DEBIAN_MIRROR", "http://deb.debian.org/debian"))
+    return parser
+
+
+def _build_options(a: argparse.Namespace) -> BuildOptions:
+    deps = a.deps_dir
+    if deps is None and not a.online_deps and paths.default_deps_dir().is_dir():
+        deps = paths.default_deps_dir()
+    defines: list[tuple[str, str]] = []
+    for item in a.cmake_extra_defines:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--cmake_extra_defines {item!r} is not KEY=VALUE", "write it as KEY=VALUE")
+        defines.append((key, value))
+    return BuildOptions(
+        ort_source=a.ort_source, build_dir=a.build_dir.resolve(), out_dir=a.out.resolve(),
+        deps_dir=deps.resolve() if deps else None, config=a.config, enable_wasm_memfs=a.enable_wasm_memfs,
+        apply_patches=not a.no_patches, jobs=max(1, a.jobs), use_ccache=not a.no_ccache,
+        enable_wasm_api_exception_catching=a.enable_wasm_api_exception_catching,
+        disable_wasm_exception_catching=a.disable_wasm_exception_catching,
+        emscripten_settings=tuple(a.emscripten_settings), extra_defines=tuple(defines), skip_checks=a.skip_checks,
+    )
+
+
+def _cmd_build(a: argparse.Namespace) -> int:
+    from . import pipeline
+    from .variants import load_table, resolve_requested
+
+    opts = _build_options(a)
+    requested = [n.strip() for n in a.variants.split(",") if n.strip()] if a.variants else None
+    variants = resolve_requested(load_table(), requested, opts.enable_wasm_memfs)
+    if a.print_cmake:
+        pipeline.print_cmake(opts, variants)
+        return 0
+    pipeline.run(opts, variants)
+    return 0
+
+
+def _cmd_check(a: argparse.Namespace) -> int:
+    from .checks import default_budgets_path, run_check
+
+    return run_check(a.path, a.budgets or default_budgets_path(), a.baseline, a.report, json_path=a.json)
+
+
+def _cmd_doctor(a: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor()
+
+
+def _cmd_matrix(a: argparse.Namespace) -> int:
+    from .matrix import print_matrix
+
+    return print_matrix(a.format, a.variants, a.table)
+
+
+def _cmd_package(a: argparse.Namespace) -> int:
+    from .package import package
+
+    package(a.path, a.dest)
+    return 0
+
+
+def _cmd_fetch(a: argparse.Namespace) -> int:
+    from .fetch import fetch_all
+    from .toolchain import find_toolchain
+
+    fetch_all(find_toolchain(), a.mirror, paths.default_ort_source(), paths.default_deps_dir())
+    return 0
+
+
+_COMMANDS = {"build": _cmd_build, "check": _cmd_check, "doctor": _cmd_doctor, "matrix": _cmd_matrix,
+             "package": _cmd_package, "fetch-sources": _cmd_fetch}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    rest = [x for x in args if x != "--debug"]
+    if not rest or rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help"):
+        rest = ["build", *rest]  # `python build.py --enable_wasm_memfs` means build
+    parser = make_parser()
+    ns = parser.parse_args(rest)
+    try:
+        return _COMMANDS[ns.command](ns)
+    except OrtWasmError as exc:
+        if debug:
+            raise
+        print(f"ortwasm: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.return_code
+    except KeyboardInterrupt:
+        print("ortwasm: interrupted; rerun the same command to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

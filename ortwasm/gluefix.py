@@ -1,0 +1,49 @@
+"""The wasm64 + pthreads glue fix for emscripten 3.1.69 (a checked post-link step).
+
+3.1.69 creates its shared 64-bit memory with ``{..., index: "i64"}``; the key
+was later renamed ``address`` and Node 24 (and current Chrome) ignore
+``index``, then reject the memory as 32-bit (``maximum ... above the upper
+bound 65536``).  The key appears twice, in the feature probe and in the
+constructor; both must change.  We rewrite only when the toolchain emitted
+the old key, say so in the build log, and fail if any occurrence survives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError
+
+OLD_KEY = re.compile(r"""(?P<q>["']?)index(?P=q)(?P<sep>\s*:\s*)(?P<v>["'])i64(?P=v)""")
+
+
+@dataclass(frozen=True)
+class GlueFix:
+    applied: bool
+    replaced: int
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"applied": self.applied, "replaced": self.replaced, "reason": self.reason}
+
+
+def fix_text(text: str) -> tuple[str, int]:
+    def repl(m: re.Match[str]) -> str:
+        return f"{m['q']}address{m['q']}{m['sep']}{m['v']}i64{m['v']}"
+
+    return OLD_KEY.subn(repl, text)
+
+
+def apply(mjs: Path, memory64: bool) -> GlueFix:
+    if not memory64:
+        return GlueFix(False, 0, "wasm32: no 64-bit memory descriptor")
+    text = mjs.read_text(encoding="utf-8")
+    fixed, count = fix_text(text)
+    if count == 0:
+        return GlueFix(False, 0, "toolchain already emits the `address` key")
+    if OLD_KEY.search(fixed):
+        raise BuildError(f"{mjs.name}: `index:\"i64\"` survived the glue fix", "report this emscripten version")
+    mjs.write_text(fixed, encoding="utf-8")
+    return GlueFix(True, count, f"rewrote {count} `index:\"i64\"` to `address:\"i64\"` (emscripten 3.1.69 glue bug)")

@@ -1,0 +1,166 @@
+"""The build stages in order, per variant: source -> configure -> compile -> artifacts -> checks.
+
+Each stage takes typed inputs and returns typed results; this module only
+sequences them, times them, and prints the closing summary.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import artifacts, configure, paths
+from .errors import UsageError
+from .options import BuildOptions
+from .progress import fmt_duration
+from .runner import Runner
+from .source import PreparedSource, prepare, read_version
+from .toolchain import Toolchain, find_toolchain
+from .variants import Variant
+
+TARGET = "onnxruntime_webassembly"
+
+
+@dataclass
+class VariantResult:
+    variant: Variant
+    artifacts: artifacts.Artifacts
+    timings: dict[str, float]
+    did_nothing: bool
+    ccache: dict[str, int] = field(default_factory=dict)
+
+
+def _say(msg: str) -> None:
+    print(f"ortwasm: {msg}", file=sys.stderr, flush=True)
+
+
+def _group(title: str, end: bool = False) -> None:
+    if os.environ.get("GITHUB_ACTIONS"):
+        print("::endgroup::" if end else f"::group::{title}", flush=True)
+
+
+def build_env(toolchain: Toolchain, opts: BuildOptions) -> dict[str, str]:
+    """ccache through EM_COMPILER_WRAPPER (absolute path, or emcc's os.execv fails), with a fixed cache dir.
+
+    CCACHE_BASEDIR is the build dir, so per-variant dirs and the unpatched baseline
+    (another build dir with the same layout) share objects.
+    """
+    env = dict(toolchain.env)
+    ccache = "/usr/bin/ccache" if toolchain.exec_env.is_chroot else shutil.which("ccache")
+    if opts.use_ccache and ccache and toolchain.exec_env.host_path(ccache).exists():
+        env.update({"EM_COMPILER_WRAPPER": ccache, "CCACHE_DIR": str(paths.ccache_dir()),
+                    "CCACHE_BASEDIR": str(opts.build_dir.resolve()), "CCACHE_MAXSIZE": "20G"})
+    return env
+
+
+def _ccache_counts(runner: Runner) -> dict[str, int]:
+    if "EM_COMPILER_WRAPPER" not in runner.env:
+        return {}
+    out = runner.capture([runner.env["EM_COMPILER_WRAPPER"], "--print-stats"])
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("\t")
+        if key in ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss") and value.strip().isdigit():
+            counts[key] = int(value)
+    return counts
+
+
+def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
+    """Show the exact configure per variant without touching anything (the tree is only read)."""
+    version = read_version(opts.ort_source) if opts.ort_source.is_dir() else "?"
+    src = opts.build_dir / "src" / f"onnxruntime-{version}"
+    fake = PreparedSource(src, version, opts.apply_patches, "", str(opts.ort_source))
+    for v in variants:
+        p = configure.plan(opts, v, fake)
+        defines = " ".join(shlex.quote(f"-D{k}={val}") for k, val in p.defines.items())
+        print(f"# {v.name}\nemcmake cmake -S {p.source_dir} -B {p.build_dir} -G Ninja {defines}\n"
+              f"ninja -C {p.build_dir} -j{opts.jobs} {TARGET}\n")
+
+
+def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
+    started = time.monotonic()
+    toolchain = find_toolchain(need_wasm64=any(v.memory64 for v in variants))
+    _say(f"toolchain: {toolchain.describe()}")
+    source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches)
+    _say(f"source: ONNX Runtime {source.version} at {source.path} "
+         f"({'patch set ' + source.patchset if source.patched else 'unpatched'})")
+    for v in variants:
+        reason = v.unsupported_reason(source.version)
+        if reason:
+            raise UsageError(f"variant {v.name} cannot be built: {reason}", "choose a threaded variant")
+        if v.memfs and not source.patched:
+            raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
+                             "drop --no-patches, or build the OFF variants only")
+    results = [_build_variant(opts, v, toolchain, source) for v in variants]
+    _summary(results, time.monotonic() - started)
+    return results
+
+
+def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource,
+                      timings: dict[str, float]) -> tuple[configure.ConfigurePlan, Runner, bool]:
+    """Configure when needed; return the plan, the variant's runner and whether configure ran."""
+    p = configure.plan(opts, v, source)
+    configure.write_init_cache(p)
+    exec_env = toolchain.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
+    runner = Runner(exec_env, build_env(toolchain, opts), p.build_dir / "build.log", v.name)
+    _say(f"{v.name}: log {runner.log_path}")
+    fingerprint = p.fingerprint(toolchain, source)
+    why = configure.needs_configure(p, fingerprint)
+    if why:
+        _say(f"{v.name}: configure ({why})")
+        if why == "toolchain, source or defines changed":
+            configure.reset_build_dir(p)
+        timings["configure_s"] = runner.run(p.argv(toolchain), "configure", cwd=p.build_dir)
+        configure.write_stamp(p, fingerprint)
+    return p, runner, why is not None
+
+
+def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource) -> VariantResult:
+    _group(f"build {v.name}")
+    timings: dict[str, float] = {}
+    p, runner, configured = configure_variant(opts, v, toolchain, source, timings)
+    before = _ccache_counts(runner)
+    ninja_log = p.build_dir / ".ninja_log"
+    mtime_before = ninja_log.stat().st_mtime_ns if ninja_log.exists() else 0
+    timings["build_s"] = runner.run(["ninja", "-C", str(p.build_dir), f"-j{opts.jobs}", TARGET], "build",
+                                    cwd=p.build_dir, progress=True)
+    did_nothing = not configured and ninja_log.exists() and ninja_log.stat().st_mtime_ns == mtime_before
+    after = _ccache_counts(runner)
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings)
+    if arts.manifest.get("glue_fix", {}).get("applied"):  # type: ignore[union-attr]
+        _say(f"{v.name}: glue fix: {arts.manifest['glue_fix']['reason']}")  # type: ignore[index]
+    if not opts.skip_checks:
+        from .checks import default_budgets_path, run_check
+
+        rc = run_check(arts.directory, default_budgets_path(), None, None)
+        if rc != 0:
+            from .errors import CheckFailed
+
+            raise CheckFailed(f"{v.name}: artifacts failed their checks", f"see above; artifacts in {arts.directory}")
+    _group("", end=True)
+    if did_nothing:
+        _say(f"{v.name}: nothing to do (up to date)")
+    return VariantResult(v, arts, timings, did_nothing, delta)
+
+
+def _summary(results: list[VariantResult], seconds: float) -> None:
+    print(f"\n{'variant':<14} {'configure':>9} {'build':>9}  {'file':<30} {'bytes':>12}  sha256", file=sys.stderr)
+    for r in results:
+        for f in r.artifacts.manifest["files"]:  # type: ignore[union-attr]
+            print(f"{r.variant.name:<14} {fmt_duration(r.timings.get('configure_s', 0)):>9} "
+                  f"{fmt_duration(r.timings['build_s']):>9}  {f['name']:<30} {f['bytes']:>12,}  "
+                  f"{f['sha256'][:16]}", file=sys.stderr)
+        if r.ccache:
+            hits = r.ccache.get("direct_cache_hit", 0) + r.ccache.get("preprocessed_cache_hit", 0)
+            total = hits + r.ccache.get("cache_miss", 0)
+            rate = f"{100 * hits / total:.0f}%" if total else "n/a"
+            print(f"{'':<14} ccache: {hits}/{total} hits ({rate})", file=sys.stderr)
+    if results and all(r.did_nothing for r in results):
+        print("ortwasm: nothing to do: every variant was up to date", file=sys.stderr)
+    print(f"total {fmt_duration(seconds)}", file=sys.stderr)

@@ -1,0 +1,95 @@
+"""Options -> cmake defines, variant table resolution, and the CLI's --print-cmake (no toolchain needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ortwasm import cli
+from ortwasm.configure import plan, variant_defines
+from ortwasm.errors import UsageError
+from ortwasm.options import BuildOptions
+from ortwasm.source import PreparedSource
+from ortwasm.variants import load_table, resolve_requested
+
+
+def _opts(tmp_path: Path, **kw: object) -> BuildOptions:
+    return BuildOptions(ort_source=tmp_path, build_dir=tmp_path / "b", out_dir=tmp_path / "o", deps_dir=None,
+                        **kw)  # type: ignore[arg-type]
+
+
+def test_memfs_flag_maps_to_define(tmp_path: Path) -> None:
+    table = load_table()
+    on = variant_defines(_opts(tmp_path), table["wasm32-memfs"], patched=True)
+    off = variant_defines(_opts(tmp_path), table["wasm32"], patched=True)
+    assert on["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] == "ON"
+    assert off["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] == "OFF"
+    assert {k: v for k, v in on.items() if "MEMFS" not in k} == {k: v for k, v in off.items() if "MEMFS" not in k}
+
+
+def test_wasm64_sets_memory64_and_threads_simd(tmp_path: Path) -> None:
+    d = variant_defines(_opts(tmp_path), load_table()["wasm64-memfs"], patched=True)
+    assert d["onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64"] == "ON"
+    assert d["onnxruntime_ENABLE_WEBASSEMBLY_THREADS"] == "ON"
+    assert d["onnxruntime_ENABLE_WEBASSEMBLY_SIMD"] == "ON"
+    assert d["onnxruntime_BUILD_UNIT_TESTS"] == "OFF"
+    assert "MALLOC=dlmalloc" in d["onnxruntime_EMSCRIPTEN_SETTINGS"]
+
+
+def test_unpatched_tree_gets_no_memfs_option(tmp_path: Path) -> None:
+    d = variant_defines(_opts(tmp_path), load_table()["wasm32"], patched=False)
+    assert "onnxruntime_ENABLE_WEBASSEMBLY_MEMFS" not in d
+
+
+def test_ort_style_variant_names_follow_the_flag() -> None:
+    table = load_table()
+    assert [v.name for v in resolve_requested(table, None, memfs=True)] == ["wasm32-memfs", "wasm64-memfs"]
+    assert [v.name for v in resolve_requested(table, None, memfs=False)] == ["wasm32", "wasm64"]
+    assert [v.name for v in resolve_requested(table, ["wasm64-memfs"], memfs=False)] == ["wasm64-memfs"]
+
+
+def test_unknown_variant_suggests() -> None:
+    with pytest.raises(UsageError) as err:
+        resolve_requested(load_table(), ["wasm46"], memfs=False)
+    assert "wasm64" in err.value.hint
+
+
+def test_corrupt_table_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "v.toml"
+    bad.write_text('[variants]\nwasm32 = { arch = "wasm32", memfs = false }\nx = { arch = "wasm32", memfz = true }\n')
+    with pytest.raises(UsageError) as err:
+        load_table(bad)
+    assert ":3" in err.value.message and "memfz" in err.value.message and "memfs" in err.value.hint
+    bad.write_text("[variants\n")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        load_table(bad)
+
+
+def test_nothreads_variant_is_refused_with_reason() -> None:
+    reason = load_table()["wasm32-nothreads"].unsupported_reason("1.21.0")
+    assert reason and "BUILD_MLAS_NO_ONNXRUNTIME" in reason
+
+
+def test_plan_uses_per_variant_build_dirs(tmp_path: Path) -> None:
+    src = PreparedSource(tmp_path / "src", "1.21.0", True, "x", "o")
+    dirs = {plan(_opts(tmp_path), v, src).build_dir for v in load_table().values()}
+    assert len(dirs) == len(load_table())
+
+
+def test_print_cmake_shows_define_per_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cmake").mkdir()
+    (tmp_path / "onnxruntime" / "core").mkdir(parents=True)
+    (tmp_path / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
+    (tmp_path / "VERSION_NUMBER").write_text("1.21.0\n")
+    rc = cli.main(["--enable_wasm_memfs", "--print-cmake", "--ort-source", str(tmp_path), "--online-deps",
+                   "--build-dir", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.count("-Donnxruntime_ENABLE_WEBASSEMBLY_MEMFS=ON") == 2
+    assert "-Donnxruntime_ENABLE_WEBASSEMBLY_MEMORY64=ON" in out and "emcmake cmake" in out
+
+
+def test_bad_define_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--print-cmake", "--cmake_extra_defines", "NOEQUALS"]) == UsageError.return_code
+    assert "KEY=VALUE" in capsys.readouterr().err

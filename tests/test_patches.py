@@ -1,0 +1,100 @@
+"""Patch set application on the real ONNX Runtime 1.21.0 tree: atomic, idempotent, refusing conflicts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ortwasm import paths
+from ortwasm.errors import PatchError, SourceError
+from ortwasm.patchset import find_patchset, supported_versions
+from ortwasm.source import STAMP, origin_fingerprint, prepare
+
+ORT = paths.default_ort_source()
+
+
+@pytest.fixture(scope="module")
+def ort_tree() -> Path:
+    if not (ORT / "VERSION_NUMBER").exists():
+        pytest.skip(f"!!! real ORT 1.21.0 tree not found at {ORT}: run `bash ci/fetch-sources.sh` (CI does)")
+    return ORT
+
+
+def test_patchset_exists_for_1_21_0() -> None:
+    ps = find_patchset("1.21.0")
+    assert ps is not None and len(ps.patches) >= 3
+    assert "1.21.0" in supported_versions()
+
+
+def test_prepare_applies_and_is_idempotent(ort_tree: Path, tmp_path: Path) -> None:
+    before = origin_fingerprint(ort_tree)
+    src = prepare(ort_tree, tmp_path)
+    assert src.patched and src.version == "1.21.0"
+    wasm_cmake = (src.path / "cmake" / "onnxruntime_webassembly.cmake").read_text()
+    assert "onnxruntime_ENABLE_WEBASSEMBLY_MEMFS" in wasm_cmake and "nsync_cpp" not in wasm_cmake
+    assert "enable_wasm_memfs" in (src.path / "tools" / "ci_build" / "build.py").read_text()
+    assert (src.path / "onnxruntime" / "wasm" / "pre-memfs.js").exists()
+    stamp_mtime = (src.path / STAMP).stat().st_mtime_ns
+    again = prepare(ort_tree, tmp_path)
+    assert again == src and (src.path / STAMP).stat().st_mtime_ns == stamp_mtime  # second run: no-op
+    assert origin_fingerprint(ort_tree) == before  # the user's tree was never written
+
+
+def test_cpp_patch_shifts_no_lines(ort_tree: Path, tmp_path: Path) -> None:
+    """OFF objects stay byte-identical only if __LINE__ values in compiled files do not move."""
+    src = prepare(ort_tree, tmp_path)
+    rel = Path("onnxruntime/core/framework/tensorprotoutils.cc")
+    up = (ort_tree / rel).read_text().splitlines()
+    ours = (src.path / rel).read_text().splitlines()
+    assert len(up) == len(ours)
+    changed = [i for i, (a, b) in enumerate(zip(up, ours, strict=True)) if a != b]
+    assert len(changed) == 2 and all(ours[i].startswith("#if") for i in changed)
+
+
+def test_unpatched_copy_is_identical(ort_tree: Path, tmp_path: Path) -> None:
+    src = prepare(ort_tree, tmp_path, apply_patches=False)
+    assert not src.patched
+    rel = "cmake/onnxruntime_webassembly.cmake"
+    assert (src.path / rel).read_bytes() == (ort_tree / rel).read_bytes()
+
+
+def test_conflicting_edit_is_refused_and_nothing_changes(ort_tree: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "user"
+    shutil.copytree(ort_tree, tree, symlinks=True)
+    target = tree / "cmake" / "onnxruntime_webassembly.cmake"
+    target.write_text(target.read_text().replace('"SHELL:-s FILESYSTEM=0"', '"SHELL:-s FILESYSTEM=1"'))
+    build = tmp_path / "build"
+    good = prepare(ort_tree, build)  # an earlier good copy must survive the failed attempt
+    before = origin_fingerprint(tree)
+    with pytest.raises(PatchError) as err:
+        prepare(tree, build)
+    assert "onnxruntime_webassembly.cmake" in err.value.message
+    assert origin_fingerprint(tree) == before
+    assert (good.path / STAMP).exists() and "pre-memfs" in (good.path / "cmake/onnxruntime_webassembly.cmake").read_text()
+    assert not [p for p in (build / "src").iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_already_patched_tree_is_accepted(ort_tree: Path, tmp_path: Path) -> None:
+    once = prepare(ort_tree, tmp_path / "a")
+    twice = prepare(once.path, tmp_path / "b")
+    assert twice.patched
+
+
+def test_unknown_version_lists_supported(ort_tree: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "ort"
+    (tree / "cmake").mkdir(parents=True)
+    (tree / "onnxruntime" / "core").mkdir(parents=True)
+    (tree / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
+    (tree / "VERSION_NUMBER").write_text("1.99.0\n")
+    with pytest.raises(SourceError) as err:
+        prepare(tree, tmp_path / "b")
+    assert "1.99.0" in err.value.message and "1.21.0" in err.value.hint
+
+
+def test_not_an_ort_tree(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not an ONNX Runtime source tree"):
+        prepare(tmp_path, tmp_path / "b")
+    with pytest.raises(SourceError, match="not a directory"):
+        prepare(tmp_path / "nope", tmp_path / "b")

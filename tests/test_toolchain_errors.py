@@ -1,0 +1,63 @@
+"""Bad input around the toolchain and dependencies gets a clear error, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ortwasm import cli, gluefix
+from ortwasm.deps import verify_deps_dir
+from ortwasm.errors import DependencyError, ToolchainError
+from ortwasm.toolchain import find_toolchain, parse_emcc_version
+
+
+def test_no_emcc_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EMSDK", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "home"))
+    with pytest.raises(ToolchainError) as err:
+        find_toolchain()
+    assert "provision-toolchain.sh" in err.value.hint and "EMSDK" in err.value.hint
+
+
+def test_no_emcc_exit_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("EMSDK", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "home"))
+    rc = cli.main(["--ort-source", str(tmp_path), "--online-deps", "--build-dir", str(tmp_path / "b")])
+    assert rc == ToolchainError.return_code
+    assert "no emscripten found" in capsys.readouterr().err
+
+
+def test_bad_emsdk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EMSDK", str(tmp_path))
+    with pytest.raises(ToolchainError, match="EMSDK"):
+        find_toolchain()
+
+
+def test_version_parsing() -> None:
+    text = "emcc (Emscripten gcc/clang-like replacement + linker emulating GNU ld) 3.1.69 (Debian 3.1.69+dfsg-3)\n"
+    assert parse_emcc_version(text) == "3.1.69"
+    with pytest.raises(ToolchainError):
+        parse_emcc_version("bash: emcc: not found")
+
+
+def test_missing_dependency_in_deps_dir(tmp_path: Path) -> None:
+    (tmp_path / "re2").mkdir()
+    (tmp_path / "re2" / "CMakeLists.txt").write_text("")
+    with pytest.raises(DependencyError) as err:
+        verify_deps_dir(tmp_path)
+    assert "abseil_cpp" in err.value.message and "fetch-sources" in err.value.hint
+    with pytest.raises(DependencyError, match="does not exist"):
+        verify_deps_dir(tmp_path / "nope")
+
+
+def test_glue_fix_rewrites_both_occurrences(tmp_path: Path) -> None:
+    mjs = tmp_path / "g.mjs"
+    mjs.write_text("var a=new WebAssembly.Memory({initial:1n,index:\"i64\"});b={'index':'i64',shared:!0}")
+    fix = gluefix.apply(mjs, memory64=True)
+    assert fix.applied and fix.replaced == 2
+    assert "index" not in mjs.read_text() and mjs.read_text().count("address") == 2
+    assert not gluefix.apply(mjs, memory64=True).applied
+    assert gluefix.apply(mjs, memory64=False).reason.startswith("wasm32")

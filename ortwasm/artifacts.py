@@ -29,6 +29,8 @@ class Artifacts:
     directory: Path
     files: tuple[Path, ...]
     manifest: dict[str, object]
+    glue_fix: gluefix.GlueFix
+    entries: tuple[dict[str, str | int], ...]
 
 
 def sha256(path: Path) -> str:
@@ -57,11 +59,13 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             shutil.copyfile(p, dst)
             copies.append(dst)
         fix = gluefix.apply(tmp / f"{stem}.mjs", variant.memory64)
+        entries: list[dict[str, str | int]] = [
+            {"name": c.name, "bytes": c.stat().st_size, "sha256": sha256(c)} for c in copies]
         manifest: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "variant": {"name": variant.name, "arch": variant.arch, "memfs": variant.memfs,
                         "simd": variant.simd, "threads": variant.threads},
-            "files": [{"name": c.name, "bytes": c.stat().st_size, "sha256": sha256(c)} for c in copies],
+            "files": entries,
             "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind},
             "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset},
             "defines": {k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
@@ -77,4 +81,4 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest)
+    return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest, fix, tuple(entries))

@@ -30,7 +30,8 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--online-deps", action="store_true", help="use ORT's own FetchContent (needs internet)")
     b.add_argument("--build-dir", type=Path, default=Path("build"))
     b.add_argument("--out", type=Path, default=Path("out"))
-    b.add_argument("--variants", default=None, help="comma-separated names from the variant table (default wasm32,wasm64)")
+    b.add_argument("--variants", default=None,
+                   help="comma-separated names from the variant table (default wasm32,wasm64)")
     b.add_argument("--enable_wasm_memfs", action="store_true",
                    help="-Donnxruntime_ENABLE_WEBASSEMBLY_MEMFS=ON: read external data through MEMFS")
     b.add_argument("--enable_wasm_simd", action="store_true", default=True, help="(default; ORT ships SIMD only)")
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     rest = [x for x in args if x != "--debug"]
-    if not rest or rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help"):
+    if not rest or (rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help")):
         rest = ["build", *rest]  # `python build.py --enable_wasm_memfs` means build
     parser = make_parser()
     ns = parser.parse_args(rest)

@@ -154,7 +154,10 @@ def download(src: SourceFile, dest_dir: Path) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     # The registry proxy here answers 404 to urllib's default User-Agent.
-    request = urllib.request.Request(src.url, headers={"User-Agent": "Debian APT-HTTP/1.3 (ortwasm)"})
+    if not src.url.startswith(("http://", "https://")):
+        raise DependencyError(f"refusing to download {src.url!r}", "only http(s) registry URLs are used")
+    request = urllib.request.Request(src.url, headers=  # noqa: S310
+                                     {"User-Agent": "Debian APT-HTTP/1.3 (ortwasm)"})
     try:
         with urllib.request.urlopen(request, timeout=300) as resp, tmp.open("wb") as out:  # noqa: S310
             shutil.copyfileobj(resp, out, 1 << 20)

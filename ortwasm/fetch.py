@@ -14,8 +14,16 @@ import sys
 from pathlib import Path
 
 from . import paths
-from .deps import (DEPENDENCIES, ORT_SOURCE_PACKAGE, STAMP, DebianSources, Dependency, apply_ort_patch, download,
-                   extract_single_root)
+from .deps import (
+    DEPENDENCIES,
+    ORT_SOURCE_PACKAGE,
+    STAMP,
+    DebianSources,
+    Dependency,
+    apply_ort_patch,
+    download,
+    extract_single_root,
+)
 from .errors import DependencyError
 from .toolchain import Toolchain
 

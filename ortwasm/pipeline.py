@@ -12,7 +12,6 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import artifacts, configure, paths
 from .errors import UsageError
@@ -133,8 +132,8 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     after = _ccache_counts(runner)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings)
-    if arts.manifest.get("glue_fix", {}).get("applied"):  # type: ignore[union-attr]
-        _say(f"{v.name}: glue fix: {arts.manifest['glue_fix']['reason']}")  # type: ignore[index]
+    if arts.glue_fix.applied:
+        _say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
     if not opts.skip_checks:
         from .checks import default_budgets_path, run_check
 
@@ -152,10 +151,10 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
 def _summary(results: list[VariantResult], seconds: float) -> None:
     print(f"\n{'variant':<14} {'configure':>9} {'build':>9}  {'file':<30} {'bytes':>12}  sha256", file=sys.stderr)
     for r in results:
-        for f in r.artifacts.manifest["files"]:  # type: ignore[union-attr]
+        for f in r.artifacts.entries:
             print(f"{r.variant.name:<14} {fmt_duration(r.timings.get('configure_s', 0)):>9} "
-                  f"{fmt_duration(r.timings['build_s']):>9}  {f['name']:<30} {f['bytes']:>12,}  "
-                  f"{f['sha256'][:16]}", file=sys.stderr)
+                  f"{fmt_duration(r.timings['build_s']):>9}  {f['name']!s:<30} {f['bytes']:>12,}  "
+                  f"{str(f['sha256'])[:16]}", file=sys.stderr)
         if r.ccache:
             hits = r.ccache.get("direct_cache_hit", 0) + r.ccache.get("preprocessed_cache_hit", 0)
             total = hits + r.ccache.get("cache_miss", 0)

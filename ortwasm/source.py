@@ -72,7 +72,10 @@ def unpack_archive(archive: Path, into: Path) -> Path:
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp)
+                bad = [n for n in zf.namelist() if n.startswith("/") or ".." in Path(n).parts]
+                if bad:
+                    raise SourceError(f"{archive} has unsafe member {bad[0]!r}", "use the official release archive")
+                zf.extractall(tmp)  # noqa: S202 (members checked above)
         else:
             try:
                 with tarfile.open(archive) as tf:

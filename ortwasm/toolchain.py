@@ -78,7 +78,8 @@ class ExecEnv:
         env_args = " ".join(shlex.quote(f"{k}={v}") for k, v in inner_env.items())
         chdir = f"-C {shlex.quote(str(cwd))}" if cwd else ""
         lines.append(f'exec chroot {shlex.quote(root)} /usr/bin/env -i {chdir} {env_args} "$@"')
-        wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines), "ortwasm-chroot", *argv]
+        script = "\n".join(lines)
+        wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "ortwasm-chroot", *argv]
         return wrapped, dict(os.environ)
 
 

@@ -36,7 +36,7 @@ def setup() -> tuple[BuildOptions, object, object]:
         pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")
     try:
         tc = find_toolchain(need_wasm64=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
     work = paths.ortwasm_home() / "test-configure"
     opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",

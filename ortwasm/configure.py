@@ -39,9 +39,12 @@ class ConfigurePlan:
                 "-C", str(self.init_cache)]
 
     def fingerprint(self, toolchain: Toolchain, source: PreparedSource) -> str:
-        blob = json.dumps({"defines": self.defines, "emcc": toolchain.version, "kind": toolchain.kind,
-                           "source": source.state_id}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """`<environment hash>:<defines hash>`: only an environment change needs a clean cache."""
+        env = json.dumps({"emcc": toolchain.version, "kind": toolchain.kind, "source": source.state_id},
+                         sort_keys=True)
+        defs = json.dumps(self.defines, sort_keys=True)
+        return (f"{hashlib.sha256(env.encode()).hexdigest()[:16]}:"
+                f"{hashlib.sha256(defs.encode()).hexdigest()[:16]}")
 
 
 def _onoff(flag: bool) -> str:
@@ -109,9 +112,15 @@ def needs_configure(p: ConfigurePlan, fingerprint: str) -> str | None:
         return "no build.ninja yet"
     if not stamp.exists():
         return "no configure stamp"
-    if json.loads(stamp.read_text()).get("fingerprint") != fingerprint:
-        return "toolchain, source or defines changed"
+    old = str(json.loads(stamp.read_text()).get("fingerprint", ""))
+    if old.split(":")[0] != fingerprint.split(":")[0]:
+        return ENVIRONMENT_CHANGED
+    if old != fingerprint:
+        return "defines changed"
     return None
+
+
+ENVIRONMENT_CHANGED = "toolchain or source changed"
 
 
 def reset_build_dir(p: ConfigurePlan) -> None:

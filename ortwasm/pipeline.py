@@ -112,7 +112,7 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
     why = configure.needs_configure(p, fingerprint)
     if why:
         _say(f"{v.name}: configure ({why})")
-        if why == "toolchain, source or defines changed":
+        if why == configure.ENVIRONMENT_CHANGED:
             configure.reset_build_dir(p)
         timings["configure_s"] = runner.run(p.argv(toolchain), "configure", cwd=p.build_dir)
         configure.write_stamp(p, fingerprint)

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Figures of real ORT builds: compile+link wall time per variant (from Ninja's own log), configure time
+(from the driver's build.log), artifact sizes (raw, gzip -9) and sha256, and the OFF-identity comparison.
+
+Usage: python bench/build_figures.py [--build-dir build] [--out OUT] [--baseline-build build-upstream
+       --baseline-out OUT-upstream] [--results bench/results/build-1.21.0.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def ninja_wall(build_dir: Path) -> dict[str, float | int] | None:
+    log = build_dir / ".ninja_log"
+    if not log.exists():
+        return None
+    rows = []
+    for line in log.read_text().splitlines()[1:]:
+        parts = line.split("\t")
+        if len(parts) >= 4:
+            rows.append((int(parts[0]), int(parts[1]), parts[3]))
+    if not rows:
+        return None
+    link = [r for r in rows if r[2].endswith(".mjs")]
+    return {"steps": len(rows), "compile_link_s": round((max(r[1] for r in rows) - min(r[0] for r in rows)) / 1000, 1),
+            "link_s": round((link[-1][1] - link[-1][0]) / 1000, 1) if link else 0.0}
+
+
+def configure_seconds(build_dir: Path) -> list[float]:
+    log = build_dir / "build.log"
+    if not log.exists():
+        return []
+    return [float(m) for m in re.findall(r"### configure exit 0 after ([\d.]+)s", log.read_text())]
+
+
+def file_facts(path: Path) -> dict[str, object]:
+    data = path.read_bytes()
+    return {"bytes": len(data), "gzip9": len(gzip.compress(data, 9, mtime=0)),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", type=Path, default=Path("build"))
+    ap.add_argument("--out", type=Path, default=Path("/var/cache/ortwasm/out"))
+    ap.add_argument("--baseline-build", type=Path, default=Path("build-upstream"))
+    ap.add_argument("--baseline-out", type=Path, default=Path("/var/cache/ortwasm/out-upstream"))
+    ap.add_argument("--results", type=Path, default=Path("bench/results/build-1.21.0.json"))
+    a = ap.parse_args()
+    variants: dict[str, object] = {}
+    for name in ("wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"):
+        out = a.out / name
+        if not (out / "manifest.json").exists():
+            continue
+        manifest = json.loads((out / "manifest.json").read_text())
+        variants[name] = {
+            "ninja": ninja_wall(a.build_dir / name),
+            "configure_s": configure_seconds(a.build_dir / name),
+            "files": {p.name: file_facts(p) for p in sorted(out.glob("ort-wasm*"))},
+            "emscripten": manifest["toolchain"]["emscripten"],
+            "patchset": manifest["ort"]["patchset"],
+            "glue_fix": manifest.get("glue_fix"),
+        }
+    identity: dict[str, object] = {}
+    base = a.baseline_out / "wasm32"
+    if (base / "manifest.json").exists() and "wasm32" in variants:
+        for p in sorted(base.glob("ort-wasm*")):
+            ours = a.out / "wasm32" / p.name
+            identity[p.name] = {"upstream_sha256": file_facts(p)["sha256"],
+                                "ours_off_sha256": file_facts(ours)["sha256"] if ours.exists() else None}
+            identity[p.name]["identical"] = identity[p.name]["upstream_sha256"] == identity[p.name]["ours_off_sha256"]  # type: ignore[index]
+        identity["baseline_ninja"] = ninja_wall(a.baseline_build / "wasm32")
+    result = {"command": " ".join(sys.argv), "machine": "2 cores, 24 GiB", "variants": variants,
+              "off_identity_vs_unpatched": identity}
+    print(json.dumps(result, indent=2))
+    a.results.parent.mkdir(parents=True, exist_ok=True)
+    a.results.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""`ortwasm doctor`: everything a build needs, one PASS/FAIL line each, with the fix for each FAIL.
+
+Why a separate command: an ORT wasm build takes an hour, and the things that
+stop it late (no host protoc, a frozen emscripten cache that cannot take the
+wasm64 libc, a dependency missing from the offline cache) are cheap to detect
+up front.  Each probe is independent, so one missing thing does not hide the
+others; each FAIL says the command that fixes it.  Tools the build runs inside
+the toolchain environment (cmake, ninja, protoc, ccache) are probed there, with
+``Toolchain.run``, because on bookworm that is a trixie chroot whose tools are
+not the host's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from . import paths
+from .deps import DEPENDENCIES, FETCH_HINT, verify_deps_dir
+from .errors import OrtWasmError, ToolchainError
+from .patchset import find_patchset, supported_versions
+from .source import read_version
+from .toolchain import Toolchain, find_toolchain
+
+PROVISION = "run `bash ci/provision-toolchain.sh`"
+FETCH = "run `bash ci/fetch-sources.sh`"
+MIN_NODE = 24  # first Node with Memory64 on by default
+MIN_CHROMIUM = 133  # first Chromium with Memory64 on by default
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def _run_host(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _first_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [s.strip() for s in (proc.stdout or proc.stderr).splitlines() if s.strip()]
+    return lines[0] if lines else ""
+
+
+def _major(text: str) -> int | None:
+    m = re.search(r"(\d+)(?:\.\d+)+", text)
+    return int(m.group(1)) if m else None
+
+
+def _writable(d: Path) -> bool:
+    """Really try: root passes os.access on a read-only mount, and Debian's frozen cache is exactly that case."""
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=d):
+            return True
+    except OSError:
+        return False
+
+
+def probe_emscripten() -> tuple[Probe, Toolchain | None]:
+    try:
+        tc = find_toolchain()
+    except OrtWasmError as exc:
+        return Probe("emscripten", False, exc.message, exc.hint or PROVISION), None
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Probe("emscripten", False, f"could not run emcc: {exc}", PROVISION), None
+    problems: list[str] = []
+    wasm64 = "wasm64 ok" if tc.supports_wasm64() else "too old for wasm64 (needs >= 3.1.69)"
+    if not tc.supports_wasm64():
+        problems.append("version")
+    cache = tc.env.get("EM_CACHE")
+    if cache is None:
+        cache_note = "cache: emscripten's own"
+    elif _writable(tc.exec_env.host_path(cache)):
+        cache_note = f"cache {cache} writable"
+    else:
+        cache_note = f"cache {cache} NOT writable (the wasm64 libc is built into it on first use)"
+        problems.append("cache")
+    detail = f"{tc.describe()}; {wasm64}; {cache_note}"
+    hint = "" if not problems else (PROVISION + " (it installs 3.1.69 and gives it a writable cache)")
+    return Probe("emscripten", not problems, detail, hint), tc
+
+
+def probe_in_toolchain(tc: Toolchain | None, name: str, argv: list[str], hint: str) -> Probe:
+    if tc is None:
+        return Probe(name, False, "not probed: no emscripten toolchain environment", PROVISION)
+    try:
+        proc = tc.run(argv, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Probe(name, False, f"`{' '.join(argv)}` could not run: {exc}", hint)
+    where = " (in the chroot)" if tc.exec_env.is_chroot else ""
+    if proc.returncode != 0:
+        return Probe(name, False, f"`{' '.join(argv)}`{where} failed: {_first_line(proc)[:200]}", hint)
+    return Probe(name, True, f"{_first_line(proc)}{where}")
+
+
+def probe_ccache(tc: Toolchain | None) -> Probe:
+    p = probe_in_toolchain(tc, "ccache", ["ccache", "--version"], PROVISION + " (installs ccache)")
+    if not p.ok:
+        return p
+    d = paths.ccache_dir()
+    if not _writable(d):
+        return Probe("ccache", False, f"{p.detail}; cache dir {d} not writable",
+                     "set ORTWASM_CCACHE_DIR to a writable directory, or build with --no-ccache")
+    return Probe("ccache", True, f"{p.detail}; dir {d}")
+
+
+def probe_node() -> Probe:
+    node = paths.node_prefix() / "bin" / "node"
+    if not node.exists():
+        return Probe("node", False, f"{node}: not found (Memory64 needs Node >= {MIN_NODE})", PROVISION)
+    try:
+        out = _first_line(_run_host([str(node), "--version"]))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Probe("node", False, f"{node} does not run: {exc}", PROVISION)
+    major = _major(out)
+    if major is None or major < MIN_NODE:
+        return Probe("node", False, f"{node} is {out or '?'}; Memory64 needs Node >= {MIN_NODE}", PROVISION)
+    return Probe("node", True, f"{out} at {node} (Memory64)")
+
+
+def probe_chromium() -> Probe:
+    hint = "`apt-get install chromium` (or " + PROVISION.removeprefix("run ") + ")"
+    if not CHROMIUM.exists():
+        return Probe("chromium", False, f"{CHROMIUM}: not found (only the browser tests need it)", hint)
+    try:
+        proc = _run_host([str(CHROMIUM), "--version"])
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Probe("chromium", False, f"{CHROMIUM} does not run: {exc}", hint)
+    line = next((s for s in proc.stdout.splitlines() if "Chrom" in s), _first_line(proc))
+    major = _major(line)
+    if proc.returncode != 0 or major is None:
+        return Probe("chromium", False, f"`{CHROMIUM} --version` failed: {line[:200]}", hint)
+    if major < MIN_CHROMIUM:
+        return Probe("chromium", False, f"{line}: Memory64 needs Chromium >= {MIN_CHROMIUM}", hint)
+    return Probe("chromium", True, line)
+
+
+def probe_ort_source() -> Probe:
+    tree = paths.default_ort_source()
+    try:
+        version = read_version(tree)
+    except OrtWasmError as exc:
+        return Probe("ort source", False, exc.message, FETCH + " (or pass --ort-source to build)")
+    ps = find_patchset(version)
+    if ps is None:
+        known = ", ".join(supported_versions()) or "none"
+        return Probe("ort source", False, f"ONNX Runtime {version} at {tree}: no patch set (patches/ has {known})",
+                     f"build a supported version, or `--no-patches` for an unpatched build; {FETCH}")
+    return Probe("ort source", True, f"ONNX Runtime {version} at {tree}; patch set {ps.id} ({len(ps.patches)} patches)")
+
+
+def probe_deps() -> Probe:
+    d = paths.default_deps_dir()
+    try:
+        stamp = verify_deps_dir(d)
+    except OrtWasmError as exc:
+        return Probe("dependencies", False, exc.message, FETCH if exc.hint == FETCH_HINT else exc.hint or FETCH)
+    note = f"; stamp {len(stamp)} entries" if stamp else ""
+    return Probe("dependencies", True, f"{len(DEPENDENCIES)} sources in {d}{note}")
+
+
+def collect() -> list[Probe]:
+    """Every probe, in the order a build needs them (module globals, so a test can replace any one)."""
+    emcc, tc = probe_emscripten()
+    protoc_hint = PROVISION + " (installs protobuf-compiler: ORT's build runs the host protoc)"
+    return [emcc,
+            probe_in_toolchain(tc, "cmake", ["cmake", "--version"], PROVISION),
+            probe_in_toolchain(tc, "ninja", ["ninja", "--version"], PROVISION),
+            probe_in_toolchain(tc, "protoc", ["protoc", "--version"], protoc_hint),
+            probe_node(), probe_chromium(), probe_ort_source(), probe_deps(), probe_ccache(tc)]
+
+
+def render(probes: list[Probe], out: TextIO) -> None:
+    width = max(len(p.name) for p in probes)
+    for p in probes:
+        out.write(f"{'PASS' if p.ok else 'FAIL'}  {p.name:<{width}}  {p.detail}\n")
+        if not p.ok and p.hint:
+            out.write(f"      {'':<{width}}  fix: {p.hint}\n")
+    failed = [p.name for p in probes if not p.ok]
+    home = f"ORTWASM_HOME={paths.ortwasm_home()}"
+    out.write(f"doctor: {len(probes) - len(failed)}/{len(probes)} ok ({home})"
+              + (f"; missing: {', '.join(failed)}\n" if failed else "; ready to build\n"))
+
+
+def run_doctor(out: TextIO | None = None) -> int:
+    """CLI entry: 0 when everything passes, else ToolchainError.return_code (3)."""
+    stream = out or sys.stdout
+    probes = collect()
+    render(probes, stream)
+    stream.flush()
+    return 0 if all(p.ok for p in probes) else ToolchainError.return_code

@@ -7,7 +7,6 @@ a later `package` could pick up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import gluefix
+from .deps import sha256_file as sha256
 from .errors import BuildError
 from .source import PreparedSource
 from .toolchain import Toolchain
@@ -31,14 +31,6 @@ class Artifacts:
     manifest: dict[str, object]
     glue_fix: gluefix.GlueFix
     entries: tuple[dict[str, str | int], ...]
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolchain, source: PreparedSource,

@@ -149,7 +149,7 @@ class DebianSources:
 def download(src: SourceFile, dest_dir: Path) -> Path:
     """Download once into the cache, verify, and rename into place (never a half file)."""
     dest = dest_dir / src.name
-    if dest.exists() and (not src.sha256 or _sha256(dest) == src.sha256):
+    if dest.exists() and (not src.sha256 or sha256_file(dest) == src.sha256):
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
@@ -165,14 +165,14 @@ def download(src: SourceFile, dest_dir: Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise DependencyError(f"download of {src.url} failed: {exc}",
                               "the registry may not carry this file; check `apt-get source --print-uris`") from None
-    if src.sha256 and _sha256(tmp) != src.sha256:
+    if src.sha256 and sha256_file(tmp) != src.sha256:
         tmp.unlink()
         raise DependencyError(f"{src.name}: sha256 mismatch after download", "retry; the mirror may be syncing")
     tmp.replace(dest)
     return dest
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -36,6 +36,7 @@ from ortwasm.checks import (
 from ortwasm.errors import CannotCheck, CheckFailed
 from ortwasm.paths import artifact_cache_dir, default_ort_source, ortwasm_home
 from ortwasm.sizes import Budget, Budgets
+from tests.wasmbytes import uleb
 
 REPO = Path(__file__).resolve().parents[1]
 STEM = "ort-wasm-simd-threaded"
@@ -44,13 +45,7 @@ FS_TEXT = 'Ya("/dev/tty1");Ya("/dev/tty1");"/dev/shm/tmp";"/proc/self/fd";"/proc
     "class ErrnoError{}" * 20
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
+_uleb = uleb
 
 
 def _name(s: str) -> bytes:

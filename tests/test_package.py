@@ -25,6 +25,7 @@ from ortwasm.cli import main
 from ortwasm.errors import PackageError
 from ortwasm.paths import artifact_cache_dir
 from ortwasm.sizes import Budget, Budgets
+from tests.wasmbytes import uleb
 
 STEM = "ort-wasm-simd-threaded"
 REAL = artifact_cache_dir() / "wasm32-memfs"
@@ -36,13 +37,7 @@ DIST = {"wasm32": STEM, "wasm32-memfs": f"{STEM}.memfs", "wasm64": f"{STEM}.wasm
         "wasm64-memfs": f"{STEM}.wasm64.memfs"}
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
+_uleb = uleb
 
 
 def _sec(sid: int, payload: bytes) -> bytes:

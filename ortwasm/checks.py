@@ -371,7 +371,9 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, basel
 
 def default_budgets_path() -> Path:
     """``ci/budgets.toml`` of the working tree, else of the checkout this package runs from."""
-    for cand in (Path.cwd() / "ci" / "budgets.toml", Path(__file__).resolve().parents[1] / "ci" / "budgets.toml"):
+    here = Path(__file__).resolve()
+    for cand in (Path.cwd() / "ci" / "budgets.toml", here.parents[1] / "ci" / "budgets.toml",
+                 here.parent / "_budgets.toml"):  # the copy an installed wheel carries
         if cand.is_file():
             return cand
     raise CannotCheck("no ci/budgets.toml in the working directory or next to the ortwasm package",

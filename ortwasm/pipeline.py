@@ -124,11 +124,9 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     timings: dict[str, float] = {}
     p, runner, configured = configure_variant(opts, v, toolchain, source, timings)
     before = _ccache_counts(runner)
-    ninja_log = p.build_dir / ".ninja_log"
-    mtime_before = ninja_log.stat().st_mtime_ns if ninja_log.exists() else 0
     timings["build_s"] = runner.run(["ninja", "-C", str(p.build_dir), f"-j{opts.jobs}", TARGET], "build",
                                     cwd=p.build_dir, progress=True)
-    did_nothing = not configured and ninja_log.exists() and ninja_log.stat().st_mtime_ns == mtime_before
+    did_nothing = not configured and runner.last_output_has("ninja: no work to do")
     after = _ccache_counts(runner)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings)

@@ -44,6 +44,11 @@ class Runner:
 
     def __post_init__(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._tail: list[str] = []
+
+    def last_output_has(self, text: str) -> bool:
+        """Whether the last command's final lines mention text (e.g. Ninja's "no work to do")."""
+        return any(text in line for line in self._tail)
 
     def run(self, argv: list[str], stage: str, cwd: Path | None = None, progress: bool = False) -> float:
         """Run argv; return seconds taken.  Raises BuildError on failure."""
@@ -54,6 +59,7 @@ class Runner:
         bar = Progress(self.label) if progress else None
         started = time.monotonic()
         kept: list[str] = []
+        self._tail = []
         with self.log_path.open("a", encoding="utf-8", errors="replace") as log:
             log.write(f"\n### {stage} ({time.strftime('%Y-%m-%d %H:%M:%S')})\n+ {quoted}\n")
             log.flush()
@@ -68,6 +74,7 @@ class Runner:
             try:
                 for line in proc.stdout:
                     log.write(line)
+                    self._tail = [*self._tail[-19:], line]
                     if bar is not None:
                         bar.feed(line)
                     if _ERROR_LINE.search(line) and len(kept) < 200:

@@ -8,7 +8,6 @@ $ORTWASM_HOME/out-upstream/wasm32 (`python build.py --no-patches --variants wasm
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -39,10 +39,13 @@ class ConfigurePlan:
                 "-C", str(self.init_cache)]
 
     def fingerprint(self, toolchain: Toolchain, source: PreparedSource) -> str:
-        """`<environment hash>:<defines hash>`: only an environment change needs a clean cache."""
-        env = json.dumps({"emcc": toolchain.version, "kind": toolchain.kind, "source": source.state_id},
-                         sort_keys=True)
-        defs = json.dumps(self.defines, sort_keys=True)
+        """`<toolchain hash>:<inputs hash>`: only a toolchain change needs a clean cache.
+
+        A new patch set or changed defines only need a reconfigure: Ninja itself rebuilds what the changed
+        sources touch, and the objects of everything else stay.
+        """
+        env = json.dumps({"emcc": toolchain.version, "kind": toolchain.kind}, sort_keys=True)
+        defs = json.dumps({"defines": self.defines, "source": source.state_id}, sort_keys=True)
         return (f"{hashlib.sha256(env.encode()).hexdigest()[:16]}:"
                 f"{hashlib.sha256(defs.encode()).hexdigest()[:16]}")
 
@@ -116,11 +119,11 @@ def needs_configure(p: ConfigurePlan, fingerprint: str) -> str | None:
     if old.split(":")[0] != fingerprint.split(":")[0]:
         return ENVIRONMENT_CHANGED
     if old != fingerprint:
-        return "defines changed"
+        return "defines or source changed"
     return None
 
 
-ENVIRONMENT_CHANGED = "toolchain or source changed"
+ENVIRONMENT_CHANGED = "toolchain changed"
 
 
 def reset_build_dir(p: ConfigurePlan) -> None:

@@ -14,6 +14,7 @@ ccache then shares its objects, and ``__FILE__`` strings in the binary match.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -107,6 +108,14 @@ def origin_fingerprint(tree: Path) -> str:
 
 def prepare(user_tree: Path, build_dir: Path, apply_patches: bool = True,
             patch_root: Path | None = None) -> PreparedSource:
+    """Serialised by a lock in the build dir: two variants built at once share one source copy."""
+    (build_dir / "src").mkdir(parents=True, exist_ok=True)
+    with (build_dir / "src" / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _prepare(user_tree, build_dir, apply_patches, patch_root)
+
+
+def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: Path | None) -> PreparedSource:
     if user_tree.is_file():
         user_tree = unpack_archive(user_tree, build_dir / "src" / "archives")
     version = read_version(user_tree)

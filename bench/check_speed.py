@@ -11,15 +11,16 @@ Usage: python bench/check_speed.py DIR [--brotli-all] [--repeat N] [--out bench/
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))
 import argparse
-import json
-import os
-import platform
 import sys
 import time
-import zlib
-from datetime import UTC, datetime
 from pathlib import Path
+
+from _results import machine_info, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -73,17 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:45s} {secs:8.3f} s  = {rate:6.3f} s per 10 MB  ({verdict} target)")
         results.append({"mode": label, "seconds": round(secs, 4), "seconds_per_10MB": round(rate, 4),
                         "meets_target": rate < TARGET_S_PER_10MB})
-    load = os.getloadavg()
     data = {"dir": str(args.dir), "artifacts": [f"{d.name}/{s}" for d, s in pairs], "wasm_bytes": wasm_bytes,
             "target_seconds_per_10MB": TARGET_S_PER_10MB, "runs": results, "repeat": args.repeat,
-            "machine": {"cpus": os.cpu_count(), "loadavg_1m": round(load[0], 2), "python": platform.python_version(),
-                        "zlib": zlib.ZLIB_RUNTIME_VERSION, "brotli_module": brotli_available()},
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+            "machine": machine_info(brotli_module=brotli_available())}
+    write_results(args.out, data)
     return 0
 
 

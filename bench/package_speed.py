@@ -10,17 +10,18 @@ Usage: python bench/package_speed.py [OUT] [--repeat N] [--out bench/results/pac
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))
 import argparse
 import hashlib
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
-import zlib
-from datetime import UTC, datetime
 from pathlib import Path
+
+from _results import machine_info, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -66,19 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: {size:,} B")
     label = "measured" if measured_four else f"extrapolated from {len(variants)} by wasm bytes"
     print(f"  four variants: {four:.2f} s ({label}); target < {TARGET_S_FOUR} s: {verdict}")
-    load = os.getloadavg()
     data = {"dir": str(args.dir), "variants": [v.name for v in variants], "wasm_bytes": wasm_bytes,
             "seconds": {k: round(v, 3) for k, v in best.items()}, "repeat": args.repeat, "outputs": sizes,
             "reproducible": len(digests) == 1, "four_variants_s": round(four, 2), "four_variants": label,
             "target_s_four_variants": TARGET_S_FOUR, "meets_target": four < TARGET_S_FOUR,
-            "machine": {"cpus": os.cpu_count(), "loadavg_1m": round(load[0], 2), "python": platform.python_version(),
-                        "zlib": zlib.ZLIB_RUNTIME_VERSION},
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp_out, args.out)
-    print(f"wrote {args.out}")
+            "machine": machine_info()}
+    write_results(args.out, data)
     return 0
 
 

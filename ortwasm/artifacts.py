@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import gluefix
+from .checks import MANIFEST_FORMAT  # one constant for the writer and the reader
 from .deps import sha256_file as sha256
 from .errors import BuildError
 from .source import PreparedSource
 from .toolchain import Toolchain
 from .variants import Variant
-
-MANIFEST_FORMAT = 1
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ ENVIRONMENT_CHANGED = "toolchain changed"
 
 
 def reset_build_dir(p: ConfigurePlan) -> None:
-    """A changed toolchain or source needs a clean cache, not a confusing partial reconfigure."""
+    """A changed toolchain needs a clean cache, not a confusing partial reconfigure (sources: Ninja handles)."""
     for name in ("CMakeCache.txt", "CMakeFiles"):
         target = p.build_dir / name
         if target.is_dir():

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from . import artifacts, configure, paths
-from .errors import UsageError
+from .checks import default_budgets_path, run_check
+from .errors import CheckFailed, UsageError
 from .options import BuildOptions
 from .progress import fmt_duration
 from .runner import Runner
@@ -133,12 +134,8 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     if arts.glue_fix.applied:
         _say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
     if not opts.skip_checks:
-        from .checks import default_budgets_path, run_check
-
         rc = run_check(arts.directory, default_budgets_path(), None, None)
         if rc != 0:
-            from .errors import CheckFailed
-
             raise CheckFailed(f"{v.name}: artifacts failed their checks", f"see above; artifacts in {arts.directory}")
     _group("", end=True)
     if did_nothing:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ortwasm.errors import ToolchainError, UsageError
+from ortwasm.gluefix import OLD_KEY
 from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home
 
 Mount = Literal["api", "fs", "mounted-files"]
@@ -48,7 +49,6 @@ _DTYPES: dict[str, str] = {
     "uint64": "uint64",
     "bool": "bool",
 }
-_INDEX_KEY = re.compile(r"""(["']?)index\1\s*:\s*(["'])i64\2""")
 _PTR_SIZE = re.compile(r"""PTR_SIZE["'\]]*\s*=\s*(\d)""")
 
 
@@ -161,7 +161,7 @@ def glue_ptr_size(mjs: Path) -> int | None:
 
 def glue_index_key_count(text: str) -> int:
     """How often the glue creates memory with emscripten 3.1.69's old `index:"i64"` key (0 once fixed)."""
-    return len(_INDEX_KEY.findall(text))
+    return len(OLD_KEY.findall(text))
 
 
 def node_binary() -> Path:

@@ -28,8 +28,11 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--deps-dir", type=Path, default=None,
                    help="offline dependency sources (default: the fetched cache if present, else FetchContent)")
     b.add_argument("--online-deps", action="store_true", help="use ORT's own FetchContent (needs internet)")
-    b.add_argument("--build-dir", type=Path, default=Path("build"))
-    b.add_argument("--out", type=Path, default=Path("out"))
+    b.add_argument("--build-dir", type=Path, default=paths.build_root(),
+                   help="per-variant build trees and the patched source copy (default: $ORTWASM_HOME/build)")
+    b.add_argument("--out", type=Path, default=paths.artifact_cache_dir(),
+                   help="where finished variants land, one dir each; the tests read the same default "
+                        "(default: $ORTWASM_HOME/out, or $ORTWASM_ARTIFACTS)")
     b.add_argument("--variants", default=None,
                    help="comma-separated names from the variant table (default wasm32,wasm64)")
     b.add_argument("--enable_wasm_memfs", action="store_true",

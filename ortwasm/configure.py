@@ -1,8 +1,10 @@
 """CMake defines as data, the init-cache file, and the emcmake configure step.
 
-The defines mirror what ORT's own tools/ci_build/build.py passes for
-``--build_wasm --enable_wasm_simd --enable_wasm_threads`` (we copy its flag
-names, not its shape).  They are written to an init-cache file (``-C``) so
+Every configure starts from what ORT's own tools/ci_build/build.py passes for
+``--build_wasm --enable_wasm_simd --enable_wasm_threads --config Release``,
+kept as data beside the version's patch set (``patches/<version>/build-py-defines.txt``),
+so that for the flags both accept our CMakeCache equals build.py's.  The keys
+that depend on the variant and on our own flags are then set on top.  They are written to an init-cache file (``-C``) so
 that `--print-cmake` shows exactly what configure will see.  A stamp records
 the toolchain, the source state and the defines; when any changes the build
 dir is reconfigured from scratch instead of failing confusingly.
@@ -54,13 +56,33 @@ def _onoff(flag: bool) -> str:
     return "ON" if flag else "OFF"
 
 
-def variant_defines(opts: BuildOptions, variant: Variant, patched: bool) -> dict[str, str]:
+BUILD_PY_DEFINES = "build-py-defines.txt"
+
+
+def build_py_defines(version: str) -> dict[str, str]:
+    """ORT build.py's own defines for this version, or {} for a version without a recorded list."""
+    from .patchset import default_patch_root
+
+    path = default_patch_root() / version / BUILD_PY_DEFINES
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version: str = "") -> dict[str, str]:
     settings = list(opts.emscripten_settings)
     for key, value in (("MALLOC", "dlmalloc"), ("STACK_SIZE", "5242880")):
         if not any(s.split("=", 1)[0] == key for s in settings):
             settings.append(f"{key}={value}")
     catching = not opts.disable_wasm_exception_catching and not opts.enable_wasm_api_exception_catching
-    d: dict[str, str] = {
+    d: dict[str, str] = build_py_defines(version)
+    d.update({
         "CMAKE_BUILD_TYPE": opts.config,
         "onnxruntime_BUILD_UNIT_TESTS": "OFF",  # ON makes onnxruntime_unittests.cmake look for npm
         "onnxruntime_BUILD_SHARED_LIB": "OFF",
@@ -80,7 +102,7 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool) -> dict
         "onnxruntime_EMSCRIPTEN_SETTINGS": ";".join(settings),
         "ONNX_CUSTOM_PROTOC_EXECUTABLE": "/usr/bin/protoc",
         "CMAKE_EXPORT_COMPILE_COMMANDS": "ON",
-    }
+    })
     if patched:
         # Unpatched trees don't know the option; leaving it out keeps the baseline an honest upstream configure.
         d["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] = _onoff(variant.memfs)
@@ -92,7 +114,7 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool) -> dict
 
 def plan(opts: BuildOptions, variant: Variant, source: PreparedSource) -> ConfigurePlan:
     build_dir = opts.build_dir / variant.name
-    return ConfigurePlan(variant, source.path / "cmake", build_dir, variant_defines(opts, variant, source.patched))
+    return ConfigurePlan(variant, source.path / "cmake", build_dir, variant_defines(opts, variant, source.patched, source.version))
 
 
 def write_init_cache(p: ConfigurePlan) -> None:

@@ -45,6 +45,12 @@ def default_ort_source() -> Path:
     return sources_dir() / "onnxruntime-1.21.0"
 
 
+def build_root() -> Path:
+    """Build trees live outside the checkout: a fresh clone (CI) then finds them warm, and their absolute
+    paths, which end up in compiler command lines, are the same on every machine."""
+    return ortwasm_home() / "build"
+
+
 def artifact_cache_dir() -> Path:
     """Where finished builds are kept for tests that need a real artifact."""
     return Path(os.environ.get("ORTWASM_ARTIFACTS", str(ortwasm_home() / "out")))

@@ -23,7 +23,7 @@ exec 9>"$ORTWASM_HOME/.provision.lock"
 flock 9
 
 if [[ -z "$MIRROR" ]]; then
-  # Take the mirror from the machine's own apt sources, as TOOLCHAIN.md says.
+  # Take the mirror from the machine's own apt sources (docs/toolchain.md "Emscripten").
   MIRROR=$( { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
               grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'; } \
             | grep -v security | head -n1 || true)

@@ -5,7 +5,7 @@ dependency is a directory handed to CMake as ``FETCHCONTENT_SOURCE_DIR_<X>``.
 FetchContent then skips ORT's own dependency patches, so we apply them when
 the directory is filled, and record that in a stamp file.  The sources come
 from Debian's registry (the only one reachable here); the versions match ORT
-1.21.0's ``cmake/deps.txt`` (TOOLCHAIN.md), except Eigen, which comes from sid
+1.21.0's ``cmake/deps.txt`` (docs/toolchain.md), except Eigen, which comes from sid
 because trixie's 3.4.0 lacks ``PropagateNaN`` support in ``min``.
 """
 

@@ -27,7 +27,7 @@ from ortwasm.runtime import ExternalFile
 
 IR_VERSION = 8  # ORT 1.21.0 reads up to IR 10; onnx's default is newer
 OPSET = 17
-FAR_OFFSET = 4_831_842_307  # the offset measured in TOOLCHAIN.md: past 4 GiB, deliberately odd
+FAR_OFFSET = 4_831_842_307  # past 4 GiB (docs/toolchain.md "The 4 GiB wall"), deliberately odd
 BIG_ROWS, BIG_COLS = 278_528, 4096  # 4,563,402,752 bytes of float32: one initializer over 4 GiB
 _PAD = b"\xab"  # padding bytes that would turn a misread into obvious garbage
 

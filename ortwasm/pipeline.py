@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from . import artifacts, configure, paths
 from .checks import default_budgets_path, run_check
-from .errors import CheckFailed, UsageError
+from .errors import BuildError, CheckFailed, UsageError
 from .options import BuildOptions
 from .progress import fmt_duration
 from .runner import Runner
@@ -116,6 +116,9 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
         if why == configure.ENVIRONMENT_CHANGED:
             configure.reset_build_dir(p)
         timings["configure_s"] = runner.run(p.argv(toolchain), "configure", cwd=p.build_dir)
+        if not (p.build_dir / "build.ninja").exists():
+            raise BuildError(f"configure of {v.name} exited 0 but wrote no build.ninja",
+                             f"the CMake run is incomplete; read {runner.log_path}")
         configure.write_stamp(p, fingerprint)
     return p, runner, why is not None
 
@@ -126,7 +129,7 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     p, runner, configured = configure_variant(opts, v, toolchain, source, timings)
     before = _ccache_counts(runner)
     timings["build_s"] = runner.run(["ninja", "-C", str(p.build_dir), f"-j{opts.jobs}", TARGET], "build",
-                                    cwd=p.build_dir, progress=True)
+                                    cwd=p.build_dir, progress=True, link_output=f"{v.artifact_stem}.mjs")
     did_nothing = not configured and runner.last_output_has("ninja: no work to do")
     after = _ccache_counts(runner)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}

@@ -2,17 +2,81 @@
 
 On a TTY one line is redrawn in place; in CI logs (not a TTY) a plain line is
 printed every 5 % or every 60 s, so logs stay readable and grep-able.
+
+The link of onnxruntime_webassembly (wasm-ld with LTO, then closure, then
+wasm-opt) is one Ninja step that takes 4-6 minutes and prints nothing.  While
+Ninja is silent, `phase()` is fed the tool that is running (read from the
+process tree by `running_tools`) and the ETA takes the link's duration from the
+previous run's `.ninja_log`, so neither the line nor the ETA stands still.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
+
+# What emcc runs during a link, in the order it runs them; the first match in a command line names the phase.
+LINK_TOOLS: tuple[tuple[str, str], ...] = (
+    ("wasm-ld", "wasm-ld (LTO code generation + link)"),
+    ("wasm-emscripten-finalize", "wasm-emscripten-finalize"),
+    ("wasm-metadce", "wasm-metadce"),
+    ("closure-compiler", "closure compiler"),
+    ("acorn-optimizer", "JS optimizer"),
+    ("wasm-opt", "wasm-opt"),
+    ("wasm_post_build", "post-build script"),
+)
+
+
+def running_tools(root_pid: int, proc: Path = Path("/proc")) -> list[str]:
+    """Command lines of every live descendant of root_pid (chroot children included: same /proc)."""
+    children: dict[int, list[int]] = {}
+    cmdlines: dict[int, str] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+        cmdlines[int(entry.name)] = cmd
+    out: list[str] = []
+    todo = list(children.get(root_pid, []))
+    while todo:
+        pid = todo.pop()
+        out.append(cmdlines.get(pid, ""))
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def link_phase(cmdlines: list[str]) -> str | None:
+    """The link tool running now, by the latest phase any descendant shows."""
+    found = None
+    for needle, name in LINK_TOOLS:
+        if any(needle in c for c in cmdlines):
+            found = name
+    return found
+
+
+def last_step_seconds(ninja_log: Path, output_suffix: str) -> float | None:
+    """How long the newest recorded step producing `*output_suffix` took (ninja log v5/v6: start end ...)."""
+    if not ninja_log.exists():
+        return None
+    found = None
+    for line in ninja_log.read_text(errors="replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 4 and parts[3].endswith(output_suffix) and parts[0].isdigit() and parts[1].isdigit():
+            found = (int(parts[1]) - int(parts[0])) / 1000
+    return found
 
 
 def fmt_duration(seconds: float) -> str:
@@ -33,6 +97,9 @@ class Progress:
     _last_print: float = 0.0
     _first_step_at: float | None = None
     _first_step_n: int = 0
+    link_estimate_s: float | None = None  # the previous run's link, from its .ninja_log
+    _phase: str | None = None
+    _phase_since: float = 0.0
 
     @property
     def tty(self) -> bool:
@@ -43,13 +110,18 @@ class Progress:
         if self._first_step_at is None or self.done <= self._first_step_n or self.total == 0:
             return None
         rate = (now - self._first_step_at) / (self.done - self._first_step_n)
-        return rate * (self.total - self.done)
+        if self.link_estimate_s is None:
+            return rate * (self.total - self.done)
+        if self._phase is not None:  # in the link: what the last link took, less what has passed
+            return max(0.0, self.link_estimate_s - (now - self._phase_since))
+        return rate * max(0, self.total - self.done - 1) + self.link_estimate_s
 
     def feed(self, line: str) -> None:
         match = NINJA_STEP.match(line)
         if not match:
             return
         self.done, self.total = int(match[1]), int(match[2])
+        self._phase = None
         now = time.monotonic()
         if self._first_step_at is None:
             self._first_step_at, self._first_step_n = now, self.done
@@ -59,11 +131,28 @@ class Progress:
         elif pct >= self._last_pct + 5 or now - self._last_print >= 60 or self.done == self.total:
             self._draw(now, pct, end="\n")
 
+    def phase(self, name: str | None, now: float | None = None) -> None:
+        """A silent step is running `name` (None: nothing recognised); redraw at most every 15 s off a TTY."""
+        now = time.monotonic() if now is None else now
+        if name is not None and self._phase is None:
+            self._phase_since = now
+        changed = name != self._phase
+        self._phase = name if name is not None else self._phase
+        if name is None:
+            return
+        pct = 100 * self.done // max(self.total, 1)
+        if self.tty:
+            self._draw(now, pct, end="\r")
+        elif changed or now - self._last_print >= 15:
+            self._draw(now, pct, end="\n")
+
     def _draw(self, now: float, pct: int, end: str) -> None:
         eta = self.eta(now)
         eta_txt = fmt_duration(eta) if eta is not None else "?"
+        link = f"  link: {self._phase} {fmt_duration(now - self._phase_since)}" if self._phase else ""
+        pad = "\x1b[K" if end == "\r" else ""
         self.stream.write(f"  {self.label:<14} [{self.done}/{self.total}] {pct:3d}%  "
-                          f"elapsed {fmt_duration(now - self.started)}  ETA {eta_txt}{end}")
+                          f"elapsed {fmt_duration(now - self.started)}  ETA {eta_txt}{link}{pad}{end}")
         self.stream.flush()
         self._last_pct, self._last_print = pct, now
 

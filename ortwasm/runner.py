@@ -13,12 +13,13 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildError, Interrupted
-from .progress import Progress
+from .progress import Progress, last_step_seconds, link_phase, running_tools
 from .toolchain import ExecEnv
 
 _ERROR_LINE = re.compile(r"(error:|Error:|CMake Error|FAILED:|ninja: error|em\+\+: error|emcc: error)")
@@ -41,6 +42,7 @@ class Runner:
     log_path: Path
     label: str
     echo: bool = True
+    quiet_s: float = 5.0  # silence after which the running link tool is looked up
 
     def __post_init__(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,13 +52,23 @@ class Runner:
         """Whether the last command's final lines mention text (e.g. Ninja's "no work to do")."""
         return any(text in line for line in self._tail)
 
-    def run(self, argv: list[str], stage: str, cwd: Path | None = None, progress: bool = False) -> float:
-        """Run argv; return seconds taken.  Raises BuildError on failure."""
+    def run(self, argv: list[str], stage: str, cwd: Path | None = None, progress: bool = False,
+            link_output: str | None = None) -> float:
+        """Run argv; return seconds taken.  Raises BuildError on failure.
+
+        With `link_output`, the named Ninja output is a long silent link: its duration in the previous run's
+        .ninja_log (in cwd) feeds the ETA, and while output is silent the running link tool is shown.
+        """
         quoted = " ".join(shlex.quote(a) for a in argv)
         if self.echo:
             print(f"+ {quoted}", file=sys.stderr, flush=True)
         full, env = self.exec_env.wrap(argv, cwd, self.env)
         bar = Progress(self.label) if progress else None
+        if bar is not None and link_output and cwd is not None:
+            bar.link_estimate_s = last_step_seconds(cwd / ".ninja_log", link_output)
+        lock = threading.Lock()
+        last_line = [time.monotonic()]
+        stop = threading.Event()
         started = time.monotonic()
         kept: list[str] = []
         self._tail = []
@@ -71,12 +83,17 @@ class Runner:
                 raise BuildError(f"{stage} of {self.label} could not start: {exc}",
                                  "check the toolchain with `ortwasm doctor`") from None
             assert proc.stdout is not None
+            if bar is not None:
+                threading.Thread(target=self._watch_silence, args=(proc.pid, bar, lock, last_line, stop, self.quiet_s),
+                                 daemon=True).start()
             try:
                 for line in proc.stdout:
                     log.write(line)
                     self._tail = [*self._tail[-19:], line]
+                    last_line[0] = time.monotonic()
                     if bar is not None:
-                        bar.feed(line)
+                        with lock:
+                            bar.feed(line)
                     if _ERROR_LINE.search(line) and len(kept) < 200:
                         kept.append(line)
                 rc = proc.wait()
@@ -90,14 +107,30 @@ class Runner:
                 raise Interrupted(f"{stage} of {self.label} interrupted",
                                   "rerun the same command: it continues from where it stopped") from None
             finally:
+                stop.set()
                 if bar is not None:
-                    bar.finish()
+                    with lock:
+                        bar.finish()
             seconds = time.monotonic() - started
             log.write(f"### {stage} exit {rc} after {seconds:.1f}s\n")
         if rc != 0:
             raise BuildError(f"{stage} of {self.label} failed: {first_error(kept)}",
                              f"full log: {self.log_path}")
         return seconds
+
+    @staticmethod
+    def _watch_silence(pid: int, bar: Progress, lock: threading.Lock, last_line: list[float],
+                       stop: threading.Event, quiet_s: float, every_s: float = 1.0) -> None:
+        """While the child prints nothing, name the link tool it runs (read from /proc, not guessed)."""
+        while not stop.wait(every_s):
+            if time.monotonic() - last_line[0] < quiet_s:
+                continue
+            try:
+                phase = link_phase(running_tools(pid))
+            except OSError:
+                continue
+            with lock:
+                bar.phase(phase)
 
     def capture(self, argv: list[str], cwd: Path | None = None) -> str:
         full, env = self.exec_env.wrap(argv, cwd, self.env)

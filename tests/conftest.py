@@ -33,3 +33,29 @@ def _no_toolchain_in_fast_tier(request: pytest.FixtureRequest, monkeypatch: pyte
 
     monkeypatch.setattr(subprocess, "Popen", GuardedPopen)
     yield
+
+
+
+def _artifacts_line() -> str:
+    from ortwasm import paths
+
+    where = paths.artifact_cache_dir()
+    found = sorted(p.parent.name for p in where.glob("*/manifest.json")) if where.is_dir() else []
+    return f"ortwasm artifacts: {where} ({', '.join(found) if found else 'none built: artifact tests will skip'})"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say which artifacts the artifact tests will use, so a summary is never ambiguous about what it proved."""
+    return [_artifacts_line()]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Count the tests that ran on real artifacts (a green run with them all skipped proves nothing)."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            if "artifacts" in getattr(rep, "keywords", {}) and (rep.when == "call" or outcome == "skipped"):
+                counts[outcome] = counts.get(outcome, 0) + 1
+    terminalreporter.write_line(_artifacts_line())
+    terminalreporter.write_line("artifact tests: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                                if counts else "artifact tests: none collected")

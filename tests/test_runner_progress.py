@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ortwasm.errors import BuildError, Interrupted
-from ortwasm.progress import Progress, fmt_duration
+from ortwasm.progress import Progress, fmt_duration, last_step_seconds, link_phase, running_tools
 from ortwasm.runner import Runner, first_error
 from ortwasm.toolchain import ExecEnv
 
@@ -56,3 +56,55 @@ def test_ctrl_c_becomes_interrupted_and_is_logged(tmp_path: Path) -> None:
         r.run(_py("import time; print('[1/9] x', flush=True); time.sleep(30)"), "build", progress=True)
     assert "rerun the same command" in err.value.hint
     assert "### interrupted" in (tmp_path / "build.log").read_text()
+
+
+def _fake_proc(root: Path, pid: int, ppid: int, cmd: str) -> None:
+    d = root / str(pid)
+    d.mkdir(parents=True)
+    (d / "stat").write_text(f"{pid} (x y) S {ppid} 1 1 0")
+    (d / "cmdline").write_bytes(cmd.replace(" ", "\0").encode() + b"\0")
+
+
+def test_running_tools_walks_descendants_only(tmp_path: Path) -> None:
+    _fake_proc(tmp_path, 10, 1, "ninja -C b")
+    _fake_proc(tmp_path, 11, 10, "/usr/bin/em++ -o ort.mjs")
+    _fake_proc(tmp_path, 12, 11, "/usr/bin/wasm-opt --strip-dwarf ort.wasm")
+    _fake_proc(tmp_path, 99, 1, "wasm-ld unrelated")
+    (tmp_path / "self").mkdir()
+    tools = running_tools(10, tmp_path)
+    assert sorted(tools) == ["/usr/bin/em++ -o ort.mjs", "/usr/bin/wasm-opt --strip-dwarf ort.wasm"]
+    assert link_phase(tools) == "wasm-opt"
+    assert link_phase(["python3 emcc.py", "java -jar closure-compiler.jar"]) == "closure compiler"
+    assert link_phase(["clang++ -c a.cc"]) is None
+
+
+def test_link_estimate_from_previous_ninja_log(tmp_path: Path) -> None:
+    log = tmp_path / ".ninja_log"
+    log.write_text("# ninja log v6\n0\t900\t1\ta.o\tx\n1000\t301000\t2\tort-wasm-simd-threaded.mjs\ty\n")
+    assert last_step_seconds(log, "ort-wasm-simd-threaded.mjs") == 300.0
+    assert last_step_seconds(tmp_path / "none", "x.mjs") is None
+    out = io.StringIO()
+    p = Progress("wasm32", stream=out, link_estimate_s=300.0)
+    for i in range(1, 10):
+        p.feed(f"[{i}/10] CXX")
+    eta = p.eta(time.monotonic())
+    assert eta is not None and eta >= 300.0  # the link still to come is in the ETA
+    p.phase("wasm-opt")
+    assert "link: wasm-opt" in out.getvalue().splitlines()[-1]
+
+
+def test_silent_link_shows_the_running_tool(tmp_path: Path) -> None:
+    """A child that prints nothing while a `wasm-opt` runs under it: the progress line names it."""
+    tool = tmp_path / "wasm-opt"
+    tool.write_text(f"#!{sys.executable}\nimport time; time.sleep(4)\n")
+    tool.chmod(0o755)
+    code = f"import subprocess; print('[9/10] CXX', flush=True); subprocess.run([{str(tool)!r}])"
+    r = Runner(ExecEnv(), {}, tmp_path / "build.log", "wasm32", echo=False, quiet_s=1.0)
+    err = io.StringIO()
+    real = sys.stderr
+    sys.stderr = err
+    try:
+        r.run(_py(code), "build", progress=True)
+    finally:
+        sys.stderr = real
+    assert "link: wasm-opt" in err.getvalue()

@@ -6,7 +6,7 @@
 //
 // JOB is run_session.mjs's job plus pageUrl, mjsUrl, wasmUrl, modelUrl, externalData[].url and chromium.
 // Why Debian's chromium and these flags: a downloaded browser build does not run on these machines, and without
-// the networking flags Chromium keeps reaching for hosts it cannot reach (TOOLCHAIN.md "Node and browsers").
+// the networking flags Chromium keeps reaching for hosts it cannot reach (docs/toolchain.md "Runtimes").
 // playwright's launch() gives every run a fresh temporary --user-data-dir and removes it afterwards.
 // The page cannot see its own RSS, so peak_rss here is the sampled sum of VmRSS over the browser's process tree.
 

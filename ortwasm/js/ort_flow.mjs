@@ -64,7 +64,7 @@ export function patchGlueIndexKey(text) {
   return text.replace(INDEX_KEY_RE, (_m, q1, q2) => `${q1}address${q1}:${q2}i64${q2}`);
 }
 
-/** String literals FS.staticInit keeps through closure (see TOOLCHAIN.md "Detecting the FS"). */
+/** String literals FS.staticInit keeps through closure (docs/toolchain.md "Detecting the FS"). */
 export function glueHasFs(text) {
   return text.includes('/dev/tty1') && text.includes('/proc/self/fd') && text.includes('ErrnoError');
 }

@@ -1,0 +1,74 @@
+"""Our configure produces the CMakeCache that ORT's own build.py produces, for the flags both accept.
+
+Same patched tree, same emscripten, same dependency dirs: build.py runs with ``--update`` only (configure),
+ours runs through the pipeline's own configure.  Every difference must be in the allow-list below, each with
+its reason.  Both build dirs live under $ORTWASM_HOME/test-configure, so a warm machine reconfigures in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ortwasm import paths
+from ortwasm.options import BuildOptions
+from ortwasm.pipeline import build_env, configure_variant
+from ortwasm.runner import Runner
+from ortwasm.source import PreparedSource, prepare
+from ortwasm.toolchain import Toolchain, find_toolchain
+from ortwasm.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache
+from ortwasm.variants import load_table
+
+pytestmark = pytest.mark.integration
+
+# key -> why it may differ.  Nothing else may.
+ALLOWED = {
+    "CMAKE_TOOLCHAIN_FILE": "emcmake passes emscripten's Emscripten.cmake by its real path; build.py passes the "
+                            "same file through the in-tree emsdk link",
+    "CMAKE_EXPORT_COMPILE_COMMANDS": "we ask CMake for compile_commands.json (read when a build fails)",
+    "Python_EXECUTABLE": "build.py pins the interpreter that runs it; ours lets CMake find the same python3",
+    "CMAKE_CROSSCOMPILING_EMULATOR": "emcmake adds node as the emulator; the value is the same node",
+}
+
+
+def _normalise(cache: dict[str, str], build_dir: Path) -> dict[str, str]:
+    return {k: v.replace(str(build_dir), "<BUILD>") for k, v in cache.items()}
+
+
+@pytest.fixture(scope="module")
+def env() -> tuple[BuildOptions, Toolchain, PreparedSource]:
+    if not (paths.default_ort_source() / "VERSION_NUMBER").exists():
+        pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")
+    try:
+        tc = find_toolchain()
+    except Exception as exc:
+        pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
+    work = paths.ortwasm_home() / "test-configure"
+    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
+                        deps_dir=paths.default_deps_dir())
+    return opts, tc, prepare(opts.ort_source, work)
+
+
+@pytest.mark.parametrize("memfs", [False, True], ids=["off", "memfs"])
+def test_cmake_cache_equals_build_py(env: tuple[BuildOptions, Toolchain, PreparedSource], memfs: bool) -> None:
+    opts, tc, src = env
+    variant = load_table()["wasm32-memfs" if memfs else "wasm32"]
+    ours_plan, _, _ = configure_variant(opts, replace(variant, name="fidelity-ours"), tc, src, {})
+
+    add_emsdk_shim(src.path, tc)
+    up = UpstreamBuild(src.path, opts.build_dir / "fidelity-buildpy", opts.deps_dir,
+                       extra_flags=("--enable_wasm_memfs",) if memfs else ())
+    exec_env = tc.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
+    runner = Runner(exec_env, build_env(tc, opts), up.build_dir / "build.log", "build.py")
+    runner.run(up.argv(build=False), "build.py --update", cwd=src.path)
+
+    ours = _normalise(read_cmake_cache(ours_plan.build_dir / "CMakeCache.txt"), ours_plan.build_dir)
+    theirs = _normalise(read_cmake_cache(up.config_dir / "CMakeCache.txt"), up.config_dir)
+    differ = sorted(k for k in ours.keys() | theirs.keys()
+                    if ours.get(k) != theirs.get(k) and k not in ALLOWED)
+    detail = "\n".join(f"  {k}: ours={ours.get(k)!r} build.py={theirs.get(k)!r}" for k in differ)
+    print(f"compared {len(ours.keys() & theirs.keys())} shared cache entries; allowed: {sorted(ALLOWED)}")
+    assert not differ, f"CMakeCache differs from ORT build.py's on {len(differ)} keys:\n{detail}"
+    assert theirs["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] == ("ON" if memfs else "OFF")

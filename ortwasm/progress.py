@@ -12,7 +12,6 @@ previous run's `.ninja_log`, so neither the line nor the ETA stands still.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time

@@ -46,7 +46,8 @@ def add_emsdk_shim(tree: Path, toolchain: Toolchain) -> None:
         link.symlink_to(target)
     script = emsdk / "emsdk"
     if not script.exists():
-        script.write_text("#!/bin/sh\n# ortwasm: the toolchain is provided; emsdk install/activate are no-ops\nexit 0\n")
+        script.write_text("#!/bin/sh\n# ortwasm: the toolchain is provided; emsdk install/activate are no-ops\n"
+                          "exit 0\n")
         script.chmod(0o755)
 
 

@@ -18,7 +18,7 @@ from .checks import MANIFEST_FORMAT  # one constant for the writer and the reade
 from .deps import sha256_file as sha256
 from .errors import BuildError
 from .source import PreparedSource
-from .toolchain import Toolchain
+from .toolchain import Toolchain, proven_toolchains
 from .variants import Variant
 
 
@@ -57,7 +57,8 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             "variant": {"name": variant.name, "arch": variant.arch, "memfs": variant.memfs,
                         "simd": variant.simd, "threads": variant.threads},
             "files": entries,
-            "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind},
+            "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind,
+                          "proven": toolchain.version in (proven_toolchains(source.version) or ())},
             "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset},
             "defines": {k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
             "timings": {k: round(v, 1) for k, v in timings.items()},

@@ -2,9 +2,12 @@
 
 Why a separate stage: a build that links is not a build that works.  A wasm64
 glue that still says ``index:"i64"`` loads nowhere, a MEMFS build without the
-FS cannot mount files, and 10 KB of unintended glue goes unnoticed unless a
-budget says so.  Rule breaks are *findings* (``CheckFailed``, exit 8); input
-that cannot be judged at all raises ``CannotCheck`` (exit 9) at once.
+FS cannot mount files, a 64-bit memory next to a 32-bit table or glue is two
+builds mixed, and 10 KB of unintended glue goes unnoticed unless a budget says
+so.  What the files say about each other (memory64, table64, the glue's
+PTR_SIZE) is judged with or without a manifest.  Rule breaks are *findings*
+(``CheckFailed``, exit 8); input that cannot be judged at all (including a
+module that fails validation) raises ``CannotCheck`` (exit 9) at once.
 """
 
 from __future__ import annotations
@@ -217,12 +220,51 @@ def _budget_findings(art: str, variant: str, sizes: Sequence[FileSizes], budgets
     return out
 
 
+def _width_findings(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts) -> list[Finding]:
+    """memory64, table64 and the glue's pointer width must agree, judged with or without a manifest.
+
+    Why: emscripten's MEMORY64 makes the memory *and* the indirect function table 64-bit and ORT links
+    ``js_post_js_64.js`` (PTR_SIZE 8) with it; a wasm32 build has none of the three.  Any mix means files
+    from different builds or a hand-edited module: it traps on the first call_indirect or onnxruntime-web
+    reads every pointer at the wrong width.  That needs no manifest to see.
+    """
+    mem = wasm.memory
+    if mem is None:  # the "memory" rule already failed
+        return []
+    wf, gf = Path(wasm.path).name, Path(glue.path).name
+    m64 = mem.limits.is64
+    bits, other = (64, 32) if m64 else (32, 64)
+    out: list[Finding] = []
+    if wasm.tables:
+        odd = [f"table {i}" + (f" ({t.imported_from})" if t.imported_from else "")
+               for i, t in enumerate(wasm.tables) if t.limits.is64 != m64]
+        out.append(_fail(art, wf, "memory_table64", not odd,
+                         f"{art}/{wf}: memory and table(s) are all {bits}-bit",
+                         f"{art}/{wf}: memory is {bits}-bit (memory64={m64}) but {', '.join(odd)} is "
+                         f"{other}-bit (table64={not m64}): an emscripten MEMORY64 build makes both 64-bit, "
+                         "a wasm32 build neither; rebuild, the module was mixed or edited"))
+    claims = [(8 * p, f"sets PTR_SIZE={p}") for p in glue.ptr_sizes]
+    if glue.memory64_index_key is not None:
+        claims.append((64, f'creates its memory with {glue.memory64_index_key}:"i64"'))
+    elif glue.creates_memory and mem.imported_from is not None:
+        claims.append((32, "creates the imported memory without an i64 address type"))
+    if claims:
+        wrong = [f"{what} ({width}-bit)" for width, what in claims if width != bits]
+        out.append(_fail(art, gf, "glue_ptr_width", not wrong,
+                         f"{art}/{gf}: glue {', '.join(w for _, w in claims)}: matches {bits}-bit memory",
+                         f"{art}/{gf}: glue pointer width does not match {wf}: the glue {'; '.join(wrong)} but "
+                         f"the wasm memory is {bits}-bit (memory64={m64}); the .mjs and .wasm come from different "
+                         "builds (a MEMORY64 link uses js_post_js_64.js, PTR_SIZE 8): copy both from one build"))
+    return out
+
+
 def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expectation | None,
            required: Sequence[str]) -> list[Finding]:
     wf, gf = Path(wasm.path).name, Path(glue.path).name
     out: list[Finding] = []
     if wasm.memory is None:
         out.append(Finding(art, wf, "memory", False, f"{art}/{wf}: no memory, neither defined nor imported"))
+    out += _width_findings(art, wasm, glue)
     if exp is not None:
         want64 = exp.arch == "wasm64"
         for rule, have in (("memory64", wasm.memory64), ("table64", wasm.table64)):

@@ -48,6 +48,9 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--no-ccache", action="store_true")
     b.add_argument("--no-patches", action="store_true", help="build the tree as it is (the OFF identity baseline)")
     b.add_argument("--skip-checks", action="store_true")
+    b.add_argument("--allow-unproven-toolchain", action="store_true",
+                   help="build even with an emscripten version that patches/<version>/recipe.toml does not list "
+                        "as proven")
     b.add_argument("--print-cmake", "--dry-run", dest="print_cmake", action="store_true",
                    help="print the emcmake/cmake/ninja commands per variant and stop")
 
@@ -93,6 +96,7 @@ def _build_options(a: argparse.Namespace) -> BuildOptions:
         enable_wasm_api_exception_catching=a.enable_wasm_api_exception_catching,
         disable_wasm_exception_catching=a.disable_wasm_exception_catching,
         emscripten_settings=tuple(a.emscripten_settings), extra_defines=tuple(defines), skip_checks=a.skip_checks,
+        allow_unproven_toolchain=a.allow_unproven_toolchain,
     )
 
 

@@ -114,7 +114,8 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
 
 def plan(opts: BuildOptions, variant: Variant, source: PreparedSource) -> ConfigurePlan:
     build_dir = opts.build_dir / variant.name
-    return ConfigurePlan(variant, source.path / "cmake", build_dir, variant_defines(opts, variant, source.patched, source.version))
+    defines = variant_defines(opts, variant, source.patched, source.version)
+    return ConfigurePlan(variant, source.path / "cmake", build_dir, defines)
 
 
 def write_init_cache(p: ConfigurePlan) -> None:

@@ -7,7 +7,8 @@ up front.  Each probe is independent, so one missing thing does not hide the
 others; each FAIL says the command that fixes it.  Tools the build runs inside
 the toolchain environment (cmake, ninja, protoc, ccache) are probed there, with
 ``Toolchain.run``, because on bookworm that is a trixie chroot whose tools are
-not the host's.
+not the host's.  The emscripten line names the version found and whether the
+patch set's ``recipe.toml`` lists it as proven: the build refuses it otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .deps import DEPENDENCIES, FETCH_HINT, verify_deps_dir
 from .errors import OrtWasmError, ToolchainError
 from .patchset import find_patchset, supported_versions
 from .source import read_version
-from .toolchain import Toolchain, find_toolchain
+from .toolchain import ALLOW_FLAG, Toolchain, find_toolchain, proven_toolchains
 
 PROVISION = "run `bash ci/provision-toolchain.sh`"
 FETCH = "run `bash ci/fetch-sources.sh`"
@@ -66,6 +67,36 @@ def _writable(d: Path) -> bool:
         return False
 
 
+def proven_note(emscripten: str) -> tuple[bool, str]:
+    """Is this emscripten version proven with the ORT source a build would use (else with any patch set)?
+
+    Why in doctor: the build refuses an unproven emscripten only after finding the source; saying so here
+    costs nothing.  The default source decides when it is readable; otherwise every patch set is asked.
+    """
+    try:
+        versions = [read_version(paths.default_ort_source())]
+    except OrtWasmError:
+        versions = supported_versions()
+    if not versions:
+        return False, "no patch set to judge it against"
+    notes: list[str] = []
+    ok = False
+    for ort in versions:
+        try:
+            proven = proven_toolchains(ort)
+        except OrtWasmError as exc:
+            notes.append(exc.message)
+            continue
+        if proven is None:
+            notes.append(f"ORT {ort} declares no proven emscripten (no recipe.toml)")
+        elif emscripten in proven:
+            ok = True
+            notes.append(f"proven for ORT {ort}")
+        else:
+            notes.append(f"NOT proven for ORT {ort} (proven: {', '.join(proven)})")
+    return ok, "; ".join(notes)
+
+
 def probe_emscripten() -> tuple[Probe, Toolchain | None]:
     try:
         tc = find_toolchain()
@@ -77,6 +108,9 @@ def probe_emscripten() -> tuple[Probe, Toolchain | None]:
     wasm64 = "wasm64 ok" if tc.supports_wasm64() else "too old for wasm64 (needs >= 3.1.69)"
     if not tc.supports_wasm64():
         problems.append("version")
+    proven, proven_detail = proven_note(tc.version)
+    if not proven:
+        problems.append("proven")
     cache = tc.env.get("EM_CACHE")
     if cache is None:
         cache_note = "cache: emscripten's own"
@@ -85,8 +119,10 @@ def probe_emscripten() -> tuple[Probe, Toolchain | None]:
     else:
         cache_note = f"cache {cache} NOT writable (the wasm64 libc is built into it on first use)"
         problems.append("cache")
-    detail = f"{tc.describe()}; {wasm64}; {cache_note}"
+    detail = f"{tc.describe()}; {wasm64}; {proven_detail}; {cache_note}"
     hint = "" if not problems else (PROVISION + " (it installs 3.1.69 and gives it a writable cache)")
+    if "proven" in problems:
+        hint += f"; or build with {ALLOW_FLAG} to use {tc.version} anyway"
     return Probe("emscripten", not problems, detail, hint), tc
 
 

@@ -10,6 +10,13 @@ marker: it is the default ``HOME`` and is in ``FILESYSTEM=0`` glue too.
 Why the export mapping: a Release ``.wasm`` exports ``$a``/``wd``, not
 ``OrtInit``; the glue's ``_OrtInit=H.$a`` is the only place that says which
 wasm export a C function became.
+
+Why ``PTR_SIZE`` and the memory constructor: they are the glue's pointer width.
+ORT links ``js_post_js.js`` (``Module["PTR_SIZE"] = 4``) or, for MEMORY64,
+``js_post_js_64.js`` (8), and onnxruntime-web sizes every pointer it reads by
+it; a threaded glue creates the memory the wasm imports, 64-bit only with an
+``index``/``address: "i64"`` key.  ``BigInt`` is no signal: ORT links every
+build with ``WASM_BIGINT=1``.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ _MAP_WRAPPER = re.compile(_LHS + r"createExportWrapper\(\s*['\"]([\w$]+)['\"])")
 # What the JS sees: a property `X._OrtFoo=`, `X["_OrtFoo"]=` or a top-level `var _OrtFoo =`.
 _EXPOSED = re.compile(r"(?:\.\s*_(Ort\w+)|\[\s*['\"]_(Ort\w+)['\"]\s*\]|\bvar\s+_(Ort\w+))\s*=(?!=)")
 _EXPORTS_OBJ = re.compile(r"(?<![\w$.])(" + _ID + r")\s*=\s*" + _ID + r"\s*\.\s*exports\s*[;,]")
+# `h.PTR_SIZE=4` (closure), `Module["PTR_SIZE"] = 8` (unminified); `PTR_SIZE===8` is a read, not a setting.
+_PTR_SIZE = re.compile(r"""(?<![\w$])PTR_SIZE['"]?\]?\s*=(?!=)\s*(\d+)(?![\w$.])""")
+_NEW_MEMORY = re.compile(r"\bnew\s+WebAssembly\s*\.\s*Memory\s*\(")
 _INDEX_KEY = re.compile(r"""(?<![\w$])['"]?(index|address)['"]?\s*:\s*['"]i64['"]""")
 
 IndexKey = Literal["index", "address"]
@@ -60,6 +70,8 @@ class GlueFacts:
     exports_object: str | None  # the glue's name for instance.exports ("H"), if found
     memory64_index_key: IndexKey | None  # key next to "i64" in WebAssembly.Memory({...}); "index" = fix missing
     mentions_mount_external_data: bool
+    ptr_sizes: tuple[int, ...] = ()  # every distinct value the glue assigns to PTR_SIZE, in order; () = none
+    creates_memory: bool = False  # `new WebAssembly.Memory(` appears: the glue makes the memory a wasm imports
 
     @property
     def marker_count(self) -> int:
@@ -112,8 +124,9 @@ def parse_text(text: str, label: str = "<glue>") -> GlueFacts:
     mappings = tuple(found.get(name, ExportMapping(name, None, "")) for name in exposed)
     keys = {m.group(1) for m in _INDEX_KEY.finditer(text)}
     key: IndexKey | None = "index" if "index" in keys else ("address" if "address" in keys else None)
+    ptr_sizes = tuple(dict.fromkeys(int(m.group(1)) for m in _PTR_SIZE.finditer(text)))
     return GlueFacts(label, len(text.encode("utf-8")), markers, tuple(exposed), mappings, exports_obj, key,
-                     "mountExternalData" in text)
+                     "mountExternalData" in text, ptr_sizes, _NEW_MEMORY.search(text) is not None)
 
 
 def parse_file(path: Path) -> GlueFacts:

@@ -24,3 +24,5 @@ class BuildOptions:
     emscripten_settings: tuple[str, ...] = ()
     extra_defines: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     skip_checks: bool = False
+    # Build with an emscripten the patch set's recipe.toml does not list as proven (toolchain.check_proven).
+    allow_unproven_toolchain: bool = False

@@ -20,7 +20,7 @@ from .options import BuildOptions
 from .progress import fmt_duration
 from .runner import Runner
 from .source import PreparedSource, prepare, read_version
-from .toolchain import Toolchain, find_toolchain
+from .toolchain import Toolchain, check_proven, find_toolchain
 from .variants import Variant
 
 TARGET = "onnxruntime_webassembly"
@@ -89,6 +89,7 @@ def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
     source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches)
     _say(f"source: ONNX Runtime {source.version} at {source.path} "
          f"({'patch set ' + source.patchset if source.patched else 'unpatched'})")
+    check_proven(toolchain, source.version, allow=opts.allow_unproven_toolchain)
     for v in variants:
         reason = v.unsupported_reason(source.version)
         if reason:

@@ -245,11 +245,12 @@ def _run_script(
     timeout_s: float,
     env: Mapping[str, str] | None = None,
     node_args: Sequence[str] = (),
+    node: Path | None = None,
 ) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="ortwasm-run-") as tmp:
         job_file, out_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_file.write_text(json.dumps(payload))
-        cmd = [str(node_binary()), *node_args, str(script), str(job_file), "--out", str(out_file)]
+        cmd = [str(node or node_binary()), *node_args, str(script), str(job_file), "--out", str(out_file)]
         try:
             proc = subprocess.run(
                 cmd,

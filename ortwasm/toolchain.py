@@ -1,11 +1,17 @@
 """Find emscripten, say which one, and run commands where it lives.
 
-Search order (ISSUE-NOTES): ``EMSDK``, then ``emcc`` on PATH, then the
+Search order: ``EMSDK``, then ``emcc`` on PATH, then the
 toolchain that ``ci/provision-toolchain.sh`` installed: Debian trixie's
 emscripten, natively or in a debootstrap chroot on bookworm.  A chroot is
 entered through a private mount namespace (``unshare --mount``) so the bind
 mounts that make our work dirs visible inside vanish with the command and
 never leak into the host.
+
+Which versions a build accepts is data, not code: each patch set's
+``patches/<ort version>/recipe.toml`` lists the emscripten versions it was
+built and run with (``[toolchain] proven``); ``check_proven`` refuses any
+other unless the user allows it.  Why exact versions: every emscripten release
+changes the glue the patches and checks depend on, so "newer" is "unproven".
 """
 
 from __future__ import annotations
@@ -15,13 +21,18 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
-from .errors import ToolchainError
+from .errors import PatchError, ToolchainError
+from .patchset import default_patch_root
 
 MIN_WASM64_VERSION = (3, 1, 69)
+RECIPE = "recipe.toml"
+ALLOW_FLAG = "--allow-unproven-toolchain"
 
 _INSTALL_HINT = (
     "install emscripten: run `bash ci/provision-toolchain.sh` (Debian trixie's 3.1.69, "
@@ -113,15 +124,94 @@ class Toolchain:
         return subprocess.run(full, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-_VERSION_RE = re.compile(r"emcc \(Emscripten[^)]*\)\s+(\d+\.\d+\.\d+)")
+_VERSION_RE = re.compile(r"emcc \(Emscripten[^)]*\)\s+(\S+)")
+_RELEASE_RE = re.compile(r"\d+\.\d+\.\d+")
 
 
 def parse_emcc_version(text: str) -> str:
+    """The release version X.Y.Z that `emcc --version` prints after its banner.
+
+    Why strict: the version is compared exactly with each patch set's proven list and numerically with
+    MIN_WASM64_VERSION; reading "9.9.9" out of "9.9.9-bogus" (or a "-git" build) would compare a version
+    that no release has.
+    """
     match = _VERSION_RE.search(text)
     if not match:
         raise ToolchainError(f"could not read the emscripten version from `emcc --version`: {text.strip()[:200]!r}",
                              _INSTALL_HINT)
-    return match.group(1)
+    token = match.group(1)
+    if not _RELEASE_RE.fullmatch(token):
+        raise ToolchainError(
+            f"`emcc --version` reports version {token!r}, which is not a release version X.Y.Z "
+            f"(line: {match.group(0)[:200]!r})",
+            "use a released emscripten: `bash ci/provision-toolchain.sh` (3.1.69), or `emsdk install 3.1.69 && "
+            "emsdk activate 3.1.69` and set EMSDK; a -git or locally patched emcc cannot be matched against "
+            f"the proven versions in patches/<ort version>/{RECIPE}")
+    return token
+
+
+def recipe_path(ort_version: str, root: Path | None = None) -> Path:
+    return (root or default_patch_root()) / ort_version / RECIPE
+
+
+def proven_toolchains(ort_version: str, root: Path | None = None) -> tuple[str, ...] | None:
+    """The emscripten versions ``patches/<ort_version>/recipe.toml`` declares proven; None without a recipe.
+
+    A recipe that exists but does not say this clearly is a PatchError naming the file: a typo there must
+    not silently prove or disprove a toolchain.
+    """
+    path = recipe_path(ort_version, root)
+    if not path.is_file():
+        return None
+    hint = f'fix {path}: it needs `[toolchain]` with `proven = ["X.Y.Z", ...]`, the emscripten versions proven'
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PatchError(f"{path}: not readable TOML: {exc}", hint) from None
+    table = data.get("toolchain")
+    if not isinstance(table, dict):
+        raise PatchError(f"{path}: no [toolchain] table", hint)
+    unknown = sorted(set(table) - {"proven"})
+    if unknown:
+        raise PatchError(f"{path}: unknown key(s) in [toolchain]: {', '.join(unknown)}", hint)
+    proven = table.get("proven")
+    if not (isinstance(proven, list) and proven and all(isinstance(v, str) for v in proven)):
+        raise PatchError(f"{path}: [toolchain] proven must be a non-empty list of version strings; got {proven!r}",
+                         hint)
+    bad = [v for v in proven if not _RELEASE_RE.fullmatch(v)]
+    if bad:
+        raise PatchError(f"{path}: [toolchain] proven holds {', '.join(map(repr, bad))}, not X.Y.Z", hint)
+    return tuple(proven)
+
+
+def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, root: Path | None = None) -> None:
+    """Refuse an emscripten that ONNX Runtime ``version``'s patch set was not proven with (ToolchainError, exit 3).
+
+    ``version`` is the ORT version (``PreparedSource.version``); the proven emscripten versions come from
+    ``patches/<version>/recipe.toml``.  With ``allow`` (``--allow-unproven-toolchain``) an unproven or
+    undeclared combination is built anyway, with a warning on stderr so the log says so.  A toolchain
+    version that is not X.Y.Z is refused even then: it cannot be compared with anything.
+    """
+    if not _RELEASE_RE.fullmatch(toolchain.version):
+        raise ToolchainError(f"{toolchain.describe()}: {toolchain.version!r} is not a release version X.Y.Z",
+                             "use a released emscripten: `bash ci/provision-toolchain.sh` (3.1.69), or emsdk")
+    proven = proven_toolchains(version, root)
+    if proven is not None and toolchain.version in proven:
+        return
+    path = recipe_path(version, root)
+    if proven is None:
+        problem = (f"ONNX Runtime {version} has no {path}, so no emscripten is proven with it "
+                   f"({toolchain.describe()} found)")
+        fix = f"add {path} with `[toolchain] proven = [...]` once a build with it has passed bash ci/test.sh"
+    else:
+        problem = (f"{toolchain.describe()} is not proven with ONNX Runtime {version}'s patch set; "
+                   f"proven: {', '.join(proven)} ({path})")
+        fix = (f"use emscripten {' or '.join(proven)}: `bash ci/provision-toolchain.sh`, or `emsdk install "
+               f"{proven[-1]} && emsdk activate {proven[-1]}` and set EMSDK")
+    if allow:
+        print(f"ortwasm: warning: {problem}; building anyway ({ALLOW_FLAG})", file=sys.stderr)
+        return
+    raise ToolchainError(problem, f"{fix}; or pass {ALLOW_FLAG} to build with {toolchain.version} anyway")
 
 
 def _candidates() -> list[tuple[str, str, ExecEnv]]:

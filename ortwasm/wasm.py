@@ -2,8 +2,10 @@
 
 Why not a package: wasm-tools/wabt wheels carry native binaries and the check
 must run on a bare CI machine; pywasm misreads the limits flags.  Only the
-import, table, memory and export sections are decoded; code and data are
-skipped by size, so a 28 MB ORT module parses in milliseconds.
+import, table, memory and export sections are decoded; of function, global,
+tag, code and data only the entry count is read (for the module-level
+validation), the rest is skipped by size, so a 28 MB ORT module parses in
+milliseconds.
 
 Why strict: the check judges release artifacts, so anything this reader does
 not understand (a truncated file, a component instead of a core module, an
@@ -13,6 +15,7 @@ silent guess and never a Python exception of another type.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,9 @@ _SECTION_NAMES = {0: "custom", 1: "type", 2: "import", 3: "function", 4: "table"
 # datacount (12) between element and code.
 _ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 _EXTERN_KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+# Sections read only for their entry count (function, global, tag, code, data, datacount): the index-space
+# validation needs the counts, never the entries.
+_COUNTED = (3, 6, 13, 10, 11, 12)
 _FLAG_HAS_MAX, _FLAG_SHARED, _FLAG_64, _FLAG_PAGESIZE = 1, 2, 4, 8
 
 
@@ -212,6 +218,23 @@ class _Reader:
             raise _Malformed(f"{what} is shared but has no maximum", at)
         return Limits(minimum, maximum, bool(flags & _FLAG_SHARED), is64, page)
 
+    def memory_limits(self, end: int, what: str) -> Limits:
+        """Limits within the spec's range: 2**16 pages for a 32-bit memory, 2**48 for a 64-bit one (64 KiB pages).
+
+        Why: the limits flags decide memory64, so a "32-bit" memory asking for more than 4 GiB is not a
+        32-bit memory at all; engines refuse it, and so does this reader.
+        """
+        at = self.pos
+        lim = self.limits(end, what)
+        if lim.page_size_log2 not in (None, 0, 16):
+            raise _Malformed(f"{what} page size 2**{lim.page_size_log2} B is neither 1 B nor 64 KiB", at)
+        bits = 64 if lim.is64 else 32
+        cap = 1 << (bits - (16 if lim.page_size_log2 is None else lim.page_size_log2))
+        for label, pages in (("minimum", lim.minimum), ("maximum", lim.maximum)):
+            if pages is not None and pages > cap:
+                raise _Malformed(f"{what} {label} {pages} pages exceeds the {cap} a {bits}-bit memory can hold", at)
+        return lim
+
     def ref_type(self, end: int, what: str) -> int:
         at = self.pos
         t = self.byte(end, what)
@@ -269,7 +292,7 @@ def _import_section(r: _Reader, end: int, imports: list[Import], memories: list[
             ref = r.ref_type(end, "imported table element type")
             tables.append(Table(r.limits(end, f"imported table {where}"), ref, where))
         elif kind == 2:
-            memories.append(Memory(r.limits(end, f"imported memory {where}"), where))
+            memories.append(Memory(r.memory_limits(end, f"imported memory {where}"), where))
         elif kind == 3:
             r.val_type(end, "imported global type")
             if r.byte(end, "imported global mutability") > 1:
@@ -304,6 +327,35 @@ def _export_section(r: _Reader, end: int, exports: list[Export]) -> None:
         exports.append(Export(name, _EXTERN_KINDS[kind], r.uleb(end, 32, f"export {name!r} index")))
 
 
+def _validate(imports: list[Import], memories: list[Memory], tables: list[Table], exports: list[Export],
+              counted: dict[int, int], section_at: dict[int, int]) -> None:
+    """The module-level rules over the sections read: one body per function, unique exports in range.
+
+    Why: each section can be well-formed while the module is not (a download cut exactly between the function
+    and code sections, an export naming a function that does not exist).  Engines refuse such a module, so a
+    check that accepted it would pass an artifact that cannot load.
+    """
+    funcs, bodies = counted.get(3, 0), counted.get(10, 0)
+    if funcs != bodies:
+        cut = " (file cut short before the code section?)" if 10 not in section_at else ""
+        raise _Malformed(f"the function section declares {funcs} function(s) but the code section has {bodies} "
+                         f"bod{'y' if bodies == 1 else 'ies'}{cut}", section_at.get(10, section_at.get(3, 8)))
+    if 12 in counted and counted[12] != counted.get(11, 0):
+        raise _Malformed(f"the datacount section says {counted[12]} data segment(s) but the data section has "
+                         f"{counted.get(11, 0)}", section_at.get(11, section_at[12]))
+    imported = Counter(i.kind for i in imports)
+    space = {"func": imported["func"] + funcs, "table": len(tables), "memory": len(memories),
+             "global": imported["global"] + counted.get(6, 0), "tag": imported["tag"] + counted.get(13, 0)}
+    seen: set[str] = set()
+    for e in exports:
+        if e.name in seen:
+            raise _Malformed(f"export name {e.name!r} appears twice", section_at[7])
+        seen.add(e.name)
+        if e.index >= space[e.kind]:
+            raise _Malformed(f"export {e.name!r} is {e.kind} {e.index}, but the module has only {space[e.kind]} "
+                             f"{e.kind}(s)", section_at[7])
+
+
 def _parse(data: bytes, label: str) -> WasmInfo:
     if len(data) < 8:
         raise _Malformed(f"only {len(data)} bytes: too short for a wasm header", 0)
@@ -320,6 +372,8 @@ def _parse(data: bytes, label: str) -> WasmInfo:
     tables: list[Table] = []
     exports: list[Export] = []
     sections: list[Section] = []
+    counted: dict[int, int] = {}  # section id -> entry count, for _COUNTED
+    section_at: dict[int, int] = {}  # section id -> offset of its id byte, for error messages
     last_order = 0
     while r.pos < n:
         at = r.pos
@@ -340,20 +394,27 @@ def _parse(data: bytes, label: str) -> WasmInfo:
         if order <= last_order:
             raise _Malformed(f"{_SECTION_NAMES[sid]} section out of order or repeated", at)
         last_order = order
+        section_at[sid] = at
         if sid == 2:
             _import_section(r, end, imports, memories, tables)
         elif sid == 4:
             _table_section(r, end, tables)
         elif sid == 5:
             for i in range(r.count(end, "memory")):
-                memories.append(Memory(r.limits(end, f"memory {i}"), None))
+                memories.append(Memory(r.memory_limits(end, f"memory {i}"), None))
         elif sid == 7:
             _export_section(r, end, exports)
+        elif sid == 12:
+            counted[sid] = r.uleb(end, 32, "datacount")
+        elif sid in _COUNTED:
+            counted[sid] = r.count(end, _SECTION_NAMES[sid])
+            r.pos = end
         else:
             r.pos = end
         if r.pos != end:
             raise _Malformed(f"{_SECTION_NAMES[sid]} section has {end - r.pos} unread bytes", r.pos)
         sections.append(Section(sid, _SECTION_NAMES[sid], start, size))
+    _validate(imports, memories, tables, exports, counted, section_at)
     return WasmInfo(label, n, tuple(memories), tuple(tables), tuple(exports), tuple(imports), tuple(sections))
 
 

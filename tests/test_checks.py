@@ -16,13 +16,15 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from ortwasm import report, sizes
+from ortwasm import cli, report, sizes
 from ortwasm.checks import (
     MANIFEST_FORMAT,
     ORT_C_API,
@@ -60,13 +62,15 @@ def _vec(items: list[bytes]) -> bytes:
     return _uleb(len(items)) + b"".join(items)
 
 
-def make_wasm(arch: str, exports: list[str], pad: int = 0) -> bytes:
+def make_wasm(arch: str, exports: list[str], pad: int = 0, *, table64: bool | None = None) -> bytes:
+    """``table64`` None: the table follows ``arch``, as emscripten makes it."""
     is64 = arch == "wasm64"
+    t64 = is64 if table64 is None else table64
     mem = bytes([0x03 | is64 << 2]) + _uleb(256) + _uleb(262144 if is64 else 65536)
     n = len(exports)
     parts = [b"\0asm\x01\0\0\0", _sec(1, _vec([b"\x60\x00\x00"])),
              _sec(2, _vec([_name("a") + _name("a") + b"\x02" + mem])), _sec(3, _vec([b"\x00"] * n)),
-             _sec(4, _vec([b"\x70" + bytes([0x01 | is64 << 2]) + _uleb(n) + _uleb(n)])),
+             _sec(4, _vec([b"\x70" + bytes([0x01 | t64 << 2]) + _uleb(n) + _uleb(n)])),
              _sec(7, _vec([_name(e) + b"\x00" + _uleb(i) for i, e in enumerate(exports)])),
              _sec(10, _vec([b"\x02\x00\x0b"] * n))]
     if pad:
@@ -74,23 +78,29 @@ def make_wasm(arch: str, exports: list[str], pad: int = 0) -> bytes:
     return b"".join(parts)
 
 
-def make_glue(mapping: dict[str, str], *, fs: bool, key: str | None, pad: int = 0) -> str:
+def make_glue(mapping: dict[str, str], *, fs: bool, key: str | None, pad: int = 0, ptr_size: int | None = None) -> str:
+    """``ptr_size``: the `h.PTR_SIZE=N` that closure leaves of ORT's js_post_js(_64).js; None leaves it out."""
     body = "".join(f"h._{c}=(a,b)=>(h._{c}=H.{m})(a,b);" for c, m in mapping.items())
     mem = f'new WebAssembly.Memory({{initial:256,maximum:65536,shared:!0,{key}:"i64"}});' if key else ""
+    ptr = f"h.PTR_SIZE={ptr_size};" if ptr_size is not None else ""
     filler = random.Random(pad).randbytes(pad).hex()[:pad] if pad else ""
     return (f"var h=moduleArg,H;WebAssembly.instantiate(b).then(function a(d,e){{H=d.exports;return H}});{body}{mem}"
-            f'var ENV={{HOME:"/home/web_user"}};{FS_TEXT if fs else ""}/*{filler}*/')
+            f'{ptr}var ENV={{HOME:"/home/web_user"}};{FS_TEXT if fs else ""}/*{filler}*/')
 
 
 def make_variant(root: Path, name: str, *, arch: str = "wasm32", memfs: bool = False, manifest: bool = True,
                  wasm_arch: str | None = None, glue_fs: bool | None = None, key: str | None = "auto",
-                 drop: tuple[str, ...] = (), pad_wasm: int = 0, pad_glue: int = 0, fmt: int = MANIFEST_FORMAT) -> Path:
+                 drop: tuple[str, ...] = (), pad_wasm: int = 0, pad_glue: int = 0, fmt: int = MANIFEST_FORMAT,
+                 table64: bool | None = None, ptr_size: int | Literal["auto"] | None = "auto") -> Path:
+    """The glue (its memory key and PTR_SIZE) follows ``arch``; the wasm follows ``wasm_arch`` or ``arch``."""
     d = root / name
     d.mkdir(parents=True)
     mapping = {c: m for c, m in MINIFIED.items() if c not in drop}
-    (d / f"{STEM}.wasm").write_bytes(make_wasm(wasm_arch or arch, list(MINIFIED.values()), pad_wasm))
+    (d / f"{STEM}.wasm").write_bytes(make_wasm(wasm_arch or arch, list(MINIFIED.values()), pad_wasm, table64=table64))
     key = ("address" if arch == "wasm64" else None) if key == "auto" else key
-    (d / f"{STEM}.mjs").write_text(make_glue(mapping, fs=memfs if glue_fs is None else glue_fs, key=key, pad=pad_glue))
+    ptr = (8 if arch == "wasm64" else 4) if ptr_size == "auto" else ptr_size
+    (d / f"{STEM}.mjs").write_text(make_glue(mapping, fs=memfs if glue_fs is None else glue_fs, key=key, pad=pad_glue,
+                                             ptr_size=ptr))
     if manifest:
         files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                  for p in sorted(d.iterdir())]
@@ -120,7 +130,8 @@ def test_good_variant_passes(tmp_path: Path, name: str, arch: str, memfs: bool) 
     assert art.expectation == Expectation(name, arch, memfs)  # type: ignore[arg-type]
     assert art.wasm.memory64 is (arch == "wasm64") and art.wasm.table64 is (arch == "wasm64")
     assert art.glue.fs_present is memfs
-    assert {f.rule for f in rep.findings} >= {"memory64", "table64", "fs", "c_api", "budget.raw", "manifest"}
+    assert {f.rule for f in rep.findings} >= {"memory64", "table64", "fs", "c_api", "budget.raw", "manifest",
+                                              "memory_table64", "glue_ptr_width"}
 
 
 def test_arch_mismatch(tmp_path: Path) -> None:
@@ -168,7 +179,8 @@ def test_no_manifest_reports_without_judging(tmp_path: Path) -> None:
     rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
     assert rep.ok and rep.artifacts[0].expectation is None and rep.artifacts[0].wasm.memory64
     assert rep.artifacts[0].glue.fs_present is True
-    assert {f.rule for f in rep.findings} == {"c_api", "glue_fix", "budget.raw", "budget.gzip"}
+    assert {f.rule for f in rep.findings} == {"c_api", "glue_fix", "budget.raw", "budget.gzip", "memory_table64",
+                                              "glue_ptr_width"}
     forced = check_dir(d, expect=Expectation("x", "wasm32", False), budgets=budgets(), baseline=None)
     assert {f.rule for f in forced.failures} == {"memory64", "table64", "fs"}
 
@@ -178,6 +190,79 @@ def test_glue_fix_is_judged_from_the_wasm_even_without_manifest(tmp_path: Path) 
     d = make_variant(tmp_path, "loose", arch="wasm64", key="index", manifest=False)
     (msg,) = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "glue_fix")
     assert "glue fix missing" in msg
+
+
+def _mixed(root: Path, manifest: bool) -> Path:
+    """A 64-bit memory next to a 32-bit table and wasm32 glue (PTR_SIZE 4, no i64 memory): two builds mixed."""
+    return make_variant(root, "wasm32", arch="wasm32", wasm_arch="wasm64", table64=False, manifest=manifest)
+
+
+@pytest.mark.parametrize("manifest", [False, True])
+def test_memory64_with_table32_and_wasm32_glue_fails(tmp_path: Path, manifest: bool) -> None:
+    """Before these rules, without a manifest nothing compared the wasm with itself or with its glue: it passed."""
+    rep = check_dir(_mixed(tmp_path, manifest), expect=None, budgets=budgets(), baseline=None)
+    (table,) = failed(rep, "memory_table64")
+    assert "memory is 64-bit (memory64=True) but table 0 is 32-bit (table64=False)" in table and STEM in table
+    (width,) = failed(rep, "glue_ptr_width")
+    assert "the glue sets PTR_SIZE=4 (32-bit) but the wasm memory is 64-bit" in width and f"{STEM}.mjs" in width
+
+
+@pytest.mark.parametrize("manifest", [False, True])
+def test_cli_check_exits_check_failed_on_mixed_widths(tmp_path: Path, manifest: bool,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    d = _mixed(tmp_path, manifest)
+    assert cli.main(["check", str(d), "--budgets", str(REPO / "ci" / "budgets.toml")]) == CheckFailed.return_code
+    out = capsys.readouterr().out
+    assert "All rules pass" not in out
+    assert "FAILED memory_table64:" in out and "memory is 64-bit (memory64=True) but table 0 is 32-bit" in out
+    assert "FAILED glue_ptr_width:" in out and "PTR_SIZE=4 (32-bit)" in out
+
+
+def test_python_m_ortwasm_check_exit_code_without_manifest(tmp_path: Path) -> None:
+    """The exact command from the report: `python -m ortwasm check DIR` on a dir with no manifest.json."""
+    d = _mixed(tmp_path, manifest=False)
+    res = subprocess.run([sys.executable, "-m", "ortwasm", "check", str(d)], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == CheckFailed.return_code == 8, res.stdout + res.stderr
+    assert "memory_table64" in res.stdout and "glue_ptr_width" in res.stdout
+
+
+@pytest.mark.parametrize(("wasm_arch", "table64", "ptr_size", "key", "rules"), [
+    ("wasm64", True, 4, "address", {"glue_ptr_width"}),  # consistent wasm, glue PTR_SIZE from a wasm32 build
+    ("wasm32", False, 8, None, {"glue_ptr_width"}),  # wasm32 module, js_post_js_64.js glue
+    ("wasm32", False, 4, "address", {"glue_ptr_width"}),  # glue makes a 64-bit memory for a 32-bit import
+    ("wasm64", True, None, None, set()),  # nothing in the glue says a width: not judged
+    ("wasm32", True, 4, None, {"memory_table64"}),  # 32-bit memory, 64-bit table
+])
+def test_width_rules_each_way(tmp_path: Path, wasm_arch: str, table64: bool, ptr_size: int | None, key: str | None,
+                              rules: set[str]) -> None:
+    d = make_variant(tmp_path, "loose", arch="wasm32", wasm_arch=wasm_arch, table64=table64, ptr_size=ptr_size,
+                     key=key, manifest=False)
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert {f.rule for f in rep.failures} - {"glue_fix"} == rules, [f.message for f in rep.failures]
+
+
+def test_glue_creating_32_bit_memory_for_a_64_bit_import(tmp_path: Path) -> None:
+    """Without PTR_SIZE the memory constructor still tells: no i64 key means a 32-bit memory for the import."""
+    d = make_variant(tmp_path, "loose", arch="wasm64", key=None, ptr_size=None, manifest=False)
+    glue = d / f"{STEM}.mjs"
+    glue.write_text(glue.read_text() + "new WebAssembly.Memory({initial:256,maximum:65536,shared:!0});")
+    (msg,) = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "glue_ptr_width")
+    assert "creates the imported memory without an i64 address type (32-bit)" in msg
+
+
+def test_structurally_invalid_wasm_is_cannot_check(tmp_path: Path) -> None:
+    """An export naming a function the module lacks: each section reads fine, the module loads nowhere."""
+    d = make_variant(tmp_path, "v", manifest=False)
+    wasm = d / f"{STEM}.wasm"
+    n = len(MINIFIED)
+    export = _sec(7, _vec([_name(e) + b"\x00" + _uleb(i) for i, e in enumerate(MINIFIED.values())]))
+    bad = _sec(7, _vec([_name(e) + b"\x00" + _uleb(i if i else n) for i, e in enumerate(MINIFIED.values())]))
+    data = wasm.read_bytes()
+    assert data.count(export) == 1
+    wasm.write_bytes(data.replace(export, bad))
+    _cannot(d, f"export 'm0' is func {n}, but the module has only {n}")
+    assert cli.main(["check", str(d), "--budgets", str(REPO / "ci" / "budgets.toml")]) == CannotCheck.return_code
 
 
 def test_subdir_with_manifest_but_no_artifacts(tmp_path: Path) -> None:
@@ -301,7 +386,7 @@ def test_budgets_file_errors(tmp_path: Path) -> None:
             load_budgets(p)
 
 
-REFERENCE = {  # TOOLCHAIN.md, measured: (variant, suffix) -> (raw, gzip)
+REFERENCE = {  # docs/toolchain.md and the official dist, measured: (variant, suffix) -> (raw, gzip)
     ("wasm32", ".wasm"): (15_522_935, 3_653_007), ("wasm32", ".mjs"): (42_480, 11_239),
     ("wasm32-memfs", ".wasm"): (15_522_941, 3_652_826), ("wasm32-memfs", ".mjs"): (71_189, 21_111),
     ("wasm64", ".wasm"): (15_772_182, 3_630_918), ("wasm64", ".mjs"): (56_173, 12_509)}
@@ -400,12 +485,14 @@ def test_official_dist(official_dist: Path) -> None:
     assert set(arts) == {STEM, f"{STEM}.jsep"}
     main = arts[STEM]
     assert (main.sizes[0].raw, main.sizes[1].raw) == (12_666_427, 26_583)
-    assert abs(main.sizes[0].gzip - 3_231_122) < 0.005 * 3_231_122  # GNU gzip -9 figure in TOOLCHAIN.md
+    assert abs(main.sizes[0].gzip - 3_231_122) < 0.005 * 3_231_122  # GNU gzip -9 figure of the official dist
     mem = main.wasm.memory
     assert mem is not None and mem.imported_from is not None and mem.limits.shared and mem.limits.maximum == 65536
     assert main.wasm.memory64 is False and main.wasm.table64 is False
     for art in arts.values():
         assert art.glue.fs_present is False and art.glue.marker_count == 0
+        assert art.glue.ptr_sizes == (4,) and art.glue.creates_memory  # `h.PTR_SIZE=4` from js_post_js.js
+        assert {"memory_table64", "glue_ptr_width"} <= {f.rule for f in art.findings if f.ok}
         assert "OrtInit" not in art.wasm.export_names  # minified: the glue mapping is the only way to check
         assert set(art.glue.exposed) >= set(ORT_C_API)
     assert main.glue.mapping("OrtInit").via == "H.$a"  # type: ignore[union-attr]

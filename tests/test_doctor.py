@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import doctor, paths
+from ortwasm import doctor, paths, toolchain
 from ortwasm.cli import main
 from ortwasm.errors import ToolchainError
 from ortwasm.toolchain import ExecEnv
@@ -89,6 +89,7 @@ def test_all_pass(healthy: FakeToolchain, capsys: pytest.CaptureFixture[str]) ->
     assert rc == 0, text
     assert list(lines) == NAMES and all(s == "PASS" for s, _ in lines.values())
     assert "3.1.69" in lines["emscripten"][1] and "wasm64 ok" in lines["emscripten"][1]
+    assert "proven for ORT 1.21.0" in lines["emscripten"][1]
     assert "writable" in lines["emscripten"][1]
     assert lines["protoc"][1] == "libprotoc 3.21.12" and lines["node"][1].startswith("v24.21.0")
     assert "fix:" not in text and text.rstrip().endswith("9/9 ok (ORTWASM_HOME=" + str(paths.ortwasm_home())
@@ -117,6 +118,42 @@ def test_old_emscripten_and_old_node(healthy: FakeToolchain, capsys: pytest.Capt
     assert rc == 3
     assert "too old for wasm64" in lines["emscripten"][1]
     assert lines["node"] == ("FAIL", f"{paths.node_prefix() / 'bin' / 'node'} is v18.19.0; Memory64 needs Node >= 24")
+
+
+def test_unproven_emscripten(healthy: FakeToolchain, capsys: pytest.CaptureFixture[str]) -> None:
+    """A newer emcc is not a proven one: doctor says which version it found and which are proven."""
+    healthy.version = "3.1.70"
+    rc, lines, text = run(capsys)
+    assert rc == 3
+    status, detail = lines["emscripten"]
+    assert status == "FAIL" and "emscripten 3.1.70" in detail and "wasm64 ok" in detail
+    assert "NOT proven for ORT 1.21.0 (proven: 3.1.69)" in detail
+    assert "--allow-unproven-toolchain to use 3.1.70 anyway" in text
+
+
+def test_proven_against_the_default_source(healthy: FakeToolchain, capsys: pytest.CaptureFixture[str]) -> None:
+    """With an ORT tree at the default place, its version's recipe decides (here: one without a recipe)."""
+    tree = paths.default_ort_source()
+    (tree / "cmake").mkdir(parents=True)
+    (tree / "onnxruntime" / "core").mkdir(parents=True)
+    (tree / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
+    (tree / "VERSION_NUMBER").write_text("1.99.0\n")
+    assert doctor.proven_note("3.1.69") == (False, "ORT 1.99.0 declares no proven emscripten (no recipe.toml)")
+    (tree / "VERSION_NUMBER").write_text("1.21.0\n")
+    assert doctor.proven_note("3.1.69") == (True, "proven for ORT 1.21.0")
+
+
+def test_bogus_emcc_version_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The version a (fake) emcc printed appears in the FAIL line, with the fix."""
+    script = tmp_path / "fake-emcc"  # not "emcc": the fast-tier guard refuses to run anything by that name
+    script.write_text("#!/bin/sh\necho 'emcc (Emscripten gcc/clang-like replacement + linker emulating GNU ld) "
+                      "9.9.9-bogus'\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path))
+    monkeypatch.setattr(toolchain, "_candidates", lambda: [("path", str(script), ExecEnv())])
+    probe, tc = doctor.probe_emscripten()
+    assert tc is None and not probe.ok and "'9.9.9-bogus'" in probe.detail and "provision-toolchain" in probe.hint
 
 
 def test_bare_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,3 +108,19 @@ def test_not_glue(tmp_path: Path) -> None:
 def test_mount_external_data_flag() -> None:
     assert parse_text(PRELUDE + "h.mountExternalData=(a,b)=>{};").mentions_mount_external_data
     assert not parse_text(PRELUDE).mentions_mount_external_data
+
+
+@pytest.mark.parametrize(("snippet", "sizes"), [
+    ('rg();"use strict";h.PTR_SIZE=4;moduleRtn=h', (4,)),  # the official 1.21.0 dist, closure-minified
+    ('Module["PTR_SIZE"] = 8;', (8,)),  # js_post_js_64.js unminified
+    ("h.PTR_SIZE=4;x.PTR_SIZE=8;h.PTR_SIZE=4", (4, 8)),  # contradictory glue: both kept for the check
+    ("if(h.PTR_SIZE===8)f();var c=h.PTR_SIZE*2;var MY_PTR_SIZE=8;", ()),  # reads and other names
+])
+def test_ptr_size(snippet: str, sizes: tuple[int, ...]) -> None:
+    """PTR_SIZE is what onnxruntime-web sizes pointers by; the check compares it with the wasm's memory."""
+    assert parse_text(PRELUDE + snippet).ptr_sizes == sizes
+
+
+def test_creates_memory() -> None:
+    assert parse_text(PRELUDE + "a=new WebAssembly.Memory({initial:256,maximum:65536,shared:!0})").creates_memory
+    assert not parse_text(OFFICIAL).creates_memory

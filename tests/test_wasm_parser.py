@@ -89,6 +89,9 @@ SAMPLES = {
     "defined-memory64": module(memory=limits(1, 262144, is64=True), exports=[("memory", 2, 0), ("f", 0, 0)]),
     "imported-table64": module(imported_table=limits(1, 5, is64=True), memory=limits(1)),
     "no-memory": module(exports=[("f", 0, 0)]),
+    # Valid wasm (the index types are independent in the spec) yet no emscripten build: the check, not the
+    # parser, refuses it (tests/test_checks.py).
+    "memory64-table32": module(imported_memory=limits(256, 262144, shared=True, is64=True), table=limits(4, 4)),
 }
 
 
@@ -137,6 +140,11 @@ def test_imported_table64() -> None:
     assert info.memory64 is False
 
 
+def test_memory64_with_table32_parses_as_it_is() -> None:
+    info = parse_bytes(SAMPLES["memory64-table32"])
+    assert info.memory64 is True and info.table64 is False
+
+
 def test_no_memory() -> None:
     info = parse_bytes(SAMPLES["no-memory"])
     assert info.memory is None and info.memory64 is None and info.max_memory_bytes is None
@@ -183,6 +191,17 @@ BAD = {
     "huge count": (HEADER + sec(7, b"\xff\xff\xff\xff\x0f"), "exceeds"),
     "bad table type": (HEADER + sec(4, vec([b"\x7f" + limits(1)])), "reference type"),
     "custom name too long": (HEADER + sec(0, b"\x10ab"), "truncated"),
+    "function without body": (HEADER + sec(1, vec([b"\x60\x00\x00"])) + sec(3, vec([b"\x00"] * 2))
+                              + sec(10, vec([b"\x02\x00\x0b"])), "declares 2 function(s) but the code section has 1"),
+    "body without function": (HEADER + sec(10, vec([b"\x02\x00\x0b"])), "declares 0 function(s)"),
+    "export past functions": (module(funcs=2, exports=[("f", 0, 2)]), "'f' is func 2, but the module has only 2"),
+    "export of no memory": (module(exports=[("memory", 2, 0)]), "has only 0 memory(s)"),
+    "duplicate export": (module(funcs=2, exports=[("f", 0, 0), ("f", 0, 1)]), "export name 'f' appears twice"),
+    "datacount mismatch": (HEADER + sec(5, vec([limits(1)])) + sec(12, uleb(2)) + sec(11, vec([b"\x01\x00"])),
+                           "datacount section says 2"),
+    "memory32 over 4 GiB": (module(memory=limits(1, 65537)), "maximum 65537 pages exceeds the 65536"),
+    "memory64 over 2**48 pages": (module(memory=limits(2**48 + 1, is64=True)), "exceeds the 281474976710656"),
+    "odd page size": (HEADER + sec(5, vec([b"\x08\x01\x0c"])), "neither 1 B nor 64 KiB"),
 }
 
 
@@ -197,11 +216,18 @@ def test_malformed_is_cannot_check(key: str) -> None:
 
 @pytest.mark.parametrize("key", sorted(SAMPLES))
 def test_every_truncation_is_cannot_check_or_a_shorter_module(key: str) -> None:
-    """Cut anywhere: either a clean section boundary (a valid shorter module) or CannotCheck, never another error."""
+    """Cut anywhere: a valid shorter module or CannotCheck, never another error.
+
+    A clean section boundary between the function and the code section is refused too: functions without
+    bodies are no module an engine loads, and a download cut exactly there must not pass the check.
+    """
     data = SAMPLES[key]
-    boundaries = {8} | {s.offset + s.size for s in parse_bytes(data).sections}
+    sections = parse_bytes(data).sections
+    boundaries = {8} | {s.offset + s.size for s in sections}
+    func_end = next(s.offset + s.size for s in sections if s.name == "function")
+    code_end = next(s.offset + s.size for s in sections if s.name == "code")
     for cut in range(len(data)):
-        if cut in boundaries:
+        if cut in boundaries and not func_end <= cut < code_end:
             parse_bytes(data[:cut])
         else:
             with pytest.raises(CannotCheck):

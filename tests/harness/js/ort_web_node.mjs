@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Run one model through onnxruntime-web's PUBLIC API in Node 24, the way an application does, and print ONE JSON
+// line with outputs, timings and memory. Usage:
+//
+//   node ort_web_node.mjs JOB.json [--out RESULT.json]
+//
+// JOB: {entry,              // the module to import: a package's dist/ort.node.min.mjs, or any ESM entry
+//       wasmDir?,           // when set: env.wasm.wasmPaths = {mjs, wasm} in that dir (the official-dist route);
+//                           // unset: the package finds its own pair (the drop-in route)
+//       mjs?, wasm?,        // file names in wasmDir (default ort-wasm-simd-threaded.{mjs,wasm})
+//       model, externalData: [{path, file}], dataAs: "bytes"|"path",
+//       inputs: {name: {dims, type, data}}, outputs: [names], numThreads, logLevel?, timeoutMs?}
+//
+// Nothing here knows about C symbols: what this proves, the package proves for its users. Memory is the kernel's
+// high-water mark (VmHWM), read after each phase: a JS timer cannot sample while wasm blocks the thread.
+
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const CHUNK = 64 * 1024 * 1024;
+const state = { stage: 'job', timings: {}, memory: {}, outFile: null, backend: null };
+let emitted = false;
+
+function procStatus() {
+  const out = {};
+  for (const line of fs.readFileSync('/proc/self/status', 'utf8').split('\n')) {
+    const m = /^(VmHWM|VmRSS):\s+(\d+) kB/.exec(line);
+    if (m) out[m[1]] = Number(m[2]) * 1024;
+  }
+  return out;
+}
+
+function emit(fields, code) {
+  if (emitted) return;
+  emitted = true;
+  const st = procStatus();
+  const result = {
+    ok: false, outputs: {}, error: null, stage: null, ...fields,
+    timings: { ...state.timings, total_ms: performance.now() },
+    memory: { peak_rss: st.VmHWM ?? null, rss_end: st.VmRSS ?? null, ...state.memory },
+    node: process.version,
+    backend: state.backend,
+  };
+  const line = JSON.stringify(result);
+  try {
+    if (state.outFile) fs.writeFileSync(state.outFile, `${line}\n`);
+  } finally {
+    fs.writeSync(1, `\n${line}\n`);
+    process.exit(code);
+  }
+}
+
+function errorText(e) {
+  if (e instanceof Error) return e.message;
+  return typeof e === 'string' ? e : `non-Error thrown: ${JSON.stringify(e)}`;
+}
+
+function fail(e) {
+  emit({ error: errorText(e), stage: state.stage }, state.stage === 'job' ? 2 : 1);
+}
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+/** Read a file of any size into one Uint8Array (readFileSync refuses files over 2 GiB). */
+function readWhole(file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const bytes = new Uint8Array(size);
+    for (let off = 0; off < size;) {
+      const n = fs.readSync(fd, bytes, off, Math.min(CHUNK, size - off), off);
+      if (n <= 0) throw new Error(`short read of ${file} at ${off}`);
+      off += n;
+    }
+    return bytes;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function b64(bytes) {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+const TYPED = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
+  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
+  bool: Uint8Array, float16: Uint16Array,
+};
+
+function toTensor(ort, spec) {
+  const raw = Buffer.from(spec.data, 'base64');
+  const Ctor = TYPED[spec.type];
+  const copy = new Uint8Array(raw.length);
+  copy.set(raw);
+  const data = new Ctor(copy.buffer, 0, raw.length / Ctor.BYTES_PER_ELEMENT);
+  return new ort.Tensor(spec.type, data, spec.dims);
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const outIdx = argv.indexOf('--out');
+  if (outIdx >= 0) state.outFile = argv[outIdx + 1];
+  const job = JSON.parse(fs.readFileSync(argv[0], 'utf8'));
+  if (job.timeoutMs) setTimeout(() => fail(new Error(`timeout after ${job.timeoutMs} ms`)), job.timeoutMs).unref();
+
+  state.stage = 'import';
+  const ort = await import(pathToFileURL(job.entry).href);
+  ort.env.wasm.numThreads = job.numThreads ?? 1;
+  ort.env.logLevel = ['verbose', 'info', 'warning', 'error', 'fatal'][job.logLevel ?? 3];
+  if (job.wasmDir) {
+    const mjs = `${job.wasmDir}/${job.mjs ?? 'ort-wasm-simd-threaded.mjs'}`;
+    const wasm = `${job.wasmDir}/${job.wasm ?? 'ort-wasm-simd-threaded.wasm'}`;
+    ort.env.wasm.wasmPaths = { mjs: pathToFileURL(mjs).href, wasm: pathToFileURL(wasm).href };
+    ort.env.wasm.wasmBinary = fs.readFileSync(wasm);
+  }
+
+  state.stage = 'read';
+  const t0 = performance.now();
+  const model = fs.readFileSync(job.model);
+  const externalData = (job.externalData ?? []).map((e) => (
+    job.dataAs === 'path' ? { path: e.path, data: e.file } : { path: e.path, data: readWhole(e.file) }));
+  state.timings.read_ms = performance.now() - t0;
+  state.memory.peak_rss_before_session = procStatus().VmHWM;
+
+  state.stage = 'create';
+  const t1 = performance.now();
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: ['wasm'], externalData, logSeverityLevel: job.logLevel ?? 3,
+  });
+  state.timings.session_ms = performance.now() - t1;
+  const afterCreate = procStatus();
+  state.memory.peak_rss_after_session = afterCreate.VmHWM;
+  state.memory.rss_after_session = afterCreate.VmRSS;
+  externalData.length = 0;
+
+  state.stage = 'run';
+  const feeds = {};
+  for (const [name, spec] of Object.entries(job.inputs ?? {})) feeds[name] = toTensor(ort, spec);
+  const t2 = performance.now();
+  const results = await session.run(feeds);
+  state.timings.run_ms = performance.now() - t2;
+  const outputs = {};
+  for (const name of job.outputs?.length ? job.outputs : Object.keys(results)) {
+    const t = results[name];
+    if (!t) throw new Error(`output ${name} missing from the results (${Object.keys(results)})`);
+    const data = t.data instanceof Array ? Uint8Array.from(t.data) : t.data;
+    outputs[name] = { dims: t.dims.map(Number), type: t.type, data: b64(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) };
+  }
+  state.stage = 'release';
+  await session.release();
+  emit({ ok: true, outputs, stage: 'done' }, 0);
+}
+
+main().catch(fail);

@@ -43,6 +43,7 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
     out_root.mkdir(parents=True, exist_ok=True)
     final = out_root / variant.name
     tmp = Path(tempfile.mkdtemp(prefix=f".{variant.name}.", dir=out_root))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the output is for serving and packaging
     try:
         copies = []
         for p in produced:
@@ -59,7 +60,8 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             "files": entries,
             "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind,
                           "proven": toolchain.version in (proven_toolchains(source.version) or ())},
-            "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset},
+            "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset,
+                    "source": source.origin},
             "defines": {k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
             "timings": {k: round(v, 1) for k, v in timings.items()},
             "glue_fix": fix.as_dict(),

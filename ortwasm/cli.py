@@ -48,6 +48,8 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--no-ccache", action="store_true")
     b.add_argument("--no-patches", action="store_true", help="build the tree as it is (the OFF identity baseline)")
     b.add_argument("--skip-checks", action="store_true")
+    b.add_argument("--skip-js", action="store_true",
+                   help="do not build onnxruntime-web's JS from the tree (needed by `ortwasm package`)")
     b.add_argument("--allow-unproven-toolchain", action="store_true",
                    help="build even with an emscripten version that patches/<version>/recipe.toml does not list "
                         "as proven")
@@ -96,6 +98,7 @@ def _build_options(a: argparse.Namespace) -> BuildOptions:
         enable_wasm_api_exception_catching=a.enable_wasm_api_exception_catching,
         disable_wasm_exception_catching=a.disable_wasm_exception_catching,
         emscripten_settings=tuple(a.emscripten_settings), extra_defines=tuple(defines), skip_checks=a.skip_checks,
+        skip_js=a.skip_js,
         allow_unproven_toolchain=a.allow_unproven_toolchain,
     )
 

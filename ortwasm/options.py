@@ -24,5 +24,6 @@ class BuildOptions:
     emscripten_settings: tuple[str, ...] = ()
     extra_defines: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     skip_checks: bool = False
+    skip_js: bool = False  # the onnxruntime-web JS stage (npm); on by default, cached per source
     # Build with an emscripten the patch set's recipe.toml does not list as proven (toolchain.check_proven).
     allow_unproven_toolchain: bool = False

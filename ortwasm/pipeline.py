@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import artifacts, configure, paths
+from . import artifacts, configure, paths, web
 from .checks import default_budgets_path, run_check
 from .errors import BuildError, CheckFailed, UsageError
 from .options import BuildOptions
@@ -98,6 +98,10 @@ def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
             raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
                              "drop --no-patches, or build the OFF variants only")
     results = [_build_variant(opts, v, toolchain, source) for v in variants]
+    if not opts.skip_js:
+        _group("build onnxruntime-web JS")
+        web.build_js(source, opts.build_dir, opts.out_dir)
+        _group("", end=True)
     _summary(results, time.monotonic() - started)
     return results
 

@@ -30,6 +30,9 @@ ALLOWED = {
     "CMAKE_EXPORT_COMPILE_COMMANDS": "we ask CMake for compile_commands.json (read when a build fails)",
     "Python_EXECUTABLE": "build.py pins the interpreter that runs it; ours lets CMake find the same python3",
     "CMAKE_CROSSCOMPILING_EMULATOR": "emcmake adds node as the emulator; the value is the same node",
+    "CMAKE_ASM_COMPILER": "the same emcc, reached through the in-tree emsdk link by build.py",
+    "NODE_JS_EXECUTABLE": "build.py's toolchain-file route records the node emscripten's config names; emcmake "
+                          "passes node as CMAKE_CROSSCOMPILING_EMULATOR instead",
 }
 
 

@@ -1,0 +1,198 @@
+"""The JS stage: onnxruntime-web's JavaScript built from the same (patched) ORT tree as the wasm artifacts.
+
+Why build it rather than reuse npm's onnxruntime-web: the JS is half of the client, and the patch set fixes it too
+(wasm64 pointer widths, patch 0005).  Built the way ORT's release does it (npm ci in js/, js/common, js/web; prettier
+over js/; `npm pack` in js/web, whose prepack runs the esbuild script and rewrites the onnxruntime-common
+dependency), so that with no patch and upstream's glue the output is upstream's, byte for byte.
+
+What goes in: the tree's js/ and VERSION_NUMBER, and one glue file the build embeds,
+``ort-wasm-simd-threaded.jsep.mjs`` (the WebGPU build's).  Nothing embeds the CPU glue: the CPU bundles
+(`ort.wasm*`, `ort.node*`) load ``ort-wasm-simd-threaded.mjs`` by name at run time, so they serve every CPU variant
+we build.  Without a JSEP build of ours the embedding input is a placeholder, and every bundle that embeds or loads
+the JSEP pair is left out of the output (``JSEP_BUNDLES``): shipping them would pair our JS with somebody else's
+wasm.
+
+What comes out, atomically: ``OUT/onnxruntime-web/`` holding the unpacked npm package (``package/``) and a
+``manifest.json`` naming the ORT version, patch set and source it came from (``package`` refuses to pair it with
+wasm from another source) and the sha256 of every file.  npm's cache lives under ORTWASM_HOME, so a second run
+installs offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .errors import BuildError
+from .progress import fmt_duration
+from .runner import Runner
+from .source import PreparedSource
+from .toolchain import ExecEnv
+
+JS_DIR_NAME = "onnxruntime-web"
+JS_FORMAT = 1
+JSEP_GLUE = "ort-wasm-simd-threaded.jsep.mjs"
+# The worker-URL form ORT's wasm_post_build.js leaves in a glue; build.ts insists on exactly one.
+_PLACEHOLDER = (
+    "// ortwasm: placeholder for the WebGPU (JSEP) glue, which this build does not produce.\n"
+    "// The bundles embedding it are left out of the package.\n"
+    "var ortWasmThreaded = () => { throw new Error('onnxruntime-web (ortwasm): no WebGPU/JSEP build in this package');"
+    " };\nif (false) new Worker(new URL(import.meta.url), {type: 'module'});\nexport default ortWasmThreaded;\n"
+)
+# Bundles that embed the JSEP glue or load the JSEP pair by name (measured by building with marker glue files).
+JSEP_BUNDLES = re.compile(r"^ort(\.all|\.webgpu)?(\.bundle)?(\.min)?\.(m?js)(\.map)?$")
+NPM_STEPS = ("js", "js/common", "js/web")
+
+
+@dataclass(frozen=True)
+class WebBuild:
+    """The finished JS stage: where the unpacked package is, and what it was built from."""
+
+    directory: Path
+    manifest: dict[str, object]
+
+    @property
+    def package_dir(self) -> Path:
+        return self.directory / "package"
+
+
+def npm_env() -> dict[str, str]:
+    """Node 24 first on PATH for npm; npm's cache under ORTWASM_HOME; no Electron download (not a registry)."""
+    return {
+        "PATH": f"{paths.node_prefix() / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ELECTRON_SKIP_BINARY_DOWNLOAD": "1",
+        "npm_config_cache": str(paths.ortwasm_home() / "npm-cache" / "_npm"),
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+        "GOMAXPROCS": "2",
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _want(source: PreparedSource, glue: Path | None) -> dict[str, object]:
+    return {"format": JS_FORMAT, "ort": {"version": source.version, "patched": source.patched,
+                                         "patchset": source.patchset, "source": source.origin},
+            "jsep_glue": _sha256(glue) if glue else "placeholder"}
+
+
+def is_current(out_root: Path, source: PreparedSource, glue: Path | None = None) -> bool:
+    m = out_root / JS_DIR_NAME / "manifest.json"
+    if not m.exists():
+        return False
+    have = json.loads(m.read_text())
+    return all(have.get(k) == v for k, v in _want(source, glue).items())
+
+
+class _Steps:
+    """`[i/N] what (elapsed, ETA from the previous run)` lines for a stage of a few long silent steps."""
+
+    def __init__(self, total: int, previous: dict[str, float]) -> None:
+        self.total, self.previous, self.done = total, previous, 0
+        self.started = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def step(self, name: str) -> None:
+        self.done += 1
+        left = sum(v for k, v in self.previous.items() if k not in self.seconds)
+        eta = fmt_duration(left) if self.previous else "?"
+        print(f"ortwasm: js: [{self.done}/{self.total}] {name}  elapsed {fmt_duration(time.monotonic() - self.started)}"
+              f"  ETA {eta}", file=sys.stderr, flush=True)
+
+
+def build_js(source: PreparedSource, build_root: Path, out_root: Path, glue: Path | None = None) -> WebBuild:
+    """Build (or reuse) the JS for `source`; `glue` is our JSEP glue when we have one."""
+    final = out_root / JS_DIR_NAME
+    if is_current(out_root, source, glue):
+        print(f"ortwasm: js: up to date in {final}", file=sys.stderr)
+        return WebBuild(final, json.loads((final / "manifest.json").read_text()))
+    work = build_root / "js-build"
+    runner = Runner(ExecEnv(), npm_env(), work / "build.log", "js")
+    print(f"ortwasm: js: log {runner.log_path}", file=sys.stderr)
+    previous_file = build_root / "js-build.timings.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.exists() else {}
+    steps = _Steps(len(NPM_STEPS) + 3, previous)
+
+    steps.step("copy js/ from the prepared tree")
+    tree = work / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    shutil.copytree(source.path / "js", tree / "js", symlinks=True)
+    shutil.copyfile(source.path / "VERSION_NUMBER", tree / "VERSION_NUMBER")
+    timings: dict[str, float] = {}
+    for sub in NPM_STEPS:
+        steps.step(f"npm ci in {sub}")
+        timings[f"npm ci {sub}"] = runner.run(["npm", "ci", "--prefer-offline"], f"npm ci {sub}", cwd=tree / sub)
+    steps.step("prettier over js/ (what ORT's release does before building)")
+    timings["format"] = runner.run(["npm", "run", "format"], "npm run format", cwd=tree / "js")
+    dist = tree / "js" / "web" / "dist"
+    dist.mkdir(parents=True, exist_ok=True)
+    if glue is not None:
+        shutil.copyfile(glue, dist / JSEP_GLUE)
+    else:
+        (dist / JSEP_GLUE).write_text(_PLACEHOLDER)
+    steps.step("npm pack in js/web (esbuild bundles)")
+    packs = work / "packs"
+    shutil.rmtree(packs, ignore_errors=True)
+    packs.mkdir()
+    timings["pack"] = runner.run(["npm", "pack", "--pack-destination", str(packs)], "npm pack", cwd=tree / "js" / "web")
+    tgzs = sorted(packs.glob("onnxruntime-web-*.tgz"))
+    if len(tgzs) != 1:
+        raise BuildError("npm pack in js/web produced no onnxruntime-web tarball", f"full log: {runner.log_path}")
+    manifest = _install(tgzs[0], final, source, glue, timings)
+    previous_file.write_text(json.dumps(timings, indent=2))
+    total = sum(timings.values())
+    print(f"ortwasm: js: onnxruntime-web {source.version} built in {fmt_duration(total)} -> {final}", file=sys.stderr)
+    return WebBuild(final, manifest)
+
+
+def _install(tgz: Path, final: Path, source: PreparedSource, glue: Path | None,
+             timings: dict[str, float]) -> dict[str, object]:
+    """Unpack the tarball under a temporary name, drop what we cannot stand behind, write the manifest, rename."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    tmp.chmod(0o755)
+    try:
+        with tarfile.open(tgz) as tar:
+            tar.extractall(tmp, filter="data")
+        pkg = tmp / "package"
+        dist = pkg / "dist"
+        dropped: list[str] = []
+        for f in sorted(dist.iterdir()):
+            is_pair = f.name.startswith("ort-wasm-simd-threaded")
+            if is_pair or (glue is None and JSEP_BUNDLES.match(f.name)):
+                dropped.append(f.name)
+                f.unlink()
+        files = {str(p.relative_to(pkg)): _sha256(p) for p in sorted(pkg.rglob("*")) if p.is_file()}
+        manifest: dict[str, object] = {
+            **_want(source, glue),
+            "files": files,
+            "dropped": dropped,
+            "why_dropped": ("the wasm pairs come from the variant builds; JSEP bundles embed or load a WebGPU "
+                            "glue this build did not produce" if glue is None else "the wasm pairs come from the "
+                            "variant builds"),
+            "timings": {k: round(v, 1) for k, v in timings.items()},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        old = final.parent / f".{final.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest

@@ -100,3 +100,21 @@ def test_not_an_ort_tree(tmp_path: Path) -> None:
         prepare(tmp_path, tmp_path / "b")
     with pytest.raises(SourceError, match="not a directory"):
         prepare(tmp_path / "nope", tmp_path / "b")
+
+
+def test_new_patch_set_keeps_mtimes_of_unchanged_patched_files(ort_tree: Path, tmp_path: Path) -> None:
+    """One more patch (here: a copy of the set plus a JS-only patch) must not make Ninja rebuild C++ files."""
+    root = tmp_path / "patches"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "patches", root)
+    js_patches = sorted((root / "1.21.0").glob("0005-*.patch"))
+    for p in js_patches:
+        p.unlink()
+    first = prepare(ort_tree, tmp_path / "b", patch_root=root)
+    tpu = first.path / "onnxruntime" / "core" / "framework" / "tensorprotoutils.cc"
+    before = tpu.stat().st_mtime_ns
+    shutil.copy(Path(__file__).resolve().parents[1] / "patches" / "1.21.0" / js_patches[0].name, root / "1.21.0")
+    second = prepare(ort_tree, tmp_path / "b", patch_root=root)
+    assert second.patchset != first.patchset
+    assert tpu.stat().st_mtime_ns == before, "an unchanged patched C++ file got a new mtime"
+    wasm_utils = second.path / "js" / "web" / "lib" / "wasm" / "wasm-utils.ts"
+    assert "toPtrArg" in wasm_utils.read_text()

@@ -25,6 +25,7 @@ from ortwasm.paths import node_prefix, ortwasm_home
 from ortwasm.runtime import ExternalFile, RunResult, _run_script, encode_tensor
 
 JS_DIR = Path(__file__).resolve().parent / "js"
+BROWSER_DRIVER = Path(__file__).resolve().parents[2] / "ortwasm" / "js" / "browser_run.mjs"
 NPM_CACHE = "npm-cache/_npm"
 
 
@@ -33,20 +34,19 @@ def _npm_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{node_prefix() / 'bin'}:{os.environ.get('PATH', '')}"}
 
 
-def client_app(name: str, spec: str, entry_specifier: str = "onnxruntime-web") -> Path:
-    """An app dir with `spec` npm-installed; returns its entry module (`export * from <entry_specifier>`).
+def client_app(name: str, spec: str) -> Path:
+    """An app dir with `spec` npm-installed as onnxruntime-web; reinstalled only when `spec` or its bytes change.
 
-    spec: a registry spec (``onnxruntime-web@1.21.0``) or a local tarball path.  The entry re-exports the
-    package by its public name, so Node resolves it through the package's own `exports` map.
+    spec: a registry spec (``onnxruntime-web@1.21.0``) or a local tarball path (installed as
+    ``onnxruntime-web@file:<tgz>``, the drop-in route the package's README gives).
     """
     app = ortwasm_home() / "clients" / name
     local = Path(spec)
     key = hashlib.sha256(local.read_bytes()).hexdigest() if local.is_file() else spec
     stamp = app / ".ortwasm-client.json"
-    want = {"spec": spec, "key": key, "entry": entry_specifier}
-    entry = app / "entry.mjs"
-    if stamp.exists() and json.loads(stamp.read_text()) == want and entry.exists():
-        return entry
+    want = {"spec": spec, "key": key}
+    if stamp.exists() and json.loads(stamp.read_text()) == want:
+        return app
     if shutil.which("npm") is None:
         raise ToolchainError("npm not found", "run `bash ci/provision-toolchain.sh` (it installs npm)")
     shutil.rmtree(app, ignore_errors=True)
@@ -54,14 +54,29 @@ def client_app(name: str, spec: str, entry_specifier: str = "onnxruntime-web") -
     (app / "package.json").write_text(json.dumps({"name": f"ortwasm-client-{name}", "private": True,
                                                   "type": "module"}))
     install = f"onnxruntime-web@file:{local.resolve()}" if local.is_file() else spec
-    proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--cache", str(ortwasm_home() / NPM_CACHE),
-                           install], cwd=app, env=_npm_env(), capture_output=True, text=True, check=False)
+    proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline",
+                           "--cache", str(ortwasm_home() / NPM_CACHE), install],
+                          cwd=app, env=_npm_env(), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ToolchainError(f"npm install {install} failed: {proc.stderr.strip()[-500:]}",
                              "check the npm registry is reachable, or the tarball exists")
-    entry.write_text(f"export * from '{entry_specifier}';\n")
     stamp.write_text(json.dumps(want))
+    return app
+
+
+def app_entry(app: Path, specifier: str = "onnxruntime-web") -> Path:
+    """A module in `app` that re-exports `specifier`, so Node resolves it through the package's `exports` map,
+    exactly as `import * as ort from '<specifier>'` in the application would."""
+    entry = app / f"entry-{specifier.replace('/', '_')}.mjs"
+    text = f"export * from '{specifier}';\n"
+    if not entry.exists() or entry.read_text() != text:
+        entry.write_text(text)
     return entry
+
+
+def package_dist(app: Path) -> Path:
+    """The installed onnxruntime-web's dist/ (what a bundler or static server would serve)."""
+    return app / "node_modules" / "onnxruntime-web" / "dist"
 
 
 @dataclass
@@ -101,3 +116,32 @@ class ClientJob:
 def run_client_node(job: ClientJob, node: Path | None = None) -> RunResult:
     """Run `job` in a fresh Node process (Node 24 unless `node` names another)."""
     return _run_script(JS_DIR / "ort_web_node.mjs", job.to_json(), job.timeout_s, node=node)
+
+
+def run_client_browser(job: ClientJob, dist_dir: Path, entry_name: str) -> RunResult:
+    """Run `job` in headless Chromium: the package's browser `entry_name` (a file in `dist_dir`), served with
+    every file beside it (the glue pairs, per-variant subdirs) from a cross-origin-isolated localhost."""
+    from ortwasm.runtime import CHROMIUM, StaticServer
+
+    if not CHROMIUM.exists():
+        raise ToolchainError(f"chromium not found at {CHROMIUM}", hint="apt-get install chromium")
+    with StaticServer() as srv:
+        srv.add("/harness/page.html", JS_DIR / "ort_web_page.html")
+        for f in sorted(dist_dir.rglob("*")):
+            if f.is_file():
+                srv.add(f"/ort/{f.relative_to(dist_dir)}", f)
+        if job.wasm_dir is not None:
+            for name in ("ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
+                srv.add(f"/pair/{name}", job.wasm_dir / name)
+        payload = job.to_json()
+        payload.update(
+            pageUrl=srv.base_url + "/harness/page.html",
+            entryUrl=f"{srv.base_url}/ort/{entry_name}",
+            wasmDirUrl=f"{srv.base_url}/pair/" if job.wasm_dir is not None else None,
+            modelUrl=srv.add(f"/data/{job.model.name}", job.model),
+            externalData=[{"path": e.path, "url": srv.add(f"/data/ext{i}/{e.file.name}", e.file)}
+                          for i, e in enumerate(job.external_data)],
+            chromium=str(CHROMIUM),
+        )
+        env = {"ORTWASM_NODE_MODULES": str(node_prefix() / "node_modules")}
+        return _run_script(BROWSER_DRIVER, payload, job.timeout_s, env=env)

@@ -1,0 +1,201 @@
+"""Our artifacts through onnxruntime-web's public API, the way applications use it.
+
+Two clients, both npm-installed into an app dir:
+- **ours**: the drop-in package `ortwasm package` writes (JS built from the same patched tree), imported as
+  `onnxruntime-web/<variant>`: no wasmPaths written by the test, exactly as the package's README tells users;
+- **official**: npm's `onnxruntime-web@1.21.0`, pointed at our pair with `env.wasm.wasmPaths` (the compatibility
+  check: our artifacts serve the client users already have).
+
+Each variant found in the artifact dir is run in Node 24 (threads 1 and 2) and in headless Chromium (threads 2).
+Reference outputs come from native onnxruntime.  Tests skip loudly, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ortwasm import models, runtime
+from ortwasm.paths import artifact_cache_dir
+from ortwasm.runtime import CHROMIUM, ExternalFile, RunResult
+from ortwasm.variants import load_table, release_variants
+from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
+
+pytestmark = pytest.mark.artifacts
+
+VARIANTS = tuple(v.name for v in release_variants(load_table()))
+OFFICIAL = "onnxruntime-web@1.21.0"
+BARE_NUMBER = re.compile(r"^\s*-?\d+\s*$")
+
+
+def _pair(variant: str) -> Path:
+    where = artifact_cache_dir() / variant
+    if not (where / "manifest.json").exists():
+        pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json (python build.py ... builds it)")
+    if not (runtime.node_prefix() / "bin" / "node").exists():
+        pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
+    return where
+
+
+@pytest.fixture(scope="session")
+def official_app() -> Path:
+    return client_app("official-1.21.0", OFFICIAL)
+
+
+@pytest.fixture(scope="session")
+def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Package whatever is built, then npm-install the tarball as onnxruntime-web (the drop-in route)."""
+    from ortwasm.package import build_packages
+
+    out = artifact_cache_dir()
+    if not (out / "onnxruntime-web" / "manifest.json").exists():
+        pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
+    result = build_packages(out, tmp_path_factory.mktemp("pkg"))
+    return client_app("ortwasm", str(result.tgz))
+
+
+@pytest.fixture(scope="session")
+def split_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
+    return models.split_external(tmp_path_factory.mktemp("split"))
+
+
+def _job(entry: Path, case: models.ModelCase, **kw: object) -> ClientJob:
+    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, timeout_s=900)
+    for k, v in kw.items():
+        setattr(job, k, v)
+    return job
+
+
+def _matches(result: RunResult, case: models.ModelCase) -> None:
+    assert result.ok, result.describe()
+    assert runtime.compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
+
+
+def _readable_failure(result: RunResult, *needles: str) -> str:
+    assert not result.ok, "expected a failure"
+    error = result.error or ""
+    assert not BARE_NUMBER.match(error), f"the error is a bare number, not a message: {error!r}"
+    assert any(n in error for n in needles), f"{needles} not in {error!r}"
+    return error
+
+
+# ------------------------------------------------------------------ Node 24, both clients
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_two_files_unaligned_ours(variant: str, threads: int, our_app: Path, split_case: models.ModelCase) -> None:
+    _pair(variant)
+    entry = app_entry(our_app, f"onnxruntime-web/{variant}")
+    for data_as in ("bytes", "path"):
+        _matches(run_client_node(_job(entry, split_case, num_threads=threads, data_as=data_as)), split_case)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_two_files_unaligned_official_client(variant: str, official_app: Path,
+                                             split_case: models.ModelCase) -> None:
+    where = _pair(variant)
+    entry = app_entry(official_app)
+    _matches(run_client_node(_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_far_offset_ours(variant: str, our_app: Path) -> None:
+    """Past 4 GiB: MEMFS variants load and match; OFF variants fail with ORT's own message, not a number."""
+    _pair(variant)
+    case = models.cached_case("far_offset")
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case))
+    if variant.endswith("memfs"):
+        _matches(result, case)
+    else:
+        _readable_failure(result, ">4GB", "Integer overflow", "out of bounds")
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.endswith("memfs")])
+def test_far_offset_official_client(variant: str, official_app: Path) -> None:
+    case = models.cached_case("far_offset")
+    _matches(run_client_node(_job(app_entry(official_app), case, wasm_dir=_pair(variant))), case)
+
+
+@pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (4.5 GB)")
+def test_big_weights_wasm64_memfs_ours(our_app: Path) -> None:
+    """4.25 GiB of real weights in one initializer, through `import 'onnxruntime-web/wasm64-memfs'`."""
+    _pair("wasm64-memfs")
+    case = models.cached_case("big_gather")
+    result = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, num_threads=2,
+                                  timeout_s=1800))
+    _matches(result, case)
+
+
+# ------------------------------------------------------------------ bad input, through the public API
+
+
+@pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
+def test_missing_external_file_names_the_file(variant: str, our_app: Path, split_case: models.ModelCase,
+                                               tmp_path: Path) -> None:
+    _pair(variant)
+    gone = [ExternalFile(e.path, tmp_path / "nowhere" / e.file.name) for e in split_case.external]
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+                                  external_data=gone, data_as="path"))
+    _readable_failure(result, gone[0].file.name)
+
+
+@pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
+def test_short_external_file_names_file_and_tensor(variant: str, our_app: Path, split_case: models.ModelCase,
+                                                   tmp_path: Path) -> None:
+    _pair(variant)
+    short = []
+    for e in split_case.external:
+        copy = tmp_path / e.file.name
+        shutil.copyfile(e.file, copy)
+        short.append(ExternalFile(e.path, copy))
+    last = short[-1].file
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+                                  external_data=short))
+    error = _readable_failure(result, "out of bounds", "can not be read", "External")
+    assert short[-1].path in error or last.name in error, f"the file is not named: {error!r}"
+
+
+# ------------------------------------------------------------------ headless Chromium
+
+
+def _chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: run ci/provision-toolchain.sh")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_two_files_in_chromium_ours(variant: str, our_app: Path, split_case: models.ModelCase) -> None:
+    _chromium()
+    _pair(variant)
+    result = run_client_browser(_job(our_app, split_case, num_threads=2), package_dist(our_app),
+                                f"ort.{variant}.min.mjs")
+    _matches(result, split_case)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_two_files_in_chromium_official_client(variant: str, official_app: Path,
+                                               split_case: models.ModelCase) -> None:
+    _chromium()
+    where = _pair(variant)
+    result = run_client_browser(_job(official_app, split_case, num_threads=2, wasm_dir=where),
+                                package_dist(official_app), "ort.wasm.min.mjs")
+    _matches(result, split_case)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.endswith("memfs")])
+def test_far_offset_in_chromium_ours(variant: str, our_app: Path) -> None:
+    """The 4.8 GB sparse file is fetched over HTTP by onnxruntime-web itself, then read past 4 GiB via MEMFS."""
+    _chromium()
+    _pair(variant)
+    case = models.cached_case("far_offset")
+    result = run_client_browser(_job(our_app, case, num_threads=2), package_dist(our_app), f"ort.{variant}.min.mjs")
+    _matches(result, case)

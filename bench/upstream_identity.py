@@ -1,0 +1,78 @@
+"""Benchmark/proof: unpatched ORT built by ORT's own tools/ci_build/build.py vs our MEMFS-OFF variant.
+
+"With the flag OFF nothing changes" is only worth something against what ORT's maintainers would build. This runs
+their driver on an unpatched, build-owned copy of the same tree, with the same emscripten and dependency dirs, and
+compares the sha256 of its `ort-wasm-simd-threaded.{wasm,mjs}` with ours (`$ORTWASM_HOME/out/wasm32` by default).
+It writes bench/results/upstream-identity.json.
+
+Why the copy sits at <build-dir>/src/onnxruntime-<version>: ORT's compile lines name sources relative to the build
+tree (the wasm's error strings carry `../src/onnxruntime-1.21.0/...`), so the same relative layout as ours is what
+makes "same tree, same path" true.  With ccache on (the default here) the compile is mostly cache hits and the
+link dominates; `--no-ccache` gives the cold figure.
+
+    python bench/upstream_identity.py                  # build with build.py, compare with out/wasm32
+    python bench/upstream_identity.py --no-ccache      # the same, cold (about 25 min on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._results import machine_info, write_results
+from ortwasm import paths
+from ortwasm.deps import sha256_file
+from ortwasm.options import BuildOptions
+from ortwasm.pipeline import build_env
+from ortwasm.runner import Runner
+from ortwasm.source import prepare
+from ortwasm.toolchain import find_toolchain
+from ortwasm.upstream import UpstreamBuild, add_emsdk_shim
+
+OUT = Path(__file__).resolve().parent / "results" / "upstream-identity.json"
+FILES = ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build-dir", type=Path, default=paths.ortwasm_home() / "build-buildpy")
+    p.add_argument("--ours", type=Path, default=paths.artifact_cache_dir() / "wasm32")
+    p.add_argument("--no-ccache", action="store_true")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    tc = find_toolchain()
+    build_dir = args.build_dir.resolve()
+    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=build_dir, out_dir=build_dir / "out",
+                        deps_dir=paths.default_deps_dir(), use_ccache=not args.no_ccache, jobs=args.jobs)
+    src = prepare(opts.ort_source, build_dir, apply_patches=False)
+    add_emsdk_shim(src.path, tc)
+    up = UpstreamBuild(src.path, build_dir, opts.deps_dir, jobs=args.jobs)
+    exec_env = tc.exec_env.with_binds(build_dir, *([opts.deps_dir] if opts.deps_dir else []))
+    runner = Runner(exec_env, build_env(tc, opts), build_dir / "build.log", "build.py")
+    started = time.monotonic()
+    seconds = runner.run(up.argv(build=True), "ORT build.py --update --build", cwd=src.path, progress=True,
+                         link_output=FILES[1])
+    theirs = {f: sha256_file(up.config_dir / f) for f in FILES}
+    sizes = {f: (up.config_dir / f).stat().st_size for f in FILES}
+    ours = {f: sha256_file(args.ours / f) for f in FILES if (args.ours / f).exists()}
+    identical = bool(ours) and ours == theirs
+    for f in FILES:
+        print(f"{f:<30} build.py {theirs[f][:16]} ({sizes[f]:,} B)   ours {ours.get(f, 'missing')[:16]}")
+    print("IDENTICAL" if identical else "DIFFERENT")
+    write_results(args.out, {
+        "what": "unpatched ORT via its own tools/ci_build/build.py vs our MEMFS-OFF wasm32",
+        "command": " ".join(up.argv(build=True)[2:]),
+        "toolchain": tc.describe(), "ccache": not args.no_ccache, "seconds": round(seconds, 1),
+        "wall_s": round(time.monotonic() - started, 1), "build_py": theirs, "build_py_bytes": sizes,
+        "ours_dir": str(args.ours), "ours": ours, "identical": identical, "machine": machine_info(),
+    })
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

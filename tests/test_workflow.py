@@ -174,13 +174,18 @@ def test_steps_call_what_exists(wf: dict[str, Any]) -> None:
 
 def test_artifacts_lay_out_as_out_variant(wf: dict[str, Any]) -> None:
     (up,) = [s for s in steps(wf, "build") if s.get("uses", "").startswith("actions/upload-artifact@")
-             and s["with"]["path"].startswith("out/")]
+             and s["with"]["path"] == "out/${{ matrix.variant }}"]
     assert up["with"] == {"name": "variant-${{ matrix.variant }}", "path": "out/${{ matrix.variant }}",
                           "if-no-files-found": "error"}
-    (down,) = [s for s in steps(wf, "package") if s.get("uses", "").startswith("actions/download-artifact@")]
+    (js_up,) = [s for s in steps(wf, "build") if s.get("uses", "").startswith("actions/upload-artifact@")
+                and s["with"]["path"] == "out/onnxruntime-web"]
+    assert js_up["with"]["name"] == "js-${{ matrix.variant }}"
+    down, js_down = [s for s in steps(wf, "package") if s.get("uses", "").startswith("actions/download-artifact@")]
     assert down["with"] == {"pattern": "variant-*", "path": "downloads"}
+    assert js_down["with"] == {"pattern": "js-*", "path": "downloads-js"}
     pkg = "\n".join(s.get("run", "") for s in steps(wf, "package"))
     assert 'mv "$d" "out/${d#downloads/variant-}"' in pkg and "python -m ortwasm package out --dest dist" in pkg
+    assert 'mv "$js" out/onnxruntime-web' in pkg
     names = {s["with"]["name"] for job in wf["jobs"] for s in steps(wf, job)
              if s.get("uses", "").startswith("actions/upload-artifact@")}
     assert [n for n in names if n.startswith("variant-")] == ["variant-${{ matrix.variant }}"]

@@ -12,12 +12,11 @@ import base64
 import contextlib
 import json
 import os
-import re
 import subprocess
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ortwasm.errors import ToolchainError, UsageError
+from ortwasm.glue import parse_file
 from ortwasm.gluefix import OLD_KEY
 from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home
 
@@ -49,7 +49,6 @@ _DTYPES: dict[str, str] = {
     "uint64": "uint64",
     "bool": "bool",
 }
-_PTR_SIZE = re.compile(r"""PTR_SIZE["'\]]*\s*=\s*(\d)""")
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,6 @@ class RunJob:
     wasm64: bool | None = None  # None: read PTR_SIZE from the glue
     mjs: str = DEFAULT_MJS
     wasm: str = DEFAULT_WASM
-    patch_glue_index: bool = False  # experiments only: the build stage must fix index:"i64" itself
     log_level: int = 3  # ORT logging level for OrtInit: 0 verbose .. 4 fatal
     timeout_s: float = 900.0
 
@@ -94,7 +92,7 @@ class RunJob:
             "outputs": list(self.outputs),
             "numThreads": self.num_threads,
             "wasm64": self.resolved_wasm64(),
-            "patchGlueIndex": self.patch_glue_index,
+            "glue": glue_facts(self.artifact_dir / self.mjs),
             "logLevel": self.log_level,
             "timeoutMs": int(self.timeout_s * 1000),
         }
@@ -155,8 +153,16 @@ def compare_outputs(
 
 
 def glue_ptr_size(mjs: Path) -> int | None:
-    m = _PTR_SIZE.search(mjs.read_text(errors="replace"))
-    return int(m.group(1)) if m else None
+    sizes = parse_file(mjs).ptr_sizes
+    return sizes[0] if sizes else None
+
+
+def glue_facts(mjs: Path) -> dict[str, Any]:
+    """What the JS harness needs to know about a glue, from ortwasm.glue's parser (the JS does not re-parse)."""
+    facts = parse_file(mjs)
+    return {"ptr_size": facts.ptr_sizes[0] if facts.ptr_sizes else None,
+            "index_i64": glue_index_key_count(mjs.read_text(errors="replace")),
+            "has_fs": bool(facts.fs_present)}
 
 
 def glue_index_key_count(text: str) -> int:
@@ -337,33 +343,3 @@ def _content_type(p: Path) -> str:
         ".wasm": "application/wasm",
         ".json": "application/json",
     }.get(p.suffix, "application/octet-stream")
-
-
-@contextlib.contextmanager
-def serve_job(job: RunJob) -> Iterator[tuple[StaticServer, dict[str, Any]]]:
-    """Start a server for `job` and give the browser-side job (URLs instead of host paths)."""
-    with StaticServer() as srv:
-        for name in ("browser_page.html", "ort_flow.mjs"):
-            srv.add(f"/harness/{name}", JS_DIR / name)
-        payload = job.to_json()
-        payload.update(
-            pageUrl=srv.base_url + "/harness/browser_page.html",
-            mjsUrl=srv.add(f"/artifact/{job.mjs}", job.artifact_dir / job.mjs),
-            wasmUrl=srv.add(f"/artifact/{job.wasm}", job.artifact_dir / job.wasm),
-            modelUrl=srv.add(f"/data/{job.model.name}", job.model),
-            externalData=[
-                {"path": e.path, "file": str(e.file), "url": srv.add(f"/data/ext{i}/{e.file.name}", e.file)}
-                for i, e in enumerate(job.external_data)
-            ],
-        )
-        yield srv, payload
-
-
-def run_browser(job: RunJob, chromium: Path = CHROMIUM) -> RunResult:
-    """Run `job` in headless Debian Chromium via playwright-core, served from a cross-origin-isolated localhost."""
-    if not chromium.exists():
-        raise ToolchainError(f"chromium not found at {chromium}", hint="apt-get install chromium")
-    with serve_job(job) as (_srv, payload):
-        payload["chromium"] = str(chromium)
-        env = {"ORTWASM_NODE_MODULES": str(node_prefix() / "node_modules")}
-        return _run_script(JS_DIR / "browser_run.mjs", payload, job.timeout_s, env=env)

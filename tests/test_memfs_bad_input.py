@@ -53,7 +53,7 @@ _PROBE = ("import sys, onnxruntime as o\n"
 
 def _native_121(model: Path) -> str:
     if not ORT121.exists():
-        pytest.skip(f"!!! no onnxruntime 1.21.0 venv at {ORT121}: .ci/run creates it")
+        pytest.skip(f"!!! no onnxruntime 1.21.0 venv at {ORT121}: ci/test.sh creates it")
     proc = subprocess.run([str(ORT121), "-c", _PROBE, str(model)], capture_output=True, text=True, timeout=120,
                           check=False)
     return proc.stdout.strip() or proc.stderr.strip()

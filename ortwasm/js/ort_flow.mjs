@@ -1,5 +1,5 @@
 // The ONNX Runtime WebAssembly C API flow, as onnxruntime-web 1.21.0's lib/wasm/wasm-core-impl.ts drives it,
-// shared by the Node harness (run_session.mjs) and the browser page (browser_page.html).
+// used by the Node harness (run_session.mjs).
 //
 // Why a copy of the calling convention and not onnxruntime-web itself: the point is to prove that *our* .wasm/.mjs
 // pair works through the exact exports onnxruntime-web calls, on wasm32 and wasm64, and to report failures as data
@@ -45,51 +45,28 @@ export class HarnessError extends Error {
   }
 }
 
-// ---------------------------------------------------------------- glue inspection (text of the .mjs)
+// ---------------------------------------------------------------- glue facts (computed in Python: ortwasm/glue.py)
 
-/** PTR_SIZE set by js_post_js.js (4) or js_post_js_64.js (8); null when the glue does not say. */
-export function gluePtrSize(text) {
-  const m = /PTR_SIZE["'\]]*\s*=\s*(\d)/.exec(text);
-  return m ? Number(m[1]) : null;
-}
-
-const INDEX_KEY_RE = /(["']?)index\1\s*:\s*(["'])i64\2/g;
-
-/** emscripten 3.1.69 creates 64-bit memory with {index:"i64"}; Node 24/Chrome want {address:"i64"}. */
-export function glueIndexKeyCount(text) {
-  return [...text.matchAll(INDEX_KEY_RE)].length;
-}
-
-export function patchGlueIndexKey(text) {
-  return text.replace(INDEX_KEY_RE, (_m, q1, q2) => `${q1}address${q1}:${q2}i64${q2}`);
-}
-
-/** String literals FS.staticInit keeps through closure (docs/toolchain.md "Detecting the FS"). */
-export function glueHasFs(text) {
-  return text.includes('/dev/tty1') && text.includes('/proc/self/fd') && text.includes('ErrnoError');
-}
-
-/** Refuse (or, on request, patch) the wasm64 glue bug before instantiating anything. */
-export function checkGlue(text, { wasm64, patchIndexKey }) {
-  const ptrSize = gluePtrSize(text);
-  const info = { ptr_size: ptrSize, index_i64: glueIndexKeyCount(text), has_fs: glueHasFs(text), patched: false };
-  if (wasm64 !== undefined && wasm64 !== null && ptrSize !== null && ptrSize !== (wasm64 ? 8 : 4)) {
-    throw new HarnessError('glue', `job says wasm64=${wasm64} but the glue sets PTR_SIZE=${ptrSize}`, { glue: info });
+/**
+ * Refuse a glue that cannot run as the job asks, before instantiating anything. `facts` = {ptr_size, index_i64,
+ * has_fs}, read from the .mjs by ortwasm.glue / ortwasm.gluefix (one parser, in Python) and handed over in the job.
+ */
+export function checkGlue(facts, { wasm64 }) {
+  const info = { ...facts };
+  if (wasm64 !== undefined && wasm64 !== null && info.ptr_size !== null && info.ptr_size !== (wasm64 ? 8 : 4)) {
+    throw new HarnessError('glue', `job says wasm64=${wasm64} but the glue sets PTR_SIZE=${info.ptr_size}`,
+      { glue: info });
   }
   if (info.index_i64 > 0) {
-    if (!patchIndexKey) {
-      throw new HarnessError(
-        'glue',
-        `the .mjs still creates its 64-bit memory with index:"i64" (${info.index_i64} place(s)); emscripten 3.1.69 ` +
-          'emits the old key, which Node 24 and Chrome ignore (RangeError on maximum). The build stage must rewrite ' +
-          'it to address:"i64"; pass patchGlueIndex to patch a temporary copy for an experiment.',
-        { glue: info },
-      );
-    }
-    info.patched = true;
-    return { text: patchGlueIndexKey(text), info };
+    throw new HarnessError(
+      'glue',
+      `the .mjs still creates its 64-bit memory with index:"i64" (${info.index_i64} place(s)); emscripten 3.1.69 ` +
+        'emits the old key, which Node 24 and Chrome ignore (RangeError on maximum). The build stage must rewrite ' +
+        'it to address:"i64".',
+      { glue: info },
+    );
   }
-  return { text, info };
+  return info;
 }
 
 // ---------------------------------------------------------------- bytes <-> base64 (Node and browser)

@@ -6,21 +6,20 @@
 //
 // JOB: {artifactDir, mjs, wasm, model, externalData: [{path, file}], mount: "api"|"fs"|"mounted-files",
 //       inputs: {name: {dims, type, data}}, outputs: [names], numThreads, wasm64, logLevel?, timeoutMs?,
-//       patchGlueIndex?}
+//       glue: {ptr_size, index_i64, has_fs}}   (glue facts from ortwasm.glue: one parser, in Python)
 //
 // Why a separate process per job: a failing artifact may abort, leak threads, or hang in its thread pool; a fresh
 // process keeps every job's RSS figure honest and lets the caller kill a hang. Whatever happens, exactly one JSON
 // line comes out (also written to --out), and the exit code is 0 (ok), 1 (the artifact failed) or 2 (bad job).
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { captureInstances, checkGlue, decodeTensor, describeError, HarnessError, runFlow } from './ort_flow.mjs';
 
 const CHUNK = 64 * 1024 * 1024;
-const state = { stage: 'job', timings: {}, memory: {}, glue: null, module: null, tmpdir: null, outFile: null };
+const state = { stage: 'job', timings: {}, memory: {}, glue: null, module: null, outFile: null };
 let emitted = false;
 
 function memorySnapshot() {
@@ -66,7 +65,6 @@ function emit(fields, code) {
     if (state.outFile) fs.writeFileSync(state.outFile, `${line}\n`);
   } finally {
     fs.writeSync(1, `\n${line}\n`);
-    if (state.tmpdir) fs.rmSync(state.tmpdir, { recursive: true, force: true });
     process.exit(code);
   }
 }
@@ -164,18 +162,8 @@ async function main() {
   state.stage = 'glue';
   const mjsPath = path.resolve(job.artifactDir, job.mjs ?? 'ort-wasm-simd-threaded.mjs');
   const wasmPath = path.resolve(job.artifactDir, job.wasm ?? 'ort-wasm-simd-threaded.wasm');
-  const checked = checkGlue(fs.readFileSync(mjsPath, 'utf8'), {
-    wasm64: job.wasm64,
-    patchIndexKey: Boolean(job.patchGlueIndex),
-  });
-  state.glue = checked.info;
-  let importPath = mjsPath;
-  if (checked.info.patched) {
-    // a patched temporary copy: the glue starts its pthread workers from its own URL, so it must be a real file
-    state.tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortwasm-glue-'));
-    importPath = path.join(state.tmpdir, path.basename(mjsPath));
-    fs.writeFileSync(importPath, checked.text);
-  }
+  state.glue = checkGlue(job.glue, { wasm64: job.wasm64 });
+  const importPath = mjsPath;
 
   state.stage = 'instantiate';
   let t = performance.now();
@@ -197,7 +185,7 @@ async function main() {
 
   state.stage = 'read';
   t = performance.now();
-  const flowJob = readJobData(job, M, checked.info);
+  const flowJob = readJobData(job, M, state.glue);
   state.timings.read_ms = performance.now() - t;
   state.stage = 'flow';
   const externalBytes = flowJob.externalBytes;

@@ -25,7 +25,7 @@ from ortwasm.paths import node_prefix, ortwasm_home
 from ortwasm.runtime import ExternalFile, RunResult, _run_script, encode_tensor
 
 JS_DIR = Path(__file__).resolve().parent / "js"
-BROWSER_DRIVER = Path(__file__).resolve().parents[2] / "ortwasm" / "js" / "browser_run.mjs"
+BROWSER_DRIVER = JS_DIR / "browser_run.mjs"
 NPM_CACHE = "npm-cache/_npm"
 
 

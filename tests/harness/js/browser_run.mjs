@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Drive browser_page.html in headless Debian Chromium with playwright-core, and print ONE JSON line like
-// run_session.mjs does. Usage (ortwasm.runtime.run_browser builds the job and serves the files):
+// Drive a harness page (ort_web_page.html) in headless Debian Chromium with playwright-core; print ONE JSON line like
+// ort_web_node.mjs does. Usage (tests/harness/client.py run_client_browser builds the job and serves the files):
 //
 //   ORTWASM_NODE_MODULES=/var/cache/ortwasm/node/node_modules node browser_run.mjs JOB.json [--out RESULT.json]
 //

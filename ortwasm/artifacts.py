@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import gluefix
+from .atomic import staged_dir
 from .checks import MANIFEST_FORMAT  # one constant for the writer and the reader
 from .deps import sha256_file as sha256
 from .errors import BuildError
@@ -40,11 +40,8 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
     if missing:
         raise BuildError(f"build of {variant.name} finished without {', '.join(missing)}",
                          f"look in {build_dir} and its build.log")
-    out_root.mkdir(parents=True, exist_ok=True)
     final = out_root / variant.name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{variant.name}.", dir=out_root))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the output is for serving and packaging
-    try:
+    with staged_dir(final) as tmp:
         copies = []
         for p in produced:
             dst = tmp / p.name
@@ -67,12 +64,4 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             "glue_fix": fix.as_dict(),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        old = out_root / f".{variant.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest, fix, tuple(entries))

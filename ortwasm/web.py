@@ -27,12 +27,12 @@ import re
 import shutil
 import sys
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .atomic import staged_dir
 from .errors import BuildError
 from .progress import fmt_duration
 from .runner import Runner
@@ -162,10 +162,7 @@ def build_js(source: PreparedSource, build_root: Path, out_root: Path, glue: Pat
 def _install(tgz: Path, final: Path, source: PreparedSource, glue: Path | None,
              timings: dict[str, float]) -> dict[str, object]:
     """Unpack the tarball under a temporary name, drop what we cannot stand behind, write the manifest, rename."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    tmp.chmod(0o755)
-    try:
+    with staged_dir(final) as tmp:
         with tarfile.open(tgz) as tar:
             tar.extractall(tmp, filter="data")
         pkg = tmp / "package"
@@ -187,12 +184,4 @@ def _install(tgz: Path, final: Path, source: PreparedSource, glue: Path | None,
             "timings": {k: round(v, 1) for k, v in timings.items()},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        old = final.parent / f".{final.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return manifest

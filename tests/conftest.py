@@ -59,3 +59,26 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(_artifacts_line())
     terminalreporter.write_line("artifact tests: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
                                 if counts else "artifact tests: none collected")
+
+
+@pytest.fixture(scope="module")
+def configure_setup() -> tuple[Any, Any, Any]:
+    """(BuildOptions, Toolchain, PreparedSource) for real configures of the fetched ORT tree.
+
+    The build dirs live under $ORTWASM_HOME/test-configure, so a warm machine reconfigures in seconds.
+    """
+    from ortwasm import paths
+    from ortwasm.options import BuildOptions
+    from ortwasm.source import prepare
+    from ortwasm.toolchain import find_toolchain
+
+    if not (paths.default_ort_source() / "VERSION_NUMBER").exists():
+        pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")
+    try:
+        tc = find_toolchain(need_wasm64=True)
+    except Exception as exc:
+        pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
+    work = paths.ortwasm_home() / "test-configure"
+    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
+                        deps_dir=paths.default_deps_dir())
+    return opts, tc, prepare(opts.ort_source, work)

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import paths
 from ortwasm.options import BuildOptions
 from ortwasm.pipeline import build_env, configure_variant
 from ortwasm.runner import Runner
-from ortwasm.source import PreparedSource, prepare
-from ortwasm.toolchain import Toolchain, find_toolchain
+from ortwasm.source import PreparedSource
+from ortwasm.toolchain import Toolchain
 from ortwasm.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache
 from ortwasm.variants import load_table
 
@@ -40,23 +39,10 @@ def _normalise(cache: dict[str, str], build_dir: Path) -> dict[str, str]:
     return {k: v.replace(str(build_dir), "<BUILD>") for k, v in cache.items()}
 
 
-@pytest.fixture(scope="module")
-def env() -> tuple[BuildOptions, Toolchain, PreparedSource]:
-    if not (paths.default_ort_source() / "VERSION_NUMBER").exists():
-        pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")
-    try:
-        tc = find_toolchain()
-    except Exception as exc:
-        pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
-    work = paths.ortwasm_home() / "test-configure"
-    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
-                        deps_dir=paths.default_deps_dir())
-    return opts, tc, prepare(opts.ort_source, work)
-
-
 @pytest.mark.parametrize("memfs", [False, True], ids=["off", "memfs"])
-def test_cmake_cache_equals_build_py(env: tuple[BuildOptions, Toolchain, PreparedSource], memfs: bool) -> None:
-    opts, tc, src = env
+def test_cmake_cache_equals_build_py(configure_setup: tuple[BuildOptions, Toolchain, PreparedSource],
+                                     memfs: bool) -> None:
+    opts, tc, src = configure_setup
     variant = load_table()["wasm32-memfs" if memfs else "wasm32"]
     ours_plan, _, _ = configure_variant(opts, replace(variant, name="fidelity-ours"), tc, src, {})
 

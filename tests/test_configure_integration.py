@@ -13,11 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import paths
 from ortwasm.options import BuildOptions
 from ortwasm.pipeline import configure_variant
-from ortwasm.source import prepare
-from ortwasm.toolchain import find_toolchain
 from ortwasm.variants import load_table
 
 pytestmark = pytest.mark.integration
@@ -30,23 +27,9 @@ def _link_line(build_dir: Path) -> str:
     return m.group(0)
 
 
-@pytest.fixture(scope="module")
-def setup() -> tuple[BuildOptions, object, object]:
-    if not (paths.default_ort_source() / "VERSION_NUMBER").exists():
-        pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")
-    try:
-        tc = find_toolchain(need_wasm64=True)
-    except Exception as exc:
-        pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
-    work = paths.ortwasm_home() / "test-configure"
-    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
-                        deps_dir=paths.default_deps_dir())
-    return opts, tc, prepare(opts.ort_source, work)
-
-
 @pytest.mark.parametrize("arch", ["wasm32", "wasm64"])
-def test_link_line_follows_memfs_flag(setup: tuple[BuildOptions, object, object], arch: str) -> None:
-    opts, tc, src = setup
+def test_link_line_follows_memfs_flag(configure_setup: tuple[BuildOptions, object, object], arch: str) -> None:
+    opts, tc, src = configure_setup
     table = load_table()
     # Same build dir for OFF and ON: the reconfigure reuses the probes.
     off, on = table[arch], table[f"{arch}-memfs"]

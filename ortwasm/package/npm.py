@@ -1,0 +1,289 @@
+"""The npm package: onnxruntime-web itself (same name, same API), with our wasm pairs and one entry per variant.
+
+Why a drop-in and not a side package of wasm files: with a side package every user had to hand-write
+``env.wasm.wasmPaths`` and keep it in step with file names.  onnxruntime-web 1.21.0 reads ``env.wasm.wasmPaths``
+when the first session is created, loads ``<prefix>ort-wasm-simd-threaded.mjs`` and the ``.wasm`` next to it, and
+drives wasm32 and wasm64 glue with the same JS (it reads ``Module.PTR_SIZE`` at run time).  So:
+
+- the default pair sits where upstream's does (``dist/ort-wasm-simd-threaded.{wasm,mjs}``): ``onnxruntime-web``
+  and ``onnxruntime-web/wasm`` behave as upstream's with our wasm;
+- every other pair sits in ``dist/<variant>/`` under upstream's names, because the glue's default
+  ``locateFile`` and its pthread workers (``new Worker(new URL(import.meta.url))``) use them;
+- ``onnxruntime-web/<variant>`` is a three-line entry over upstream's bundle that sets ``wasmPaths`` to its pair's
+  directory unless the user set it, and for wasm64 first checks for Memory64 so an old runtime fails at import,
+  naming what it lacks, before a session (or a multi-GB external data download) starts.
+
+What upstream's ``exports`` would point at but we do not ship (the WebGPU/JSEP bundles: they embed or load a JSEP
+glue we did not build) is removed or, for ``.`` and the ``browser``-style fields, pointed at the ``ort.wasm``
+build of the same form; afterwards every target is checked to exist, so no import resolves to a missing file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import PackageError
+from .inputs import KINDS, UPSTREAM_STEM, VariantFiles, WebPackage
+
+NPM_NAME = "onnxruntime-web"
+# Upstream's entry bundles the variant entries wrap: they load the CPU pair by name, so they serve every variant.
+BROWSER_ESM, NODE_ESM, NODE_CJS = "dist/ort.wasm.min.mjs", "dist/ort.node.min.mjs", "dist/ort.node.min.js"
+# The smallest module with a 64-bit memory: magic + version, memory section (id 5, 3 bytes): 1 memory, limits
+# flag 0x04 (memory64, no maximum), minimum 0.  Engines without Memory64 reject it.
+MEMORY64_PROBE = (0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x04, 0x00)
+MEMORY64_NEEDS = "Node >= 24, Chrome >= 133, Firefox >= 134"
+# A JSEP bundle name and its parts; its CPU equivalent is ort.wasm with the same bundle/min/extension.
+_JSEP_TARGET = re.compile(r"^(?P<dir>(?:\./)?dist/)ort(?:\.all|\.webgpu)?(?P<bundle>\.bundle)?(?P<min>\.min)?"
+                          r"\.(?P<ext>m?js)$")
+_REMAPPED_FIELDS = ("main", "module", "browser", "unpkg", "jsdelivr")
+_HAS_DEFAULT_EXPORT = re.compile(rb"\bas default\b|\bexport default\b")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each packaged variant's pair and entries go; the default pair has upstream's place in ``dist/``."""
+
+    variants: tuple[VariantFiles, ...]
+    default: str
+
+    def pair_dir(self, v: VariantFiles) -> str:
+        return "dist" if v.name == self.default else f"dist/{v.name}"
+
+    def pair_path(self, v: VariantFiles, kind: str) -> str:
+        return f"{self.pair_dir(v)}/{UPSTREAM_STEM}.{kind}"
+
+    def entries(self, v: VariantFiles) -> dict[str, str]:
+        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS)."""
+        return {"import": f"dist/ort.{v.name}.min.mjs", "node.import": f"dist/ort.{v.name}.node.mjs",
+                "node.require": f"dist/ort.{v.name}.node.cjs"}
+
+
+def choose_default(variants: list[VariantFiles]) -> str:
+    """``wasm32`` (MEMFS off: upstream's build, patched) if packaged, else the first in variant-table order."""
+    names = [v.name for v in variants]
+    return "wasm32" if "wasm32" in names else names[0]
+
+
+def _norm(target: str) -> str:
+    return target.removeprefix("./")
+
+
+def _targets(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [t for child in node.values() for t in _targets(child)]
+    if isinstance(node, list):
+        return [t for child in node for t in _targets(child)]
+    return []
+
+
+def _cpu_equivalent(target: str, have: set[str]) -> str | None:
+    m = _JSEP_TARGET.match(target)
+    if m is None:
+        return None
+    for cand in (f"{m['dir']}ort.wasm{m['bundle'] or ''}{m['min'] or ''}.{m['ext']}",
+                 f"{m['dir']}ort.wasm{m['min'] or ''}.{m['ext']}"):
+        if _norm(cand) in have:
+            return cand
+    return None
+
+
+def _remap(node: object, have: set[str], where: str) -> object:
+    """Point every missing target of ``node`` at its ort.wasm equivalent; refuse when there is none."""
+    if isinstance(node, dict):
+        return {k: _remap(child, have, f"{where}.{k}") for k, child in node.items()}
+    if isinstance(node, str) and _norm(node) not in have:
+        cpu = _cpu_equivalent(node, have)
+        if cpu is None:
+            raise PackageError(f"refusing to package: onnxruntime-web's package.json {where} is {node!r}, which is "
+                               "not in the package and has no ort.wasm equivalent",
+                               "the JS stage's output is not the onnxruntime-web layout this ortwasm knows; "
+                               "rebuild it with this ortwasm")
+        return cpu
+    return node
+
+
+def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
+                 ortwasm_field: dict[str, Any]) -> dict[str, Any]:
+    """Upstream's package.json, version ours, exports pointing only at files we ship, plus one export per variant."""
+    pkg: dict[str, Any] = copy.deepcopy(web.package_json)
+    pkg["name"], pkg["version"] = NPM_NAME, version
+    dropped = {f"dist/{name}" for name in web.dropped}
+    exports: dict[str, Any] = {}
+    for key, node in pkg["exports"].items():
+        missing = [t for t in _targets(node) if _norm(t) not in have]
+        unexplained = [t for t in missing if _norm(t) not in dropped]
+        if unexplained:
+            raise PackageError(f"refusing to package: onnxruntime-web's package.json exports {key!r} -> "
+                               f"{unexplained[0]!r}, which the JS stage neither shipped nor listed as dropped",
+                               "rebuild the JS (delete OUT/onnxruntime-web, rerun the build without --skip-js)")
+        if not missing:
+            exports[key] = node
+        elif key == ".":  # the package's main entry cannot go; the wasm (CPU) build of the same form takes its place
+            exports[key] = _remap(node, have, 'exports["."]')
+        # any other subpath whose files were dropped (./all, ./webgpu) goes: importing it must fail, not mislead
+    for field in _REMAPPED_FIELDS:
+        if isinstance(pkg.get(field), str):
+            pkg[field] = _remap(pkg[field], have, f'"{field}"')
+    dot = exports.get(".")
+    types = dot.get("types") if isinstance(dot, dict) else None
+    types = types if isinstance(types, str) else pkg.get("types")
+    for v in layout.variants:
+        key = f"./{v.name}"
+        if key in exports:
+            raise PackageError(f"refusing to package {v.name}: onnxruntime-web already exports {key!r}",
+                               "rename the variant in the variant table")
+        e = layout.entries(v)
+        exports[key] = ({"types": types} if isinstance(types, str) else {}) | {
+            "node": {"import": f"./{e['node.import']}", "require": f"./{e['node.require']}"},
+            "import": f"./{e['import']}"}
+    pkg["exports"] = exports
+    pkg["ortwasm"] = ortwasm_field
+    broken = sorted({t for t in [*_targets(exports), *(pkg.get(f) for f in (*_REMAPPED_FIELDS, "types"))]
+                     if isinstance(t, str) and _norm(t) not in have})
+    if broken:  # a bug here, not in the input: say so rather than publish an import that fails
+        raise PackageError(f"internal error: package.json would point at missing file(s): {', '.join(broken)}",
+                           "report this to ortwasm's maintainers with OUT/onnxruntime-web/manifest.json")
+    return pkg
+
+
+def left_out_exports(web: WebPackage, pkg: dict[str, Any]) -> list[str]:
+    return [k for k in web.package_json["exports"] if k not in pkg["exports"]]
+
+
+# --- entry points -------------------------------------------------------------------------------------------
+
+
+def _guard(v: VariantFiles) -> str:
+    if v.arch != "wasm64":
+        return ""
+    probe = ", ".join(f"0x{b:02x}" for b in MEMORY64_PROBE)
+    return (f"// The {v.name} pair needs Memory64: fail at import, before any session or external data download.\n"
+            f"if (typeof WebAssembly !== 'object' || !WebAssembly.validate(new Uint8Array([{probe}]))) {{\n"
+            f"  throw new Error('{NPM_NAME}/{v.name} needs WebAssembly Memory64: {MEMORY64_NEEDS}; "
+            "this runtime has none');\n}\n")
+
+
+def _header(v: VariantFiles, layout: Layout, bundle: str) -> str:
+    pair = f"{layout.pair_dir(v)}/{UPSTREAM_STEM}.{{mjs,wasm}}"
+    return (f"// {NPM_NAME}/{v.name} (generated by ortwasm): upstream's {bundle} with the {v.name} pair\n"
+            f"// ({v.arch}, MEMFS {'on' if v.memfs else 'off'}: {pair}) as its default wasm.\n"
+            "// env.wasm.wasmPaths set by you before the first session still wins.\n")
+
+
+def entry_files(layout: Layout, web: WebPackage) -> dict[str, bytes]:
+    """The three entry points per variant: small generated JS over upstream's bundles."""
+    for need in (BROWSER_ESM, NODE_ESM, NODE_CJS):
+        if need not in web.files:
+            raise PackageError(f"refusing to package: onnxruntime-web has no {need}, which the variant entry points "
+                               "import", "rebuild the JS (delete OUT/onnxruntime-web, rerun the build)")
+    out: dict[str, str] = {}
+    for v in layout.variants:
+        sub = "./" if v.name == layout.default else f"./{v.name}/"
+        entries = layout.entries(v)
+        for path, bundle in ((entries["import"], BROWSER_ESM), (entries["node.import"], NODE_ESM)):
+            rel = "./" + bundle.removeprefix("dist/")
+            default = "export default ort.default;\n" if _HAS_DEFAULT_EXPORT.search(web.files[bundle]) else ""
+            out[path] = (f"{_header(v, layout, rel)}import * as ort from '{rel}';\n\n{_guard(v)}"
+                         f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
+                         f"  ort.env.wasm.wasmPaths = new URL('{sub}', import.meta.url).href;\n}}\n\n"
+                         f"export * from '{rel}';\n{default}")
+        here = "__dirname" if v.name == layout.default else f"require('node:path').join(__dirname, '{v.name}')"
+        rel = "./" + NODE_CJS.removeprefix("dist/")
+        out[entries["node.require"]] = (
+            f"'use strict';\n{_header(v, layout, rel)}\n{_guard(v)}const ort = require('{rel}');\n\n"
+            f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
+            f"  ort.env.wasm.wasmPaths = require('node:url').pathToFileURL({here} + '/').href;\n}}\n\n"
+            "module.exports = ort;\n")
+    clash = sorted(set(out) & set(web.files))
+    if clash:
+        raise PackageError(f"refusing to package: entry point {clash[0]} would replace onnxruntime-web's own file",
+                           "rename the variant in the variant table")
+    return {p: s.encode() for p, s in out.items()}
+
+
+# --- README -------------------------------------------------------------------------------------------------
+
+
+def readme(layout: Layout, web: WebPackage, version: str, pkg: dict[str, Any]) -> str:
+    """Our section on top of upstream's README: what this build is, how to pick a variant, what is missing."""
+    ort = web.ort
+    tgz = f"{NPM_NAME}-{version}.tgz"
+    rows = []
+    for v in layout.variants:
+        also = f" (and `{NPM_NAME}`, `{NPM_NAME}/wasm`)" if v.name == layout.default else ""
+        rows.append(f"| `{NPM_NAME}/{v.name}`{also} | {v.arch}{' (Memory64)' if v.arch == 'wasm64' else ''} | "
+                    f"{'on' if v.memfs else 'off'} | `{layout.pair_dir(v)}/{UPSTREAM_STEM}.{{mjs,wasm}}` |")
+    example = next((v.name for v in layout.variants if v.arch == "wasm64" and v.memfs), layout.variants[-1].name)
+    patchset = f"patch set `{ort.get('patchset')}`" if ort.get("patched") else "no patches"
+    text = f"""# {NPM_NAME} {version}, built by ortwasm
+
+This is **onnxruntime-web** (same name, API and entry points: a drop-in replacement), built by ortwasm from
+ONNX Runtime {ort.get('version')} with {patchset}. The JavaScript and every WebAssembly pair come from that one
+source tree and were checked before packaging; `package.json` → `"ortwasm"` lists each pair's sha256.
+
+## Variants
+
+| import | arch | MEMFS external data | wasm pair |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+Choose one by the import path; the rest of your code is unchanged:
+
+```js
+import * as ort from '{NPM_NAME}/{example}';  // or require('{NPM_NAME}/{example}') in Node
+const session = await ort.InferenceSession.create(modelBytes, {{ executionProviders: ['wasm'] }});
+```
+
+The default is **{layout.default}**: `{NPM_NAME}` and `{NPM_NAME}/wasm` load it, from where upstream keeps its pair.
+A variant's entry point sets `ort.env.wasm.wasmPaths` to its pair's directory, and only if you have not set it.
+MEMFS variants read external data through the file system with 64-bit offsets, so tensors past 4 GiB load.
+wasm64 variants need WebAssembly Memory64 ({MEMORY64_NEEDS}); their entry points throw at import
+when it is missing.
+
+## Install
+
+```sh
+npm install {NPM_NAME}@file:./{tgz}
+```
+
+or in `package.json`: `"dependencies": {{ "{NPM_NAME}": "file:./{tgz}" }}`.
+Code that imports `{NPM_NAME}` keeps working.
+"""
+    left_out = [f"`{NPM_NAME}{k.removeprefix('.')}`" for k in left_out_exports(web, pkg)]
+    bundles = [n for n in web.dropped if n.startswith("ort.") and not n.endswith(".map")]
+    if left_out or bundles:
+        shown = ", ".join(f"`{n}`" for n in bundles[:6]) + (f" and {len(bundles) - 6} more" if len(bundles) > 6 else "")
+        moved = [f"`{f}`" for f in _REMAPPED_FIELDS if web.package_json.get(f) != pkg.get(f)]
+        text += f"""
+## Left out: WebGPU (JSEP)
+
+Not in this package: {", ".join(left_out) or "no entry point"}; the bundles {shown or "(none)"}.
+They embed or load the WebGPU (JSEP) wasm build, which this build did not produce, and upstream's would pair
+this JavaScript with somebody else's wasm. `{NPM_NAME}` in a browser is therefore the CPU (wasm) build, as
+`{NPM_NAME}/wasm` is{"; " + ", ".join(moved) + " point at its files" if moved else ""}.
+"""
+    upstream = web.files.get("README.md", b"").decode("utf-8", "replace")
+    return text + ("\n---\n\n" + upstream if upstream else "")
+
+
+def npm_files(layout: Layout, web: WebPackage, version: str, ortwasm_field: dict[str, Any]) -> dict[str, bytes]:
+    """Paths inside ``package/`` -> bytes: upstream's files, our pairs and entries, package.json and README ours."""
+    files = dict(web.files)
+    for v in layout.variants:
+        for kind in KINDS:
+            path = layout.pair_path(v, kind)
+            if path in files:
+                raise PackageError(f"refusing to package: onnxruntime-web already ships {path}",
+                                   "rebuild the JS; the JS stage drops upstream's wasm pairs")
+            files[path] = v.data[kind]
+    files |= entry_files(layout, web)
+    pkg = package_json(web, layout, set(files), version, ortwasm_field)
+    files["package.json"] = (json.dumps(pkg, indent=2) + "\n").encode()  # upstream's key order, as npm writes it
+    files["README.md"] = readme(layout, web, version, pkg).encode()
+    return files

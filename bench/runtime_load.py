@@ -25,9 +25,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import machine_info, write_results
-from ortwasm import models, runtime
 from ortwasm.paths import artifact_cache_dir
 from ortwasm.variants import load_table, release_variants
+from tests.harness import models, runtime
 from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_node
 
 GIB = 1024**3

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import models, runtime
 from ortwasm.paths import artifact_cache_dir
-from ortwasm.runtime import CHROMIUM, ExternalFile, RunResult
 from ortwasm.variants import load_table, release_variants
+from tests.harness import models, runtime
 from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
+from tests.harness.runtime import CHROMIUM, ExternalFile, RunResult
 
 pytestmark = pytest.mark.artifacts
 

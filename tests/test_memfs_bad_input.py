@@ -16,8 +16,9 @@ import onnx
 import onnxruntime
 import pytest
 
-from ortwasm import models, paths
-from ortwasm.runtime import ExternalFile, RunJob, run_node
+from ortwasm import paths
+from tests.harness import models
+from tests.harness.runtime import ExternalFile, RunJob, run_node
 
 pytestmark = pytest.mark.artifacts
 

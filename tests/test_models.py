@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ortwasm import models
+from tests.harness import models
 
 
 def _external_entries(model: Path) -> dict[str, dict[str, str]]:

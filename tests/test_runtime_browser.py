@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import runtime
+from tests.harness import runtime
 
 VARIANTS = ("wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs")
 

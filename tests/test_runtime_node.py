@@ -5,7 +5,7 @@ Why these stay below the public API:
   glue themselves) is not something onnxruntime-web calls;
 - that an OFF build has no FS at all (so the direct route is refused cleanly) is a property of the glue;
 - glue facts (pointer width, the wasm64 memory key) are static properties of the file.
-The harness (ortwasm/js/ort_flow.mjs) follows onnxruntime-web 1.21.0's calling convention.
+The harness (tests/harness/js/ort_flow.mjs) follows onnxruntime-web 1.21.0's calling convention.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ortwasm import models, runtime
-from ortwasm.runtime import RunJob, RunResult
+from tests.harness import models, runtime
+from tests.harness.runtime import RunJob, RunResult
 
 RTOL, ATOL = 1e-4, 1e-5
 VARIANTS = ("wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs")

@@ -22,7 +22,7 @@ import numpy as np
 
 from ortwasm.errors import ToolchainError
 from ortwasm.paths import node_prefix, ortwasm_home
-from ortwasm.runtime import ExternalFile, RunResult, _run_script, encode_tensor
+from tests.harness.runtime import ExternalFile, RunResult, _run_script, encode_tensor
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 BROWSER_DRIVER = JS_DIR / "browser_run.mjs"
@@ -121,7 +121,7 @@ def run_client_node(job: ClientJob, node: Path | None = None) -> RunResult:
 def run_client_browser(job: ClientJob, dist_dir: Path, entry_name: str) -> RunResult:
     """Run `job` in headless Chromium: the package's browser `entry_name` (a file in `dist_dir`), served with
     every file beside it (the glue pairs, per-variant subdirs) from a cross-origin-isolated localhost."""
-    from ortwasm.runtime import CHROMIUM, StaticServer
+    from tests.harness.runtime import CHROMIUM, StaticServer
 
     if not CHROMIUM.exists():
         raise ToolchainError(f"chromium not found at {CHROMIUM}", hint="apt-get install chromium")

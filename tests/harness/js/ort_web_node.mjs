@@ -17,6 +17,8 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
+import { writeResult } from './result.mjs';
+
 const CHUNK = 64 * 1024 * 1024;
 const state = { stage: 'job', timings: {}, memory: {}, outFile: null, backend: null };
 let emitted = false;
@@ -34,20 +36,12 @@ function emit(fields, code) {
   if (emitted) return;
   emitted = true;
   const st = procStatus();
-  const result = {
-    ok: false, outputs: {}, error: null, stage: null, ...fields,
+  writeResult(state.outFile, {
+    ...fields,
     timings: { ...state.timings, total_ms: performance.now() },
     memory: { peak_rss: st.VmHWM ?? null, rss_end: st.VmRSS ?? null, ...state.memory },
-    node: process.version,
     backend: state.backend,
-  };
-  const line = JSON.stringify(result);
-  try {
-    if (state.outFile) fs.writeFileSync(state.outFile, `${line}\n`);
-  } finally {
-    fs.writeSync(1, `\n${line}\n`);
-    process.exit(code);
-  }
+  }, code);
 }
 
 function errorText(e) {

@@ -2,7 +2,7 @@
 
 Why a subprocess per run: a broken artifact may abort, hang its thread pool or leak gigabytes; a fresh Node
 process (or browser) per job keeps each RSS figure honest and lets us kill a hang.  The JavaScript side
-(`ortwasm/js/`) follows onnxruntime-web 1.21.0's calling convention and always answers with one JSON object, so
+(`tests/harness/js/`) follows onnxruntime-web 1.21.0's calling convention and always answers with one JSON object, so
 every failure here is data (`RunResult.ok is False`, `error`, `stage`), never a crash of the caller.
 """
 

@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 
 from ortwasm.errors import UsageError
 from ortwasm.paths import ortwasm_home
-from ortwasm.runtime import ExternalFile
+from tests.harness.runtime import ExternalFile
 
 IR_VERSION = 8  # ORT 1.21.0 reads up to IR 10; onnx's default is newer
 OPSET = 17

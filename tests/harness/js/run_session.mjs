@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { writeResult } from './result.mjs';
 import { captureInstances, checkGlue, decodeTensor, describeError, HarnessError, runFlow } from './ort_flow.mjs';
 
 const CHUNK = 64 * 1024 * 1024;
@@ -42,11 +43,7 @@ function emit(fields, code) {
   if (emitted) return;
   emitted = true;
   const snap = memorySnapshot();
-  const result = {
-    ok: false,
-    outputs: {},
-    error: null,
-    stage: null,
+  writeResult(state.outFile, {
     ...fields,
     timings: { ...state.timings, total_ms: performance.now() },
     memory: {
@@ -58,15 +55,7 @@ function emit(fields, code) {
       rss_end: snap.rss,
     },
     glue: state.glue,
-    node: process.version,
-  };
-  const line = JSON.stringify(result);
-  try {
-    if (state.outFile) fs.writeFileSync(state.outFile, `${line}\n`);
-  } finally {
-    fs.writeSync(1, `\n${line}\n`);
-    process.exit(code);
-  }
+  }, code);
 }
 
 function fail(e) {

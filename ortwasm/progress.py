@@ -57,11 +57,33 @@ def running_tools(root_pid: int, proc: Path = Path("/proc")) -> list[str]:
     return out
 
 
+_SHELLS = {"sh", "bash", "dash"}
+_INTERPRETERS = {"python", "python3", "node", "nodejs", "java"}
+
+
+def program_of(cmdline: str) -> str | None:
+    """The program a process is, by name: the binary, or the script an interpreter runs; None for shells.
+
+    Shells are skipped because the link's `sh -c "emcc ... && node wasm_post_build.js"` names every phase at once.
+    """
+    tokens = cmdline.split()
+    if not tokens:
+        return None
+    prog = tokens[0].rsplit("/", 1)[-1]
+    if prog in _SHELLS:
+        return None
+    if prog in _INTERPRETERS or prog.startswith("python3."):
+        script = next((t for t in tokens[1:] if not t.startswith("-")), None)
+        return script.rsplit("/", 1)[-1] if script else prog
+    return prog
+
+
 def link_phase(cmdlines: list[str]) -> str | None:
-    """The link tool running now, by the latest phase any descendant shows."""
+    """The link tool running now: the latest phase (in LINK_TOOLS order) any non-shell descendant is."""
+    programs = [p for p in (program_of(c) for c in cmdlines) if p]
     found = None
     for needle, name in LINK_TOOLS:
-        if any(needle in c for c in cmdlines):
+        if any(needle in p for p in programs):
             found = name
     return found
 

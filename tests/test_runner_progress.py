@@ -76,6 +76,10 @@ def test_running_tools_walks_descendants_only(tmp_path: Path) -> None:
     assert link_phase(tools) == "wasm-opt"
     assert link_phase(["python3 emcc.py", "java -jar closure-compiler.jar"]) == "closure compiler"
     assert link_phase(["clang++ -c a.cc"]) is None
+    # the link's shell names every phase at once; only the programs running count
+    shell = "/bin/sh -c cd b && em++ -o ort.mjs && node /src/js/wasm_post_build.js ort.mjs"
+    assert link_phase([shell, "/usr/bin/wasm-ld -o ort.wasm"]) == "wasm-ld (LTO code generation + link)"
+    assert link_phase([shell, "/usr/bin/node /src/js/wasm_post_build.js ort.mjs"]) == "post-build script"
 
 
 def test_link_estimate_from_previous_ninja_log(tmp_path: Path) -> None:

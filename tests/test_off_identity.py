@@ -1,8 +1,8 @@
-"""With the flag OFF our wasm32 artifacts are sha256-identical to unpatched ORT 1.21.0 built the same way.
+"""With the flag OFF our wasm32 artifacts are sha256-identical to unpatched ORT 1.21.0 built by ORT's own build.py.
 
-Reads two cached real builds: $ORTWASM_HOME/out/wasm32 (patched tree, MEMFS OFF) and
-$ORTWASM_HOME/out-upstream/wasm32 (`python build.py --no-patches --variants wasm32 --build-dir build-upstream
---out $ORTWASM_HOME/out-upstream`). Skips loudly when either is missing.
+Reads two real builds: $ORTWASM_HOME/out/wasm32 (patched tree, MEMFS OFF, our driver) and the output of
+`python bench/upstream_identity.py` ($ORTWASM_HOME/build-buildpy/Release: the unpatched tree, ORT's
+tools/ci_build/build.py, the same toolchain and dependency dirs). Skips loudly when either is missing.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ from ortwasm.deps import sha256_file
 
 pytestmark = pytest.mark.artifacts
 
+FILES = ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
 
-def test_off_build_is_byte_identical_to_unpatched() -> None:
+
+def test_off_build_is_byte_identical_to_build_py() -> None:
     ours = paths.artifact_cache_dir() / "wasm32"
-    upstream = paths.ortwasm_home() / "out-upstream" / "wasm32"
-    for d in (ours, upstream):
-        if not (d / "manifest.json").exists():
-            pytest.skip(f"!!! no cached build at {d}: see this test's docstring for the command")
-    assert json.loads((upstream / "manifest.json").read_text())["ort"]["patched"] is False
-    assert json.loads((ours / "manifest.json").read_text())["ort"]["patched"] is True
-    for name in ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs"):
+    upstream = paths.ortwasm_home() / "build-buildpy" / "Release"
+    if not (ours / "manifest.json").exists():
+        pytest.skip(f"!!! no wasm32 build at {ours}: python build.py --variants wasm32")
+    if not all((upstream / f).exists() for f in FILES):
+        pytest.skip(f"!!! no ORT build.py output in {upstream}: python bench/upstream_identity.py")
+    manifest = json.loads((ours / "manifest.json").read_text())
+    assert manifest["ort"]["patched"] is True and manifest["defines"]["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] == "OFF"
+    for name in FILES:
         assert sha256_file(ours / name) == sha256_file(upstream / name), name

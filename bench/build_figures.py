@@ -48,7 +48,7 @@ def file_facts(path: Path) -> dict[str, object]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build-dir", type=Path, default=Path("build"))
+    ap.add_argument("--build-dir", type=Path, default=Path("/var/cache/ortwasm/build"))
     ap.add_argument("--out", type=Path, default=Path("/var/cache/ortwasm/out"))
     ap.add_argument("--baseline-build", type=Path, default=Path("build-upstream"))
     ap.add_argument("--baseline-out", type=Path, default=Path("/var/cache/ortwasm/out-upstream"))

@@ -51,7 +51,16 @@ def test_progress_plain_lines_with_eta() -> None:
 def test_ctrl_c_becomes_interrupted_and_is_logged(tmp_path: Path) -> None:
     r = Runner(ExecEnv(), {}, tmp_path / "build.log", "wasm32", echo=False)
     pid = os.getpid()
-    threading.Thread(target=lambda: (time.sleep(1.0), os.kill(pid, signal.SIGINT)), daemon=True).start()
+    log = tmp_path / "build.log"
+
+    def interrupt_once_running() -> None:
+        """Ctrl-C only once the child is running and its first line has been read (no timing guess under load)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (log.exists() and "[1/9] x" in log.read_text()):
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
     with pytest.raises(Interrupted) as err:
         r.run(_py("import time; print('[1/9] x', flush=True); time.sleep(30)"), "build", progress=True)
     assert "rerun the same command" in err.value.hint

@@ -103,13 +103,12 @@ class _Steps:
     def __init__(self, total: int, previous: dict[str, float]) -> None:
         self.total, self.previous, self.done = total, previous, 0
         self.started = time.monotonic()
-        self.seconds: dict[str, float] = {}
 
     def step(self, name: str) -> None:
         self.done += 1
-        left = sum(v for k, v in self.previous.items() if k not in self.seconds)
-        eta = fmt_duration(left) if self.previous else "?"
-        print(f"ortwasm: js: [{self.done}/{self.total}] {name}  elapsed {fmt_duration(time.monotonic() - self.started)}"
+        elapsed = time.monotonic() - self.started
+        eta = fmt_duration(max(0.0, sum(self.previous.values()) - elapsed)) if self.previous else "?"
+        print(f"ortwasm: js: [{self.done}/{self.total}] {name}  elapsed {fmt_duration(elapsed)}"
               f"  ETA {eta}", file=sys.stderr, flush=True)
 
 

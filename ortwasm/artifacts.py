@@ -47,7 +47,7 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             dst = tmp / p.name
             shutil.copyfile(p, dst)
             copies.append(dst)
-        fix = gluefix.apply(tmp / f"{stem}.mjs", variant.memory64)
+        fix = gluefix.apply(tmp / f"{stem}.mjs", variant.memory64, toolchain.version)
         entries: list[dict[str, str | int]] = [
             {"name": c.name, "bytes": c.stat().st_size, "sha256": sha256(c)} for c in copies]
         manifest: dict[str, object] = {

@@ -28,11 +28,13 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--deps-dir", type=Path, default=None,
                    help="offline dependency sources (default: the fetched cache if present, else FetchContent)")
     b.add_argument("--online-deps", action="store_true", help="use ORT's own FetchContent (needs internet)")
-    b.add_argument("--build-dir", type=Path, default=paths.build_root(),
-                   help="per-variant build trees and the patched source copy (default: $ORTWASM_HOME/build)")
-    b.add_argument("--out", type=Path, default=paths.artifact_cache_dir(),
+    b.add_argument("--build-dir", type=Path, default=None,
+                   help="per-variant build trees and the patched source copy (default: $ORTWASM_HOME/<dir>, "
+                        "<dir> from patches/<version>/recipe.toml: `build` for 1.21.0, `build-1.30.0`, ...)")
+    b.add_argument("--out", type=Path, default=None,
                    help="where finished variants land, one dir each; the tests read the same default "
-                        "(default: $ORTWASM_HOME/out, or $ORTWASM_ARTIFACTS)")
+                        "(default: $ORTWASM_HOME/out, or $ORTWASM_ARTIFACTS, for 1.21.0; "
+                        "$ORTWASM_HOME/out-<version> for other versions)")
     b.add_argument("--variants", default=None,
                    help="comma-separated names from the variant table (default wasm32,wasm64)")
     b.add_argument("--enable_wasm_memfs", action="store_true",
@@ -50,6 +52,9 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--skip-checks", action="store_true")
     b.add_argument("--skip-js", action="store_true",
                    help="do not build onnxruntime-web's JS from the tree (needed by `ortwasm package`)")
+    b.add_argument("--toolchain", default=None, metavar="trixie|sid",
+                   help="which provisioned emscripten to use: Debian trixie's 3.1.69 or sid's 6.0.x "
+                        "(same as ORTWASM_TOOLCHAIN; default: EMSDK, then emcc on PATH, then trixie)")
     b.add_argument("--allow-unproven-toolchain", action="store_true",
                    help="build even with an emscripten version that patches/<version>/recipe.toml does not list "
                         "as proven")
@@ -76,15 +81,42 @@ def make_parser() -> argparse.ArgumentParser:
     pk = sub.add_parser("package", help="npm tarball and wheel from checked artifacts")
     pk.add_argument("path", type=Path)
     pk.add_argument("--dest", type=Path, default=Path("dist"))
-    f = sub.add_parser("fetch-sources", help="fill the source cache from Debian's registry")
-    f.add_argument("--mirror", default=os.environ.get("ORTWASM_DEBIAN_MIRROR", "http://deb.debian.org/debian"))
+    f = sub.add_parser("fetch-sources", help="fill $ORTWASM_HOME/sources: an ORT version's tree and its pinned deps")
+    f.add_argument("--version", default=None, dest="ort_version",
+                   help=f"ONNX Runtime version, a folder of patches/ (default {paths.DEFAULT_VERSION})")
+    f.add_argument("--git-mirror", action="append", default=[], metavar="DIR|NAME=PATH",
+                   help="local git repositories to take git pins from: a directory of mirrors "
+                        "(<owner>+<name>/repo, <owner>/<name>, <name>.git) or NAME=PATH for one dependency "
+                        "(or onnxruntime); repeatable.  Pins no mirror has are fetched with git (--depth 1)")
+    f.add_argument("--mirror", default=os.environ.get("ORTWASM_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
+                   help="Debian mirror for debian: pins (default $ORTWASM_DEBIAN_MIRROR or deb.debian.org)")
     return parser
 
 
-def _build_options(a: argparse.Namespace) -> BuildOptions:
+def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
+    """Build dir, out dir and deps dir: given, or the tree's version's defaults (two versions never share)."""
+    from .recipe import load_recipe
+    from .source import peek_version
+
+    version = peek_version(a.ort_source)
+    recipe = load_recipe(version)
+    home = paths.ortwasm_home()
+    build = a.build_dir or home / (recipe.layout.build if recipe else f"build-{version}")
+    if a.out is not None:
+        out = a.out
+    elif version == paths.DEFAULT_VERSION:
+        out = paths.artifact_cache_dir()
+    else:
+        out = home / (recipe.layout.out if recipe else f"out-{version}")
     deps = a.deps_dir
-    if deps is None and not a.online_deps and paths.default_deps_dir().is_dir():
-        deps = paths.default_deps_dir()
+    if deps is None and not a.online_deps and recipe is not None:
+        default = paths.sources_dir() / recipe.layout.deps
+        deps = default if default.is_dir() else None
+    return build, out, deps
+
+
+def _build_options(a: argparse.Namespace) -> BuildOptions:
+    build_dir, out_dir, deps = _version_dirs(a)
     defines: list[tuple[str, str]] = []
     for item in a.cmake_extra_defines:
         key, sep, value = item.partition("=")
@@ -92,7 +124,7 @@ def _build_options(a: argparse.Namespace) -> BuildOptions:
             raise UsageError(f"--cmake_extra_defines {item!r} is not KEY=VALUE", "write it as KEY=VALUE")
         defines.append((key, value))
     return BuildOptions(
-        ort_source=a.ort_source, build_dir=a.build_dir.resolve(), out_dir=a.out.resolve(),
+        ort_source=a.ort_source, build_dir=build_dir.resolve(), out_dir=out_dir.resolve(),
         deps_dir=deps.resolve() if deps else None, config=a.config, enable_wasm_memfs=a.enable_wasm_memfs,
         apply_patches=not a.no_patches, jobs=max(1, a.jobs), use_ccache=not a.no_ccache,
         enable_wasm_api_exception_catching=a.enable_wasm_api_exception_catching,
@@ -105,8 +137,12 @@ def _build_options(a: argparse.Namespace) -> BuildOptions:
 
 def _cmd_build(a: argparse.Namespace) -> int:
     from . import pipeline
+    from .toolchain import PROVIDER_ENV, selected_provider
     from .variants import load_table, resolve_requested
 
+    if a.toolchain is not None:  # the flag is ORTWASM_TOOLCHAIN for this run (and what it starts)
+        os.environ[PROVIDER_ENV] = a.toolchain
+        selected_provider()  # an unknown name fails here, naming the choices
     opts = _build_options(a)
     requested = [n.strip() for n in a.variants.split(",") if n.strip()] if a.variants else None
     variants = resolve_requested(load_table(), requested, opts.enable_wasm_memfs)
@@ -143,10 +179,11 @@ def _cmd_package(a: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(a: argparse.Namespace) -> int:
-    from .fetch import fetch_all
+    from .fetch import fetch_sources
     from .toolchain import find_toolchain
 
-    fetch_all(find_toolchain(), a.mirror, paths.default_ort_source(), paths.default_deps_dir())
+    fetch_sources(a.ort_version or paths.DEFAULT_VERSION, git_mirrors=a.git_mirror, debian_mirror=a.mirror,
+                  toolchain=find_toolchain)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Every configure starts from what ORT's own tools/ci_build/build.py passes for
 ``--build_wasm --enable_wasm_simd --enable_wasm_threads --config Release``,
-kept as data beside the version's patch set (``patches/<version>/build-py-defines.txt``),
+kept as data beside the version's patch set (``patches/<version>/build-py-defines.txt``, read by recipe.py),
 so that for the flags both accept our CMakeCache equals build.py's.  The keys
 that depend on the variant and on our own flags are then set on top.  They are written to an init-cache file (``-C``) so
 that `--print-cmake` shows exactly what configure will see.  A stamp records
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .deps import cmake_defines as deps_defines
 from .options import BuildOptions
+from .recipe import load_recipe, require_recipe
 from .source import PreparedSource
 from .toolchain import Toolchain
 from .variants import Variant
@@ -56,32 +57,14 @@ def _onoff(flag: bool) -> str:
     return "ON" if flag else "OFF"
 
 
-BUILD_PY_DEFINES = "build-py-defines.txt"
-
-
-def build_py_defines(version: str) -> dict[str, str]:
-    """ORT build.py's own defines for this version, or {} for a version without a recorded list."""
-    from .patchset import default_patch_root
-
-    path = default_patch_root() / version / BUILD_PY_DEFINES
-    if not path.exists():
-        return {}
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
-
-
 def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version: str = "") -> dict[str, str]:
     settings = list(opts.emscripten_settings)
     for key, value in (("MALLOC", "dlmalloc"), ("STACK_SIZE", "5242880")):
         if not any(s.split("=", 1)[0] == key for s in settings):
             settings.append(f"{key}={value}")
     catching = not opts.disable_wasm_exception_catching and not opts.enable_wasm_api_exception_catching
-    d: dict[str, str] = build_py_defines(version)
+    recipe = load_recipe(version) if version else None
+    d: dict[str, str] = {**recipe.build_py_defines, **recipe.configure_defines} if recipe else {}
     d.update({
         "CMAKE_BUILD_TYPE": opts.config,
         "onnxruntime_BUILD_UNIT_TESTS": "OFF",  # ON makes onnxruntime_unittests.cmake look for npm
@@ -107,14 +90,17 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
         # Unpatched trees don't know the option; leaving it out keeps the baseline an honest upstream configure.
         d["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] = _onoff(variant.memfs)
     if opts.deps_dir is not None:
-        d.update(deps_defines(opts.deps_dir))
+        d.update(deps_defines(opts.deps_dir, require_recipe(version)))
     d.update(dict(opts.extra_defines))
     return d
 
 
-def plan(opts: BuildOptions, variant: Variant, source: PreparedSource) -> ConfigurePlan:
+def plan(opts: BuildOptions, variant: Variant, source: PreparedSource,
+         toolchain: Toolchain | None = None) -> ConfigurePlan:
     build_dir = opts.build_dir / variant.name
     defines = variant_defines(opts, variant, source.patched, source.version)
+    if toolchain is not None:  # flags this emscripten release needs (toolchain.COMPILE_FLAGS), appended last
+        defines.update(toolchain.cmake_defines(defines))
     return ConfigurePlan(variant, source.path / "cmake", build_dir, defines)
 
 

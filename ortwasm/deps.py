@@ -1,13 +1,10 @@
-"""ONNX Runtime's wasm dependencies: where they come from and how CMake finds them.
+"""ONNX Runtime's wasm dependencies: how CMake finds them, and filling them from their sources.
 
 Online users get ORT's own FetchContent.  Offline (``--deps-dir``) every
-dependency is a directory handed to CMake as ``FETCHCONTENT_SOURCE_DIR_<X>``.
-FetchContent then skips ORT's own dependency patches, so we apply them when
-the directory is filled, and record that in a stamp file.  The sources come
-from Debian's registry (the only one reachable here); the versions match ORT
-1.21.0's ``cmake/deps.txt`` (docs/toolchain.md), except Eigen, which comes from sid
-because trixie's 3.4.0 lacks ``PropagateNaN`` support in ``min``.
-"""
+dependency is a directory handed to CMake through the cache entry its recipe
+names (``patches/<version>/deps.toml``).  FetchContent then skips ORT's own
+dependency patches, so they are applied when the directory is filled, and a
+stamp file records source, version and patches of each directory."""
 
 from __future__ import annotations
 
@@ -23,65 +20,57 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DependencyError
+from .recipe import Dependency, Recipe
 from .toolchain import Toolchain
 
 STAMP = ".ortwasm-deps.json"
-FETCH_HINT = "fill it with `bash ci/fetch-sources.sh` (downloads from Debian's registry and caches)"
 
 
-@dataclass(frozen=True)
-class Dependency:
-    name: str
-    fetchcontent: str  # suffix of FETCHCONTENT_SOURCE_DIR_<X>
-    debian_source: str  # "pkg/suite", or "" when assembled from installed headers
-    ort_patches: tuple[str, ...] = ()  # relative to the ORT tree
-    marker: str = "CMakeLists.txt"  # a file that proves the directory is what it claims
-
-
-DEPENDENCIES: tuple[Dependency, ...] = (
-    Dependency("abseil_cpp", "ABSEIL_CPP", "abseil/trixie"),
-    Dependency("re2", "RE2", "re2/trixie"),
-    Dependency("protobuf", "PROTOBUF", "protobuf/trixie", ("cmake/patches/protobuf/protobuf_cmake.patch",)),
-    Dependency("date", "DATE", "howardhinnant-date/trixie"),
-    Dependency("mp11", "MP11", ""),
-    Dependency("nlohmann_json", "NLOHMANN_JSON", "nlohmann-json3/trixie"),
-    Dependency("microsoft_gsl", "GSL", "ms-gsl/trixie", ("cmake/patches/gsl/1064.patch",)),
-    Dependency("flatbuffers", "FLATBUFFERS", "flatbuffers/trixie", ("cmake/patches/flatbuffers/flatbuffers.patch",)),
-    Dependency("onnx", "ONNX", "onnx/trixie", ("cmake/patches/onnx/onnx.patch",)),
-    Dependency("eigen", "EIGEN", "eigen3/sid"),
-    Dependency("safeint", "", "", marker="SafeInt.hpp"),
-)
-
-ORT_SOURCE_PACKAGE = "onnxruntime/trixie"
-
-
-def cmake_defines(deps_dir: Path) -> dict[str, str]:
+def cmake_defines(deps_dir: Path, recipe: Recipe) -> dict[str, str]:
     """Map a filled deps dir to the cache entries that make ORT build offline."""
-    verify_deps_dir(deps_dir)
+    verify_deps_dir(deps_dir, recipe)
     defines = {"FETCHCONTENT_FULLY_DISCONNECTED": "ON", "FETCHCONTENT_QUIET": "OFF"}
-    for dep in DEPENDENCIES:
-        path = str((deps_dir / dep.name).resolve())
-        if dep.name == "safeint":
-            defines["safeint_SOURCE_DIR"] = path
-        else:
-            defines[f"FETCHCONTENT_SOURCE_DIR_{dep.fetchcontent}"] = path
+    for dep in recipe.dependencies:
+        defines[dep.cmake_var] = str((deps_dir / dep.name).resolve())
     return defines
 
 
-def verify_deps_dir(deps_dir: Path) -> dict[str, object]:
+def stamp_entry(dep: Dependency) -> dict[str, str]:
+    """What a filled directory records about itself; a dir is current when its entry equals this."""
+    return {"source": dep.source, "version": dep.version, "patches": ",".join(dep.ort_patches)}
+
+
+def verify_deps_dir(deps_dir: Path, recipe: Recipe) -> dict[str, dict[str, str]]:
+    """Every dependency of the recipe is present, and (where the dir says) at the pinned version.
+
+    Why check the version: ORT configures happily against a wrong one and the build then fails an hour later
+    in a header, or worse, builds something nobody proved.
+    """
+    hint = fetch_hint(recipe.version)
     if not deps_dir.is_dir():
-        raise DependencyError(f"--deps-dir {deps_dir} does not exist", FETCH_HINT)
-    missing = [d.name for d in DEPENDENCIES if not (deps_dir / d.name / d.marker).exists()]
+        raise DependencyError(f"--deps-dir {deps_dir} does not exist", hint)
+    missing = [f"{d.name}/{d.marker}" for d in recipe.dependencies if not (deps_dir / d.name / d.marker).exists()]
     if missing:
-        raise DependencyError(
-            f"--deps-dir {deps_dir} lacks {', '.join(missing)} (looked for <name>/CMakeLists.txt)", FETCH_HINT
-        )
-    stamp = deps_dir / STAMP
-    data: dict[str, object] = json.loads(stamp.read_text()) if stamp.exists() else {}
-    return data
+        raise DependencyError(f"--deps-dir {deps_dir} lacks {', '.join(missing)} (ONNX Runtime {recipe.version})",
+                              hint)
+    stamp_path = deps_dir / STAMP
+    stamp: dict[str, dict[str, str]] = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
+    for dep in recipe.dependencies:
+        found = stamp.get(dep.name, {}).get("version")
+        if found is not None and found != dep.version:
+            raise DependencyError(
+                f"{deps_dir / dep.name}: {dep.name} is version {found}, ONNX Runtime {recipe.version} pins "
+                f"{dep.version} (patches/{recipe.version}/deps.toml)",
+                f"refill it: {hint}; or point --deps-dir at dependencies for {recipe.version}")
+    return stamp
 
 
-# --- filling a deps dir from Debian's registry -------------------------------------------------
+def fetch_hint(version: str) -> str:
+    return (f"fill it with `bash ci/fetch-sources.sh --version {version}` (downloads once into "
+            "$ORTWASM_HOME/sources), or use --online-deps for ORT's own FetchContent")
+
+
+# --- filling a deps dir (ortwasm/fetch.py): Debian's registry, tarballs, ORT's patches ----------------------
 
 _URI_RE = re.compile(r"^'(?P<url>[^']+)'\s+(?P<name>\S+)\s+(?P<size>\d+)\s+(?P<hash>\S+)")
 
@@ -195,9 +184,13 @@ def extract_single_root(archive: Path, dest: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def apply_ort_patch(patch: Path, target: Path) -> None:
+def apply_ort_patch(patch: Path, target: Path, dep_name: str = "") -> None:
+    """ORT's own patch for a dependency, applied the way its FetchContent PATCH_COMMAND would (patch -p1)."""
     proc = subprocess.run(["patch", "--binary", "--ignore-whitespace", "-p1", "-N", "-s", "-i", str(patch)],
                           cwd=target, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise DependencyError(f"ORT's {patch.name} does not apply to {target.name}: {proc.stdout.strip()[:400]}",
-                              "the Debian source version may not match ORT's deps.txt")
+        name = dep_name or target.name
+        detail = (proc.stdout + proc.stderr).strip()[:400]
+        raise DependencyError(f"{name}: ORT's patch {patch.name} does not apply: {detail}",
+                              f"the source of {name} is not what ORT's patch was written for: check its pin in "
+                              "patches/<version>/deps.toml against ORT's cmake/deps.txt")

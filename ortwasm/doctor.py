@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TextIO
 
 from . import paths
-from .deps import DEPENDENCIES, FETCH_HINT, verify_deps_dir
+from .deps import fetch_hint, verify_deps_dir
 from .errors import OrtWasmError, ToolchainError
 from .patchset import find_patchset, supported_versions
+from .recipe import Recipe, load_recipe
 from .source import read_version
 from .toolchain import ALLOW_FLAG, Toolchain, find_toolchain, proven_toolchains
 
@@ -181,8 +182,14 @@ def probe_chromium() -> Probe:
     return Probe("chromium", True, line)
 
 
+def _default_recipe() -> Recipe | None:
+    """What `bash ci/fetch-sources.sh` fills without arguments, and so what a plain `python build.py` uses."""
+    return load_recipe(paths.DEFAULT_VERSION)
+
+
 def probe_ort_source() -> Probe:
-    tree = paths.default_ort_source()
+    recipe = _default_recipe()
+    tree = paths.sources_dir() / recipe.layout.source if recipe else paths.default_ort_source()
     try:
         version = read_version(tree)
     except OrtWasmError as exc:
@@ -196,13 +203,18 @@ def probe_ort_source() -> Probe:
 
 
 def probe_deps() -> Probe:
-    d = paths.default_deps_dir()
+    recipe = _default_recipe()
+    if recipe is None:
+        return Probe("dependencies", False, f"patches/{paths.DEFAULT_VERSION} has no recipe",
+                     "reinstall ortwasm (its patches/ folder is incomplete)")
+    d = paths.sources_dir() / recipe.layout.deps
     try:
-        stamp = verify_deps_dir(d)
+        stamp = verify_deps_dir(d, recipe)
     except OrtWasmError as exc:
-        return Probe("dependencies", False, exc.message, FETCH if exc.hint == FETCH_HINT else exc.hint or FETCH)
+        hint = FETCH if exc.hint == fetch_hint(recipe.version) else exc.hint or FETCH
+        return Probe("dependencies", False, exc.message, hint)
     note = f"; stamp {len(stamp)} entries" if stamp else ""
-    return Probe("dependencies", True, f"{len(DEPENDENCIES)} sources in {d}{note}")
+    return Probe("dependencies", True, f"{len(recipe.dependencies)} sources in {d}{note}")
 
 
 def collect() -> list[Probe]:

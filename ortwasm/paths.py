@@ -37,12 +37,17 @@ def sources_dir() -> Path:
     return ortwasm_home() / "sources"
 
 
+# The ONNX Runtime version `python build.py` builds when no --ort-source is given (the one
+# ci/fetch-sources.sh fetches by default).  Every other per-version fact is in patches/<version>/.
+DEFAULT_VERSION = "1.21.0"
+
+
 def default_deps_dir() -> Path:
     return sources_dir() / "deps"
 
 
 def default_ort_source() -> Path:
-    return sources_dir() / "onnxruntime-1.21.0"
+    return sources_dir() / f"onnxruntime-{DEFAULT_VERSION}"
 
 
 def build_root() -> Path:

@@ -109,7 +109,7 @@ def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
 def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource,
                       timings: dict[str, float]) -> tuple[configure.ConfigurePlan, Runner, bool]:
     """Configure when needed; return the plan, the variant's runner and whether configure ran."""
-    p = configure.plan(opts, v, source)
+    p = configure.plan(opts, v, source, toolchain)
     configure.write_init_cache(p)
     exec_env = toolchain.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
     runner = Runner(exec_env, build_env(toolchain, opts), p.build_dir / "build.log", v.name)
@@ -138,6 +138,9 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     did_nothing = not configured and runner.last_output_has("ninja: no work to do")
     after = _ccache_counts(runner)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    if delta:  # in the manifest too: how much a variant shared with earlier builds is a benchmark figure
+        timings["ccache_hits"] = float(delta.get("direct_cache_hit", 0) + delta.get("preprocessed_cache_hit", 0))
+        timings["ccache_misses"] = float(delta.get("cache_miss", 0))
     arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings)
     if arts.glue_fix.applied:
         _say(f"{v.name}: glue fix: {arts.glue_fix.reason}")

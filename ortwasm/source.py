@@ -46,6 +46,22 @@ class PreparedSource:
         return f"{self.version}:{self.patchset or 'upstream'}"
 
 
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+def unsupported_version(version: str, supported: list[str]) -> SourceError:
+    """Name the nearest supported version: a 1.2x tree is most likely closest to the patch set nearest it."""
+    if not supported:
+        return SourceError(f"ONNX Runtime {version} has no patch set, and patches/ has none at all",
+                           "reinstall ortwasm, or pass --no-patches to build the tree as it is")
+    nearest = min(supported, key=lambda s: [abs(a - b) for a, b in zip(_key(s), _key(version), strict=True)])
+    return SourceError(
+        f"ONNX Runtime {version} has no patch set (supported: {', '.join(supported)}; nearest: {nearest})",
+        f"build a supported version, or add patches/{version}/ starting from patches/{nearest}/ "
+        "(docs/new-version.md says how); --no-patches builds the tree as it is, without MEMFS")
+
+
 def read_version(tree: Path) -> str:
     """Identify an ONNX Runtime tree by the files only ONNX Runtime has."""
     if not tree.is_dir():
@@ -56,9 +72,42 @@ def read_version(tree: Path) -> str:
     if not version_file.exists() or not all(m.exists() for m in markers):
         raise SourceError(f"{tree} is not an ONNX Runtime source tree (no VERSION_NUMBER or "
                           "cmake/onnxruntime_webassembly.cmake)", "pass the top of an ONNX Runtime checkout")
-    version = version_file.read_text().strip()
+    return _check_version(version_file, version_file.read_text())
+
+
+def peek_version(source: Path) -> str:
+    """The version of a tree or of a release archive, without unpacking it.
+
+    Why: the version picks the recipe, and the recipe picks the build and output dirs, which must be known
+    before an archive is unpacked into the build dir.
+    """
+    if not source.is_file():
+        return read_version(source)
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as zf:
+                names = [n for n in zf.namelist() if n.rstrip("/").split("/")[-1] == "VERSION_NUMBER"]
+                if names:
+                    return _check_version(min(names, key=len), zf.read(min(names, key=len)).decode())
+        else:
+            with tarfile.open(source) as tf:
+                for member in tf:
+                    parts = member.name.strip("./").split("/")
+                    if parts[-1] == "VERSION_NUMBER" and len(parts) <= 2 and member.isfile():
+                        data = tf.extractfile(member)
+                        if data is not None:
+                            return _check_version(member.name, data.read().decode())
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise SourceError(f"{source} is neither a directory nor a readable archive: {exc}",
+                          "pass an ONNX Runtime checkout or its release .tar.gz/.zip") from None
+    raise SourceError(f"{source} has no top-level VERSION_NUMBER: not an ONNX Runtime release archive",
+                      "pass an ONNX Runtime checkout or its release .tar.gz/.zip")
+
+
+def _check_version(where: object, text: str) -> str:
+    version = text.strip()
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        raise SourceError(f"{version_file} holds {version!r}, not a version", "is this an ONNX Runtime tree?")
+        raise SourceError(f"{where} holds {version!r}, not a version", "is this an ONNX Runtime tree?")
     return version
 
 
@@ -123,9 +172,7 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
     if apply_patches:
         patchset = find_patchset(version, patch_root)
         if patchset is None:
-            raise SourceError(f"ONNX Runtime {version} has no patch set",
-                              f"supported versions: {', '.join(supported_versions(patch_root)) or 'none'}; "
-                              "or pass --no-patches to build the tree as it is")
+            raise unsupported_version(version, supported_versions(patch_root))
     dest = build_dir / "src" / f"onnxruntime-{version}"
     want = {"origin": str(user_tree.resolve()), "origin_fingerprint": origin_fingerprint(user_tree),
             "patchset": patchset.id if patchset else "", "version": version}
@@ -155,6 +202,15 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
 _PATCHED_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)
 
 
+def patched_files(patchset: PatchSet) -> list[str]:
+    """Every file the patch set writes, in first-touched order (relative to the tree)."""
+    seen: dict[str, None] = {}
+    for patch in patchset.patches:
+        for rel in _PATCHED_FILE.findall(patch.read_text(errors="replace")):
+            seen.setdefault(rel)
+    return list(seen)
+
+
 def _keep_unchanged_mtimes(patchset: PatchSet, new: Path, old: Path) -> None:
     """A patched file whose bytes did not change keeps the previous copy's mtime.
 
@@ -162,12 +218,11 @@ def _keep_unchanged_mtimes(patchset: PatchSet, new: Path, old: Path) -> None:
     make Ninja recompile every C++ file any patch touches and relink every variant: minutes per variant for no
     change.  Only files named by the patches are compared.
     """
-    for patch in patchset.patches:
-        for rel in _PATCHED_FILE.findall(patch.read_text(errors="replace")):
-            a, b = new / rel, old / rel
-            if a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes():
-                st = b.stat()
-                os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+    for rel in patched_files(patchset):
+        a, b = new / rel, old / rel
+        if a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes():
+            st = b.stat()
+            os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 _FAILED_FILE = re.compile(r"^(?:patching file|checking file) (?P<file>\S+)", re.M)
@@ -176,16 +231,20 @@ _FAILED_FILE = re.compile(r"^(?:patching file|checking file) (?P<file>\S+)", re.
 def apply_patchset(patchset: PatchSet, tree: Path) -> None:
     """Apply every patch, or raise naming the patch and the file whose hunk failed.
 
-    A patch that is already applied (its reverse applies cleanly) is skipped,
-    so a tree that already carries our changes is accepted as it is.
+    A tree that already carries the whole set (the set reverses cleanly, last patch first) is accepted as it
+    is, and so is a patch whose reverse applies cleanly on its own.  Why both: a later patch may edit lines next
+    to an earlier one's (1.30's 0004 adds an option beside 0001's), so on a fully patched tree the earlier
+    patch's reverse context only matches once the later ones are undone.
     """
-    for patch in patchset.patches:
+    for i, patch in enumerate(patchset.patches):
         forward = _patch(tree, patch, dry_run=True)
         if forward.returncode == 0:
             result = _patch(tree, patch, dry_run=False)
             if result.returncode == 0:
                 continue
             forward = result
+        if i == 0 and _carries(patchset, tree):
+            return
         if _patch(tree, patch, dry_run=True, reverse=True).returncode == 0:
             continue  # already applied
         out = forward.stdout + forward.stderr
@@ -194,6 +253,17 @@ def apply_patchset(patchset: PatchSet, tree: Path) -> None:
             f"{patch.name} does not apply: {where}: {detail}",
             "the source tree has a local edit that conflicts with the patch set; revert it, or pass --no-patches",
         )
+
+
+def _carries(patchset: PatchSet, tree: Path) -> bool:
+    """Whether `tree` already holds every patch: undo them all, last first, on a scratch copy of the files."""
+    with tempfile.TemporaryDirectory(prefix="ortwasm-reverse-") as scratch:
+        for rel in patched_files(patchset):
+            if (tree / rel).is_file():
+                (Path(scratch) / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(tree / rel, Path(scratch) / rel)
+        return all(_patch(Path(scratch), p, dry_run=False, reverse=True).returncode == 0
+                   for p in reversed(patchset.patches))
 
 
 def _first_failure(out: str) -> tuple[str, str]:
@@ -209,7 +279,9 @@ def _first_failure(out: str) -> tuple[str, str]:
 
 
 def _patch(tree: Path, patch: Path, dry_run: bool, reverse: bool = False) -> subprocess.CompletedProcess[str]:
-    argv = ["patch", "-p1", "--batch", "--forward" if not reverse else "--reverse", "-i", str(patch)]
+    # --fuzz=0: a tree that is only "close" to the one a patch was written for must fail loudly, never get a
+    # hunk placed by guesswork.  Hunks that moved by whole lines (offset) still apply: their context matched.
+    argv = ["patch", "-p1", "--batch", "--fuzz=0", "--forward" if not reverse else "--reverse", "-i", str(patch)]
     if dry_run:
         argv.append("--dry-run")
     try:

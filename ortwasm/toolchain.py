@@ -2,7 +2,10 @@
 
 Search order: ``EMSDK``, then ``emcc`` on PATH, then the
 toolchain that ``ci/provision-toolchain.sh`` installed: Debian trixie's
-emscripten, natively or in a debootstrap chroot on bookworm.  A chroot is
+emscripten, natively or in a debootstrap chroot on bookworm.
+``ORTWASM_TOOLCHAIN=trixie|sid`` (or ``build --toolchain``) skips that search and takes one provider: Debian
+trixie's 3.1.69 or Debian sid's 6.0.x, each in its own chroot under ``ORTWASM_HOME`` with its own writable
+emscripten cache (docs/toolchain.md "Providers").  A chroot is
 entered through a private mount namespace (``unshare --mount``) so the bind
 mounts that make our work dirs visible inside vanish with the command and
 never leak into the host.
@@ -33,11 +36,77 @@ from .patchset import default_patch_root
 MIN_WASM64_VERSION = (3, 1, 69)
 RECIPE = "recipe.toml"
 ALLOW_FLAG = "--allow-unproven-toolchain"
+PROVIDER_ENV = "ORTWASM_TOOLCHAIN"
 
 _INSTALL_HINT = (
     "install emscripten: run `bash ci/provision-toolchain.sh` (Debian trixie's 3.1.69, "
     "in a chroot on bookworm), or install emsdk and set EMSDK"
 )
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A Debian suite whose emscripten package ``ci/provision-toolchain.sh`` installs in its own chroot."""
+
+    name: str  # the suite, and the value of ORTWASM_TOOLCHAIN / --toolchain
+    ships: str  # the emscripten release line it ships, for messages ("6.0" matches 6.0.x)
+    state: str  # directory under ORTWASM_HOME for its writable emscripten config and cache
+    provision_time: str  # measured, for the hint that tells the user to provision it
+
+    @property
+    def root(self) -> Path:
+        return paths.chroot_root() if self.name == "trixie" else paths.ortwasm_home() / self.name
+
+    @property
+    def state_dir(self) -> Path:
+        return paths.emscripten_state_dir() if self.name == "trixie" else paths.ortwasm_home() / self.state
+
+    @property
+    def provision(self) -> str:
+        return ("bash ci/provision-toolchain.sh" if self.name == DEFAULT_PROVIDER
+                else f"{PROVIDER_ENV}={self.name} bash ci/provision-toolchain.sh")
+
+    def offers(self, version: str) -> bool:
+        return version == self.ships or version.startswith(self.ships + ".")
+
+
+# Measured in docs/toolchain.md "Providers".  trixie is the default: what an unset ORTWASM_TOOLCHAIN finds last.
+PROVIDERS: dict[str, Provider] = {
+    "trixie": Provider("trixie", "3.1.69", "emscripten", "about 75 s, 3 GB"),
+    "sid": Provider("sid", "6.0", "emscripten-sid", "about 4 min, 1.6 GB"),
+}
+DEFAULT_PROVIDER = "trixie"
+
+# Compiler flags an emscripten release line needs for ORT and its dependencies to compile, keyed by major
+# version; configure.plan appends them to CMAKE_C_FLAGS and CMAKE_CXX_FLAGS.  6: emscripten 6.0 deprecates the
+# __EMSCRIPTEN_major__ macros, and abseil's and nlohmann's headers test them under -Werror
+# (`-Werror,-Wdeprecated-pragma`, measured with 6.0.5 and ORT 1.30; docs/toolchain.md "Providers").
+COMPILE_FLAGS: dict[int, tuple[str, ...]] = {6: ("-Wno-deprecated-pragma",)}
+
+
+def selected_provider() -> Provider | None:
+    """The provider ORTWASM_TOOLCHAIN names, or None when it is unset (then the documented search order)."""
+    name = os.environ.get(PROVIDER_ENV, "").strip()
+    if not name:
+        return None
+    provider = PROVIDERS.get(name)
+    if provider is None:
+        raise ToolchainError(f"unknown toolchain {name!r} ({PROVIDER_ENV} or --toolchain); "
+                             f"choices: {', '.join(PROVIDERS)}",
+                             f"use {PROVIDER_ENV}=trixie (emscripten 3.1.69, the default) or {PROVIDER_ENV}=sid "
+                             "(emscripten 6.0.x), or unset it to search EMSDK, PATH, then trixie")
+    return provider
+
+
+def _provider_named(exec_env: ExecEnv) -> str:
+    """Which provider a found toolchain came from: the selected one, or the chroot it runs in; "" otherwise."""
+    selected = selected_provider()
+    if selected is not None:
+        return selected.name
+    for provider in PROVIDERS.values():
+        if exec_env.root is not None and exec_env.root == provider.root:
+            return provider.name
+    return ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +170,7 @@ class Toolchain:
     version: str
     exec_env: ExecEnv
     env: dict[str, str] = field(default_factory=dict)
+    provider: str = ""  # a PROVIDERS name ("trixie", "sid"), or "" for EMSDK / an emcc on PATH
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
@@ -115,7 +185,21 @@ class Toolchain:
 
     def describe(self) -> str:
         where = f" in chroot {self.exec_env.root}" if self.exec_env.root else ""
-        return f"emscripten {self.version} ({self.kind}: {self.emcc}{where})"
+        provider = f"Debian {self.provider} provider, " if self.provider else ""
+        return f"emscripten {self.version} ({provider}{self.kind}: {self.emcc}{where})"
+
+    @property
+    def compile_flags(self) -> tuple[str, ...]:
+        """The flags COMPILE_FLAGS lists for this release line (none for an unparsable version)."""
+        return COMPILE_FLAGS.get(self.version_tuple[0], ()) if _RELEASE_RE.fullmatch(self.version) else ()
+
+    def cmake_defines(self, defines: dict[str, str]) -> dict[str, str]:
+        """CMAKE_C_FLAGS/CMAKE_CXX_FLAGS with ``compile_flags`` appended to what ``defines`` already set."""
+        if not self.compile_flags:
+            return {}
+        extra = " ".join(self.compile_flags)
+        return {key: f"{defines[key]} {extra}" if defines.get(key) else extra
+                for key in ("CMAKE_C_FLAGS", "CMAKE_CXX_FLAGS")}
 
     def run(self, argv: list[str], cwd: Path | None = None, extra_env: dict[str, str] | None = None,
             timeout: float | None = 120) -> subprocess.CompletedProcess[str]:
@@ -160,10 +244,27 @@ def proven_toolchains(ort_version: str, root: Path | None = None) -> tuple[str, 
     A recipe that exists but does not say this clearly is a PatchError naming the file: a typo there must
     not silently prove or disprove a toolchain.
     """
+    table = _toolchain_table(ort_version, root)
+    return None if table is None else table[0]
+
+
+def toolchain_notes(ort_version: str, root: Path | None = None) -> dict[str, str]:
+    """``[toolchain] notes``: what is known about emscripten versions not (yet) proven, keyed by X.Y.Z.
+
+    Optional; the refusal of an unproven toolchain quotes its note (e.g. "configures 1.30; not built yet"), so
+    a user learns what trying it would buy without reading the recipe.
+    """
+    table = _toolchain_table(ort_version, root)
+    return {} if table is None else table[1]
+
+
+def _toolchain_table(ort_version: str, root: Path | None) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    """(proven, notes) from the recipe's [toolchain], validated strictly; None without a recipe."""
     path = recipe_path(ort_version, root)
     if not path.is_file():
         return None
-    hint = f'fix {path}: it needs `[toolchain]` with `proven = ["X.Y.Z", ...]`, the emscripten versions proven'
+    hint = (f'fix {path}: it needs `[toolchain]` with `proven = ["X.Y.Z", ...]`, the emscripten versions proven, '
+            'and optionally `notes = {"X.Y.Z" = "what is known about it"}`')
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -171,7 +272,7 @@ def proven_toolchains(ort_version: str, root: Path | None = None) -> tuple[str, 
     table = data.get("toolchain")
     if not isinstance(table, dict):
         raise PatchError(f"{path}: no [toolchain] table", hint)
-    unknown = sorted(set(table) - {"proven"})
+    unknown = sorted(set(table) - {"proven", "notes"})
     if unknown:
         raise PatchError(f"{path}: unknown key(s) in [toolchain]: {', '.join(unknown)}", hint)
     proven = table.get("proven")
@@ -181,7 +282,13 @@ def proven_toolchains(ort_version: str, root: Path | None = None) -> tuple[str, 
     bad = [v for v in proven if not _RELEASE_RE.fullmatch(v)]
     if bad:
         raise PatchError(f"{path}: [toolchain] proven holds {', '.join(map(repr, bad))}, not X.Y.Z", hint)
-    return tuple(proven)
+    notes = table.get("notes", {})
+    if not (isinstance(notes, dict) and all(isinstance(v, str) and v.strip() for v in notes.values())):
+        raise PatchError(f"{path}: [toolchain] notes must be a table of \"X.Y.Z\" = \"text\"; got {notes!r}", hint)
+    bad = [v for v in notes if not _RELEASE_RE.fullmatch(v)]
+    if bad:
+        raise PatchError(f"{path}: [toolchain] notes has key(s) {', '.join(map(repr, bad))}, not X.Y.Z", hint)
+    return tuple(proven), {str(k): str(v) for k, v in notes.items()}
 
 
 def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, root: Path | None = None) -> None:
@@ -195,7 +302,8 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
     if not _RELEASE_RE.fullmatch(toolchain.version):
         raise ToolchainError(f"{toolchain.describe()}: {toolchain.version!r} is not a release version X.Y.Z",
                              "use a released emscripten: `bash ci/provision-toolchain.sh` (3.1.69), or emsdk")
-    proven = proven_toolchains(version, root)
+    table = _toolchain_table(version, root)
+    proven = None if table is None else table[0]
     if proven is not None and toolchain.version in proven:
         return
     path = recipe_path(version, root)
@@ -206,15 +314,43 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
     else:
         problem = (f"{toolchain.describe()} is not proven with ONNX Runtime {version}'s patch set; "
                    f"proven: {', '.join(proven)} ({path})")
-        fix = (f"use emscripten {' or '.join(proven)}: `bash ci/provision-toolchain.sh`, or `emsdk install "
-               f"{proven[-1]} && emsdk activate {proven[-1]}` and set EMSDK")
+        note = table[1].get(toolchain.version) if table else None
+        if note:
+            problem += f"; known about {toolchain.version}: {note}"
+        fix = f"use emscripten {' or '.join(proven)}: {_how_to_get(proven)}"
     if allow:
         print(f"ortwasm: warning: {problem}; building anyway ({ALLOW_FLAG})", file=sys.stderr)
         return
     raise ToolchainError(problem, f"{fix}; or pass {ALLOW_FLAG} to build with {toolchain.version} anyway")
 
 
+def _how_to_get(versions: tuple[str, ...]) -> str:
+    """The providers that ship one of ``versions`` (with their provisioning command), then emsdk."""
+    ways = [f"`{p.provision}` then {PROVIDER_ENV}={p.name} (Debian {p.name} ships {v})"
+            for p in PROVIDERS.values() for v in versions if p.offers(v)]
+    return ", or ".join([*dict.fromkeys(ways),
+                         f"`emsdk install {versions[-1]} && emsdk activate {versions[-1]}` and set EMSDK"])
+
+
+def _provider_candidate(provider: Provider) -> tuple[str, str, ExecEnv]:
+    """The selected provider's emcc: its chroot, or (trixie only) the system package on a trixie host."""
+    root = provider.root
+    if (root / "usr" / "bin" / "emcc").exists():
+        return "chroot", "/usr/bin/emcc", ExecEnv(root=root)
+    kind_file = paths.ortwasm_home() / "toolchain-kind"
+    native = kind_file.is_file() and kind_file.read_text().strip() == "native"
+    if provider.name == DEFAULT_PROVIDER and native and Path("/usr/bin/emcc").exists():
+        return "native-debian", "/usr/bin/emcc", ExecEnv()
+    raise ToolchainError(
+        f"{PROVIDER_ENV}={provider.name} asks for Debian {provider.name}'s emscripten ({provider.ships}"
+        f"{'.x' if provider.ships.count('.') == 1 else ''}), which is not provisioned: no {root}/usr/bin/emcc",
+        f"run `{provider.provision}` ({provider.provision_time})")
+
+
 def _candidates() -> list[tuple[str, str, ExecEnv]]:
+    provider = selected_provider()
+    if provider is not None:  # an explicit choice: EMSDK and PATH are not consulted
+        return [_provider_candidate(provider)]
     found: list[tuple[str, str, ExecEnv]] = []
     emsdk = os.environ.get("EMSDK")
     if emsdk:
@@ -241,23 +377,33 @@ def _debian_config(exec_env: ExecEnv, emcc: str) -> Path | None:
     return cfg if cfg.exists() and "FROZEN_CACHE" in cfg.read_text() else None
 
 
-def writable_emscripten_env(exec_env: ExecEnv, emcc: str) -> dict[str, str]:
+def _state_dir(provider: str) -> Path:
+    """Where a provider's writable emscripten config and cache live (trixie's is the historical one)."""
+    return PROVIDERS[provider].state_dir if provider in PROVIDERS else paths.emscripten_state_dir()
+
+
+def writable_emscripten_env(exec_env: ExecEnv, emcc: str, provider: str = "") -> dict[str, str]:
     """Give Debian's emscripten a writable config and cache (wasm64 libc must be built once).
 
-    Also point CLOSURE_COMPILER at the current closure compiler from npm:
-    Debian's own `closure-compiler` package dates from 2013.
+    Each provider has its own (two emscripten releases must never share a cache).  trixie's package ships a
+    frozen wasm32 cache, which is copied in; sid's ships none, so its cache starts empty and the first link
+    builds it (about 1 min, 35 MB).  Also point CLOSURE_COMPILER at the current closure compiler from npm:
+    Debian's own `closure-compiler` package dates from 2013 (and the chroots do not install it).
     """
     debian_cfg = _debian_config(exec_env, emcc)
     if debian_cfg is None:
         return {}
-    state = paths.emscripten_state_dir()
+    state = _state_dir(provider)
     cache = state / "cache"
     if not cache.exists():
         frozen = exec_env.host_path("/usr/share/emscripten/cache")
         tmp = state / "cache.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(frozen, tmp, symlinks=True)
+        if frozen.is_dir():
+            shutil.copytree(frozen, tmp, symlinks=True)
+        else:
+            tmp.mkdir()
         tmp.rename(cache)
     closure = paths.node_prefix() / "bin" / "closure-compiler"
     text = debian_cfg.read_text()
@@ -281,12 +427,13 @@ def find_toolchain(need_wasm64: bool = False) -> Toolchain:
     if not candidates:
         raise ToolchainError("no emscripten found (EMSDK unset, no emcc on PATH, no provisioned chroot)", _INSTALL_HINT)
     kind, emcc, exec_env = candidates[0]
+    provider = _provider_named(exec_env)
     if exec_env.is_chroot:
-        exec_env = exec_env.with_binds(paths.ortwasm_home() / "emscripten", paths.node_prefix(), paths.ccache_dir())
+        exec_env = exec_env.with_binds(_state_dir(provider), paths.node_prefix(), paths.ccache_dir())
         for p in exec_env.binds:
             p.mkdir(parents=True, exist_ok=True)
-    env = writable_emscripten_env(exec_env, emcc)
-    probe = Toolchain(kind, emcc, "0.0.0", exec_env, env)
+    env = writable_emscripten_env(exec_env, emcc, provider)
+    probe = Toolchain(kind, emcc, "0.0.0", exec_env, env, provider)
     try:
         proc = probe.run([emcc, "--version"], timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -294,7 +441,7 @@ def find_toolchain(need_wasm64: bool = False) -> Toolchain:
     if proc.returncode != 0:
         raise ToolchainError(f"`{emcc} --version` failed: {(proc.stderr or proc.stdout).strip()[:300]}", _INSTALL_HINT)
     version = parse_emcc_version(proc.stdout)
-    tc = Toolchain(kind, emcc, version, exec_env, env)
+    tc = Toolchain(kind, emcc, version, exec_env, env, provider)
     if need_wasm64 and not tc.supports_wasm64():
         raise ToolchainError(
             f"emscripten {version} ({emcc}) is too old for wasm64: its FS glue mixes BigInt and Number",

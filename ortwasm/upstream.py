@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .deps import cmake_defines as deps_defines
+from .recipe import require_recipe
+from .source import read_version
 from .toolchain import Toolchain
 
 # Flags of build.py that give the configuration our default variants mirror.  One place: the configure of our
@@ -68,9 +70,10 @@ class UpstreamBuild:
         return self.build_dir / self.config
 
     def argv(self, build: bool) -> list[str]:
-        defines = dict(OFFLINE_DEFINES)
+        recipe = require_recipe(read_version(self.tree))
+        defines = {**OFFLINE_DEFINES, **recipe.configure_defines}
         if self.deps_dir is not None:
-            defines.update(deps_defines(self.deps_dir))
+            defines.update(deps_defines(self.deps_dir, recipe))
         return [
             "python3", str(self.tree / "tools" / "ci_build" / "build.py"),
             "--build_dir", str(self.build_dir), "--config", self.config, "--update", *(["--build"] if build else []),

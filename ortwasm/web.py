@@ -5,12 +5,12 @@ Why build it rather than reuse npm's onnxruntime-web: the JS is half of the clie
 over js/; `npm pack` in js/web, whose prepack runs the esbuild script and rewrites the onnxruntime-common
 dependency), so that with no patch and upstream's glue the output is upstream's, byte for byte.
 
-What goes in: the tree's js/ and VERSION_NUMBER, and one glue file the build embeds,
-``ort-wasm-simd-threaded.jsep.mjs`` (the WebGPU build's).  Nothing embeds the CPU glue: the CPU bundles
-(`ort.wasm*`, `ort.node*`) load ``ort-wasm-simd-threaded.mjs`` by name at run time, so they serve every CPU variant
-we build.  Without a JSEP build of ours the embedding input is a placeholder, and every bundle that embeds or loads
-the JSEP pair is left out of the output (``JSEP_BUNDLES``): shipping them would pair our JS with somebody else's
-wasm.
+What goes in: the tree's js/ and VERSION_NUMBER, and the glue files the build embeds (``[js] glues`` in
+``patches/<version>/recipe.toml``: 1.21 embeds only the WebGPU (JSEP) glue; 1.30 also the asyncify, JSPI and
+CPU ones, the last in ``ort.wasm.bundle*``).  The CPU bundles that stay (`ort.wasm*`, `ort.node*`) load
+``ort-wasm-simd-threaded.mjs`` by name at run time, so they serve every CPU variant we build.  Glues we did not
+build are placeholders, and every bundle that embeds or loads one is left out of the output (``[js] drop``):
+shipping them would pair our JS with somebody else's wasm.
 
 What comes out, atomically: ``OUT/onnxruntime-web/`` holding the unpacked npm package (``package/``) and a
 ``manifest.json`` naming the ORT version, patch set and source it came from (``package`` refuses to pair it with
@@ -35,6 +35,7 @@ from . import paths
 from .atomic import staged_dir
 from .errors import BuildError
 from .progress import fmt_duration
+from .recipe import require_recipe
 from .runner import Runner
 from .source import PreparedSource
 from .toolchain import ExecEnv
@@ -44,13 +45,11 @@ JS_FORMAT = 1
 JSEP_GLUE = "ort-wasm-simd-threaded.jsep.mjs"
 # The worker-URL form ORT's wasm_post_build.js leaves in a glue; build.ts insists on exactly one.
 _PLACEHOLDER = (
-    "// ortwasm: placeholder for the WebGPU (JSEP) glue, which this build does not produce.\n"
+    "// ortwasm: placeholder for a glue this build does not produce.\n"
     "// The bundles embedding it are left out of the package.\n"
-    "var ortWasmThreaded = () => { throw new Error('onnxruntime-web (ortwasm): no WebGPU/JSEP build in this package');"
+    "var ortWasmThreaded = () => { throw new Error('onnxruntime-web (ortwasm): this bundle is not in this package');"
     " };\nif (false) new Worker(new URL(import.meta.url), {type: 'module'});\nexport default ortWasmThreaded;\n"
 )
-# Bundles that embed the JSEP glue or load the JSEP pair by name (measured by building with marker glue files).
-JSEP_BUNDLES = re.compile(r"^ort(\.all|\.webgpu)?(\.bundle)?(\.min)?\.(m?js)(\.map)?$")
 NPM_STEPS = ("js", "js/common", "js/web")
 
 
@@ -83,18 +82,32 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _want(source: PreparedSource, glue: Path | None) -> dict[str, object]:
+@dataclass(frozen=True)
+class JsRecipe:
+    """What build.ts embeds for this version, and which bundles go when an embedded glue is a placeholder."""
+
+    glues: tuple[str, ...]
+    drop: re.Pattern[str]
+
+    @classmethod
+    def of(cls, version: str) -> JsRecipe:
+        recipe = require_recipe(version)
+        return cls(recipe.js_glues, re.compile(recipe.js_drop))
+
+
+def _want(source: PreparedSource, glues: dict[str, Path]) -> dict[str, object]:
+    js = JsRecipe.of(source.version)
     return {"format": JS_FORMAT, "ort": {"version": source.version, "patched": source.patched,
                                          "patchset": source.patchset, "source": source.origin},
-            "jsep_glue": _sha256(glue) if glue else "placeholder"}
+            "glues": {name: _sha256(glues[name]) if name in glues else "placeholder" for name in js.glues}}
 
 
-def is_current(out_root: Path, source: PreparedSource, glue: Path | None = None) -> bool:
+def is_current(out_root: Path, source: PreparedSource, glues: dict[str, Path] | None = None) -> bool:
     m = out_root / JS_DIR_NAME / "manifest.json"
     if not m.exists():
         return False
     have = json.loads(m.read_text())
-    return all(have.get(k) == v for k, v in _want(source, glue).items())
+    return all(have.get(k) == v for k, v in _want(source, glues or {}).items())
 
 
 class _Steps:
@@ -112,10 +125,12 @@ class _Steps:
               f"  ETA {eta}", file=sys.stderr, flush=True)
 
 
-def build_js(source: PreparedSource, build_root: Path, out_root: Path, glue: Path | None = None) -> WebBuild:
-    """Build (or reuse) the JS for `source`; `glue` is our JSEP glue when we have one."""
+def build_js(source: PreparedSource, build_root: Path, out_root: Path,
+             glues: dict[str, Path] | None = None) -> WebBuild:
+    """Build (or reuse) the JS for `source`; `glues` maps an embedded glue's name to a real one we have."""
+    glues = glues or {}
     final = out_root / JS_DIR_NAME
-    if is_current(out_root, source, glue):
+    if is_current(out_root, source, glues):
         print(f"ortwasm: js: up to date in {final}", file=sys.stderr)
         return WebBuild(final, json.loads((final / "manifest.json").read_text()))
     work = build_root / "js-build"
@@ -139,10 +154,11 @@ def build_js(source: PreparedSource, build_root: Path, out_root: Path, glue: Pat
     timings["format"] = runner.run(["npm", "run", "format"], "npm run format", cwd=tree / "js")
     dist = tree / "js" / "web" / "dist"
     dist.mkdir(parents=True, exist_ok=True)
-    if glue is not None:
-        shutil.copyfile(glue, dist / JSEP_GLUE)
-    else:
-        (dist / JSEP_GLUE).write_text(_PLACEHOLDER)
+    for name in JsRecipe.of(source.version).glues:
+        if name in glues:
+            shutil.copyfile(glues[name], dist / name)
+        else:
+            (dist / name).write_text(_PLACEHOLDER)
     steps.step("npm pack in js/web (esbuild bundles)")
     packs = work / "packs"
     shutil.rmtree(packs, ignore_errors=True)
@@ -151,14 +167,14 @@ def build_js(source: PreparedSource, build_root: Path, out_root: Path, glue: Pat
     tgzs = sorted(packs.glob("onnxruntime-web-*.tgz"))
     if len(tgzs) != 1:
         raise BuildError("npm pack in js/web produced no onnxruntime-web tarball", f"full log: {runner.log_path}")
-    manifest = _install(tgzs[0], final, source, glue, timings)
+    manifest = _install(tgzs[0], final, source, glues, timings)
     previous_file.write_text(json.dumps(timings, indent=2))
     total = sum(timings.values())
     print(f"ortwasm: js: onnxruntime-web {source.version} built in {fmt_duration(total)} -> {final}", file=sys.stderr)
     return WebBuild(final, manifest)
 
 
-def _install(tgz: Path, final: Path, source: PreparedSource, glue: Path | None,
+def _install(tgz: Path, final: Path, source: PreparedSource, glues: dict[str, Path],
              timings: dict[str, float]) -> dict[str, object]:
     """Unpack the tarball under a temporary name, drop what we cannot stand behind, write the manifest, rename."""
     with staged_dir(final) as tmp:
@@ -166,20 +182,22 @@ def _install(tgz: Path, final: Path, source: PreparedSource, glue: Path | None,
             tar.extractall(tmp, filter="data")
         pkg = tmp / "package"
         dist = pkg / "dist"
+        js = JsRecipe.of(source.version)
+        placeholders = [name for name in js.glues if name not in glues]
         dropped: list[str] = []
         for f in sorted(dist.iterdir()):
             is_pair = f.name.startswith("ort-wasm-simd-threaded")
-            if is_pair or (glue is None and JSEP_BUNDLES.match(f.name)):
+            if is_pair or (placeholders and js.drop.match(f.name)):
                 dropped.append(f.name)
                 f.unlink()
         files = {str(p.relative_to(pkg)): _sha256(p) for p in sorted(pkg.rglob("*")) if p.is_file()}
         manifest: dict[str, object] = {
-            **_want(source, glue),
+            **_want(source, glues),
             "files": files,
             "dropped": dropped,
-            "why_dropped": ("the wasm pairs come from the variant builds; JSEP bundles embed or load a WebGPU "
-                            "glue this build did not produce" if glue is None else "the wasm pairs come from the "
-                            "variant builds"),
+            "why_dropped": ("the wasm pairs come from the variant builds; the other bundles embed or load a "
+                            f"glue this build did not produce ({', '.join(placeholders)})" if placeholders else
+                            "the wasm pairs come from the variant builds"),
             "timings": {k: round(v, 1) for k, v in timings.items()},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

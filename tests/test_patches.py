@@ -11,6 +11,7 @@ from ortwasm import paths
 from ortwasm.errors import PatchError, SourceError
 from ortwasm.patchset import find_patchset, supported_versions
 from ortwasm.source import STAMP, origin_fingerprint, prepare
+from tests.harness.trees import minimal_ort_tree
 
 ORT = paths.default_ort_source()
 
@@ -84,15 +85,15 @@ def test_already_patched_tree_is_accepted(ort_tree: Path, tmp_path: Path) -> Non
     assert twice.patched
 
 
-def test_unknown_version_lists_supported(ort_tree: Path, tmp_path: Path) -> None:
-    tree = tmp_path / "ort"
-    (tree / "cmake").mkdir(parents=True)
-    (tree / "onnxruntime" / "core").mkdir(parents=True)
-    (tree / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
-    (tree / "VERSION_NUMBER").write_text("1.99.0\n")
+@pytest.mark.parametrize(("version", "nearest"), [("1.99.0", "1.30.0"), ("1.25.0", "1.21.0"), ("1.29.1", "1.30.0")])
+def test_unknown_version_names_the_nearest_supported(tmp_path: Path, version: str, nearest: str) -> None:
+    """A 1.2x tree between the supported versions: the error lists them, names the nearest, says how to add one."""
     with pytest.raises(SourceError) as err:
-        prepare(tree, tmp_path / "b")
-    assert "1.99.0" in err.value.message and "1.21.0" in err.value.hint
+        prepare(minimal_ort_tree(tmp_path / "ort", version), tmp_path / "b")
+    assert version in err.value.message and "1.21.0, 1.30.0" in err.value.message
+    assert f"nearest: {nearest}" in err.value.message
+    assert f"patches/{version}/" in err.value.hint and "docs/new-version.md" in err.value.hint
+    assert not (tmp_path / "b" / "src" / f"onnxruntime-{version}").exists()
 
 
 def test_not_an_ort_tree(tmp_path: Path) -> None:

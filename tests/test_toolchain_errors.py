@@ -9,7 +9,9 @@ import pytest
 from ortwasm import cli, gluefix
 from ortwasm.deps import verify_deps_dir
 from ortwasm.errors import DependencyError, ToolchainError
+from ortwasm.recipe import require_recipe
 from ortwasm.toolchain import find_toolchain, parse_emcc_version
+from tests.harness.trees import minimal_ort_tree
 
 
 def test_no_emcc_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -25,7 +27,8 @@ def test_no_emcc_exit_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caps
     monkeypatch.delenv("EMSDK", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "home"))
-    rc = cli.main(["--ort-source", str(tmp_path), "--online-deps", "--build-dir", str(tmp_path / "b")])
+    tree = minimal_ort_tree(tmp_path / "ort")  # a tree the build accepts, so that the toolchain is what fails
+    rc = cli.main(["--ort-source", str(tree), "--online-deps", "--build-dir", str(tmp_path / "b")])
     assert rc == ToolchainError.return_code
     assert "no emscripten found" in capsys.readouterr().err
 
@@ -44,13 +47,15 @@ def test_version_parsing() -> None:
 
 
 def test_missing_dependency_in_deps_dir(tmp_path: Path) -> None:
+    recipe = require_recipe("1.21.0")
     (tmp_path / "re2").mkdir()
     (tmp_path / "re2" / "CMakeLists.txt").write_text("")
     with pytest.raises(DependencyError) as err:
-        verify_deps_dir(tmp_path)
+        verify_deps_dir(tmp_path, recipe)
     assert "abseil_cpp" in err.value.message and "fetch-sources" in err.value.hint
+    assert "--version 1.21.0" in err.value.hint
     with pytest.raises(DependencyError, match="does not exist"):
-        verify_deps_dir(tmp_path / "nope")
+        verify_deps_dir(tmp_path / "nope", recipe)
 
 
 def test_glue_fix_rewrites_both_occurrences(tmp_path: Path) -> None:

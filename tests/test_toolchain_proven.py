@@ -14,6 +14,7 @@ import pytest
 from ortwasm import cli, toolchain
 from ortwasm.errors import PatchError, ToolchainError
 from ortwasm.toolchain import ExecEnv, check_proven, find_toolchain, parse_emcc_version, proven_toolchains
+from tests.harness.trees import minimal_ort_tree
 
 REPO = Path(__file__).resolve().parents[1]
 BANNER = "emcc (Emscripten gcc/clang-like replacement + linker emulating GNU ld)"
@@ -65,8 +66,9 @@ def test_bogus_emcc_build_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                                   capsys: pytest.CaptureFixture[str], allow: bool) -> None:
     """Through the CLI, before any source is touched; --allow-unproven-toolchain cannot vouch for no version."""
     fake_emcc(tmp_path, monkeypatch, f"{BANNER} 9.9.9-bogus")
-    argv = ["build", "--ort-source", str(tmp_path), "--online-deps", "--build-dir", str(tmp_path / "b"),
-            "--out", str(tmp_path / "o"), *(["--allow-unproven-toolchain"] if allow else [])]
+    argv = ["build", "--ort-source", str(minimal_ort_tree(tmp_path / "ort")), "--online-deps",
+            "--build-dir", str(tmp_path / "b"), "--out", str(tmp_path / "o"),
+            *(["--allow-unproven-toolchain"] if allow else [])]
     assert cli.main(argv) == ToolchainError.return_code == 3
     err = capsys.readouterr().err
     assert "'9.9.9-bogus', which is not a release version X.Y.Z" in err and "hint:" in err
@@ -140,7 +142,7 @@ def test_malformed_recipe(tmp_path: Path, text: str, match: str) -> None:
 
 
 def test_cli_flag_reaches_build_options(tmp_path: Path) -> None:
-    base = ["build", "--ort-source", str(tmp_path), "--online-deps", "--build-dir", str(tmp_path / "b")]
+    base = ["build", "--ort-source", str(minimal_ort_tree(tmp_path / "ort")), "--online-deps", "--build-dir", str(tmp_path / "b")]
     parser = cli.make_parser()
     assert cli._build_options(parser.parse_args(base)).allow_unproven_toolchain is False
     opts = cli._build_options(parser.parse_args([*base, "--allow-unproven-toolchain"]))

@@ -1,0 +1,107 @@
+"""Current ONNX Runtime (every supported version besides the default one) through its own official client.
+
+For each version whose artifacts exist (``$ORTWASM_HOME/<recipe layout.out>/<variant>``), npm's
+``onnxruntime-web@<version>`` is pointed at our pairs with ``env.wasm.wasmPaths`` (what its users would do),
+in Node 24 and headless Chromium, against native onnxruntime.  CI has no copy of these trees, so on a bare
+machine every test here skips, naming the directory it looked in; the builds are benchmarks
+(bench/results/build-<version>.json).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ortwasm import paths
+from ortwasm.recipe import load_recipe, supported
+from tests.harness import models, runtime
+from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
+from tests.harness.runtime import CHROMIUM
+
+pytestmark = pytest.mark.artifacts
+
+VERSIONS = [v for v in supported() if v != paths.DEFAULT_VERSION]
+WASM32 = ("wasm32", "wasm32-memfs")  # what the official client of a current version can drive (no Memory64)
+
+
+def _out(version: str) -> Path:
+    recipe = load_recipe(version)
+    assert recipe is not None
+    return paths.ortwasm_home() / recipe.layout.out
+
+
+def _pair(version: str, variant: str) -> Path:
+    where = _out(version) / variant
+    if not (where / "manifest.json").exists():
+        pytest.skip(f"NO {version} ARTIFACT for {variant}: looked for {where}/manifest.json "
+                    f"(python build.py --ort-source <{version} tree> builds it)")
+    if not (runtime.node_prefix() / "bin" / "node").exists():
+        pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
+    return where
+
+
+def _official(version: str) -> Path:
+    return client_app(f"official-{version}", f"onnxruntime-web@{version}")
+
+
+def _job(entry: Path, case: models.ModelCase, where: Path, **kw: object) -> ClientJob:
+    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, num_threads=2,
+                    wasm_dir=where, timeout_s=900)
+    for k, v in kw.items():
+        setattr(job, k, v)
+    return job
+
+
+def _matches(result: runtime.RunResult, case: models.ModelCase) -> None:
+    assert result.ok, result.describe()
+    assert runtime.compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
+
+
+@pytest.fixture(scope="module")
+def split_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
+    return models.split_external(tmp_path_factory.mktemp("split"))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("variant", WASM32)
+def test_two_files_unaligned_node(version: str, variant: str, split_case: models.ModelCase) -> None:
+    where = _pair(version, variant)
+    entry = app_entry(_official(version))
+    for data_as in ("bytes", "path"):
+        _matches(run_client_node(_job(entry, split_case, where, data_as=data_as)), split_case)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("variant", WASM32)
+def test_far_offset_node(version: str, variant: str) -> None:
+    """Past 4 GiB: the MEMFS pair loads and matches; the OFF pair refuses with ORT's own message."""
+    where = _pair(version, variant)
+    case = models.cached_case("far_offset")
+    result = run_client_node(_job(app_entry(_official(version)), case, where))
+    if variant.endswith("memfs"):
+        _matches(result, case)
+    else:
+        assert not result.ok and ">4GB" in (result.error or ""), result.describe()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("variant", WASM32)
+def test_two_files_unaligned_chromium(version: str, variant: str, split_case: models.ModelCase) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: run ci/provision-toolchain.sh")
+    where = _pair(version, variant)
+    app = _official(version)
+    _matches(run_client_browser(_job(app, split_case, where), package_dist(app), "ort.wasm.min.mjs"), split_case)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("version", VERSIONS)
+def test_far_offset_chromium_memfs(version: str) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: run ci/provision-toolchain.sh")
+    where = _pair(version, "wasm32-memfs")
+    app = _official(version)
+    case = models.cached_case("far_offset")
+    _matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)

@@ -2,8 +2,11 @@
 """Figures of real ORT builds: compile+link wall time per variant (from Ninja's own log), configure time
 (from the driver's build.log), artifact sizes (raw, gzip -9) and sha256, and the OFF-identity comparison.
 
-Usage: python bench/build_figures.py [--build-dir build] [--out OUT] [--baseline-build build-upstream
-       --baseline-out OUT-upstream] [--results bench/results/build-1.21.0.json]
+Usage: python bench/build_figures.py [--ort-version 1.30.0] [--build-dir build] [--out OUT]
+       [--baseline-build build-upstream --baseline-out OUT-upstream] [--results bench/results/build-<version>.json]
+
+--ort-version takes the build and out dirs from patches/<version>/recipe.toml, and compares sizes with npm's
+onnxruntime-web of the same version (installed by the client tests under $ORTWASM_HOME/clients).
 """
 
 from __future__ import annotations
@@ -47,13 +50,22 @@ def file_facts(path: Path) -> dict[str, object]:
 
 
 def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from ortwasm import paths
+    from ortwasm.recipe import require_recipe
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build-dir", type=Path, default=Path("/var/cache/ortwasm/build"))
-    ap.add_argument("--out", type=Path, default=Path("/var/cache/ortwasm/out"))
+    ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)
+    ap.add_argument("--build-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--baseline-build", type=Path, default=Path("build-upstream"))
     ap.add_argument("--baseline-out", type=Path, default=Path("/var/cache/ortwasm/out-upstream"))
-    ap.add_argument("--results", type=Path, default=Path("bench/results/build-1.21.0.json"))
+    ap.add_argument("--results", type=Path, default=None)
     a = ap.parse_args()
+    recipe = require_recipe(a.ort_version)
+    a.build_dir = a.build_dir or paths.ortwasm_home() / recipe.layout.build
+    a.out = a.out or paths.ortwasm_home() / recipe.layout.out
+    a.results = a.results or Path(__file__).resolve().parent / "results" / f"build-{a.ort_version}.json"
     variants: dict[str, object] = {}
     for name in ("wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"):
         out = a.out / name
@@ -67,6 +79,9 @@ def main() -> int:
             "emscripten": manifest["toolchain"]["emscripten"],
             "patchset": manifest["ort"]["patchset"],
             "glue_fix": manifest.get("glue_fix"),
+            "toolchain": manifest["toolchain"],
+            "ort_commit": manifest["ort"].get("commit", ""),
+            "ccache": {k: int(v) for k, v in manifest["timings"].items() if k.startswith("ccache_")},
         }
     identity: dict[str, object] = {}
     base = a.baseline_out / "wasm32"
@@ -77,8 +92,13 @@ def main() -> int:
                                 "ours_off_sha256": file_facts(ours)["sha256"] if ours.exists() else None}
             identity[p.name]["identical"] = identity[p.name]["upstream_sha256"] == identity[p.name]["ours_off_sha256"]  # type: ignore[index]
         identity["baseline_ninja"] = ninja_wall(a.baseline_build / "wasm32")
-    result = {"command": " ".join(sys.argv), "machine": "2 cores, 24 GiB", "variants": variants,
-              "off_identity_vs_unpatched": identity}
+    official_dist = (paths.ortwasm_home() / "clients" / f"official-{a.ort_version}" / "node_modules" /
+                     "onnxruntime-web" / "dist")
+    official = {p.name: file_facts(p) for p in sorted(official_dist.glob("ort-wasm-simd-threaded.*"))
+                if p.suffix in (".wasm", ".mjs")}
+    result = {"command": " ".join(sys.argv), "machine": "2 cores, 24 GiB", "ort_version": a.ort_version,
+              "variants": variants, "off_identity_vs_unpatched": identity,
+              f"official_onnxruntime_web_{a.ort_version}": official}
     print(json.dumps(result, indent=2))
     a.results.parent.mkdir(parents=True, exist_ok=True)
     a.results.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -28,6 +28,7 @@ from ortwasm import paths
 from ortwasm.deps import sha256_file
 from ortwasm.options import BuildOptions
 from ortwasm.pipeline import build_env
+from ortwasm.recipe import require_recipe
 from ortwasm.runner import Runner
 from ortwasm.source import prepare
 from ortwasm.toolchain import find_toolchain
@@ -39,16 +40,26 @@ FILES = ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--build-dir", type=Path, default=paths.ortwasm_home() / "build-buildpy")
-    p.add_argument("--ours", type=Path, default=paths.artifact_cache_dir() / "wasm32")
+    p.add_argument("--ort-version", default=paths.DEFAULT_VERSION,
+                   help="the fetched tree of this version (fetch-sources --version); dirs from its recipe")
+    p.add_argument("--build-dir", type=Path, default=None)
+    p.add_argument("--ours", type=Path, default=None)
     p.add_argument("--no-ccache", action="store_true")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    recipe = require_recipe(args.ort_version)
+    default = args.ort_version == paths.DEFAULT_VERSION  # 1.21.0 keeps the names its recorded figures used
+    args.build_dir = args.build_dir or paths.ortwasm_home() / (
+        "build-buildpy" if default else f"build-buildpy-{args.ort_version}")
+    args.ours = args.ours or (paths.artifact_cache_dir() if default else
+                              paths.ortwasm_home() / recipe.layout.out) / "wasm32"
+    args.out = args.out or (OUT if default else OUT.with_name(f"upstream-identity-{args.ort_version}.json"))
     tc = find_toolchain()
     build_dir = args.build_dir.resolve()
-    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=build_dir, out_dir=build_dir / "out",
-                        deps_dir=paths.default_deps_dir(), use_ccache=not args.no_ccache, jobs=args.jobs)
+    opts = BuildOptions(ort_source=paths.sources_dir() / f"onnxruntime-{args.ort_version}", build_dir=build_dir,
+                        out_dir=build_dir / "out", deps_dir=paths.sources_dir() / recipe.layout.deps,
+                        use_ccache=not args.no_ccache, jobs=args.jobs)
     src = prepare(opts.ort_source, build_dir, apply_patches=False)
     add_emsdk_shim(src.path, tc)
     up = UpstreamBuild(src.path, build_dir, opts.deps_dir, jobs=args.jobs)
@@ -66,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print("IDENTICAL" if identical else "DIFFERENT")
     write_results(args.out, {
         "what": "unpatched ORT via its own tools/ci_build/build.py vs our MEMFS-OFF wasm32",
+        "ort_version": args.ort_version,
         "command": " ".join(up.argv(build=True)[2:]),
         "toolchain": tc.describe(), "ccache": not args.no_ccache, "seconds": round(seconds, 1),
         "wall_s": round(time.monotonic() - started, 1), "build_py": theirs, "build_py_bytes": sizes,

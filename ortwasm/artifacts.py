@@ -33,7 +33,13 @@ class Artifacts:
 
 
 def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolchain, source: PreparedSource,
-            defines: dict[str, str], timings: dict[str, float]) -> Artifacts:
+            defines: dict[str, str], timings: dict[str, float],
+            dependencies: dict[str, dict[str, str]] | None = None) -> Artifacts:
+    """Copy the pair into place atomically with a manifest saying what it was built from.
+
+    dependencies: each offline dependency's stamp entry (version, source, what was downloaded and its sha256
+    or commit); None when ORT's own FetchContent fetched them (its deps.txt pins them by SHA1).
+    """
     stem = variant.artifact_stem
     produced = [build_dir / f"{stem}.wasm", build_dir / f"{stem}.mjs"]
     missing = [p.name for p in produced if not p.exists()]
@@ -55,10 +61,11 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             "variant": {"name": variant.name, "arch": variant.arch, "memfs": variant.memfs,
                         "simd": variant.simd, "threads": variant.threads},
             "files": entries,
-            "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind,
+            "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind, "provider": toolchain.provider,
                           "proven": toolchain.version in (proven_toolchains(source.version) or ())},
             "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset,
-                    "source": source.origin},
+                    "source": source.origin, "commit": source.commit},
+            "dependencies": dependencies if dependencies is not None else "FetchContent (cmake/deps.txt)",
             "defines": {k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
             "timings": {k: round(v, 1) for k, v in timings.items()},
             "glue_fix": fix.as_dict(),

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import paths
-from .errors import OrtWasmError, UsageError
+from .errors import OrtWasmError, SourceError, UsageError
 from .options import CONFIGS, BuildOptions
 
 SUBCOMMANDS = ("build", "check", "doctor", "matrix", "package", "fetch-sources")
@@ -23,8 +23,12 @@ SUBCOMMANDS = ("build", "check", "doctor", "matrix", "package", "fetch-sources")
 
 def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b = sub.add_parser("build", help="build ORT wasm artifacts (the default command)")
-    b.add_argument("--ort-source", type=Path, default=paths.default_ort_source(),
-                   help="ONNX Runtime tree or release archive (default: the one ci/fetch-sources.sh fetched)")
+    b.add_argument("--ort-source", type=Path, default=None,
+                   help="ONNX Runtime tree (a git checkout) or release archive (default: the tree "
+                        "`fetch-sources --version <--ort-version>` fetched)")
+    b.add_argument("--ort-version", default=None,
+                   help="with no --ort-source: build the fetched tree of this version "
+                        f"(default {paths.DEFAULT_VERSION})")
     b.add_argument("--deps-dir", type=Path, default=None,
                    help="offline dependency sources (default: the fetched cache if present, else FetchContent)")
     b.add_argument("--online-deps", action="store_true", help="use ORT's own FetchContent (needs internet)")
@@ -95,9 +99,20 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     """Build dir, out dir and deps dir: given, or the tree's version's defaults (two versions never share)."""
-    from .recipe import load_recipe
-    from .source import peek_version
+    from .recipe import load_recipe, supported
+    from .source import peek_version, unsupported_version
 
+    if a.ort_source is None:
+        wanted = a.ort_version or paths.DEFAULT_VERSION
+        a.ort_source = paths.sources_dir() / f"onnxruntime-{wanted}"
+        if not a.ort_source.is_dir():
+            if load_recipe(wanted) is None:
+                raise unsupported_version(wanted, supported())
+            raise SourceError(f"no fetched ONNX Runtime {wanted} tree at {a.ort_source}",
+                              f"run `bash ci/fetch-sources.sh --version {wanted}`, or pass --ort-source <tree>")
+    elif a.ort_version is not None:
+        raise UsageError("--ort-version and --ort-source both given",
+                         "--ort-version picks a fetched tree; with your own tree, its VERSION_NUMBER decides")
     version = peek_version(a.ort_source)
     recipe = load_recipe(version)
     home = paths.ortwasm_home()

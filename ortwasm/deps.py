@@ -53,8 +53,7 @@ def verify_deps_dir(deps_dir: Path, recipe: Recipe) -> dict[str, dict[str, str]]
     if missing:
         raise DependencyError(f"--deps-dir {deps_dir} lacks {', '.join(missing)} (ONNX Runtime {recipe.version})",
                               hint)
-    stamp_path = deps_dir / STAMP
-    stamp: dict[str, dict[str, str]] = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
+    stamp = read_stamp(deps_dir)
     for dep in recipe.dependencies:
         found = stamp.get(dep.name, {}).get("version")
         if found is not None and found != dep.version:
@@ -63,6 +62,13 @@ def verify_deps_dir(deps_dir: Path, recipe: Recipe) -> dict[str, dict[str, str]]
                 f"{dep.version} (patches/{recipe.version}/deps.toml)",
                 f"refill it: {hint}; or point --deps-dir at dependencies for {recipe.version}")
     return stamp
+
+
+def read_stamp(deps_dir: Path) -> dict[str, dict[str, str]]:
+    """What fetch-sources recorded about each dependency dir ({} for a dir the user filled by hand)."""
+    stamp_path = deps_dir / STAMP
+    data: dict[str, dict[str, str]] = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
+    return data
 
 
 def fetch_hint(version: str) -> str:

@@ -121,7 +121,9 @@ def probe_emscripten() -> tuple[Probe, Toolchain | None]:
         cache_note = f"cache {cache} NOT writable (the wasm64 libc is built into it on first use)"
         problems.append("cache")
     detail = f"{tc.describe()}; {wasm64}; {proven_detail}; {cache_note}"
-    hint = "" if not problems else (PROVISION + " (it installs 3.1.69 and gives it a writable cache)")
+    hint = "" if not problems else (
+        PROVISION + " (trixie's 3.1.69 with a writable cache; unset ORTWASM_TOOLCHAIN or set it to trixie)"
+        if tc.provider != "trixie" else PROVISION + " (it installs 3.1.69 and gives it a writable cache)")
     if "proven" in problems:
         hint += f"; or build with {ALLOW_FLAG} to use {tc.version} anyway"
     return Probe("emscripten", not problems, detail, hint), tc

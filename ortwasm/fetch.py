@@ -41,11 +41,12 @@ from .deps import (
 from .errors import DependencyError, SourceError, UsageError
 from .patchset import default_patch_root
 from .recipe import Dependency, Recipe, load_recipe
+from .source import EXPORT_STAMP
 from .toolchain import RECIPE, Toolchain
 
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # Written into the fetched ORT tree: where it came from, and which blobs a mirror could not supply.
-ORT_STAMP = ".ortwasm-fetch.json"
+ORT_STAMP = EXPORT_STAMP
 # What pip needs importable to read onnx's sdist metadata with --no-build-isolation (its build backend).
 PYPI_TOOLS = ("scikit-build-core", "cmake")
 GIT_TIMEOUT = 3600

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import artifacts, configure, paths, web
 from .checks import default_budgets_path, run_check
+from .deps import read_stamp
 from .errors import BuildError, CheckFailed, UsageError
 from .options import BuildOptions
 from .progress import fmt_duration
@@ -141,7 +142,8 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     if delta:  # in the manifest too: how much a variant shared with earlier builds is a benchmark figure
         timings["ccache_hits"] = float(delta.get("direct_cache_hit", 0) + delta.get("preprocessed_cache_hit", 0))
         timings["ccache_misses"] = float(delta.get("cache_miss", 0))
-    arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings)
+    deps = read_stamp(opts.deps_dir) if opts.deps_dir else None
+    arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings, deps)
     if arts.glue_fix.applied:
         _say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
     if not opts.skip_checks:

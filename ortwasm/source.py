@@ -40,6 +40,7 @@ class PreparedSource:
     patched: bool
     patchset: str  # id of the patch set applied ("" when unpatched)
     origin: str
+    commit: str = ""  # the upstream commit, when the tree says (a git checkout, or fetch-sources' export stamp)
 
     @property
     def state_id(self) -> str:
@@ -111,6 +112,22 @@ def _check_version(where: object, text: str) -> str:
     return version
 
 
+EXPORT_STAMP = ".ortwasm-fetch.json"  # written by fetch-sources into the trees it exports
+
+
+def tree_commit(tree: Path) -> str:
+    """Which upstream commit a tree is, when it can say: a VERSION_NUMBER spans hundreds of main's commits."""
+    if (tree / ".git").exists():
+        proc = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+    stamp = tree / EXPORT_STAMP
+    if stamp.is_file():
+        commit = json.loads(stamp.read_text()).get("commit", "")
+        return commit if isinstance(commit, str) else ""
+    return ""
+
+
 def unpack_archive(archive: Path, into: Path) -> Path:
     """Release archives are unpacked once into the build dir, atomically."""
     digest = hashlib.sha256(f"{archive.resolve()}:{archive.stat().st_size}:{archive.stat().st_mtime_ns}".encode())
@@ -178,7 +195,8 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
             "patchset": patchset.id if patchset else "", "version": version}
     stamp = dest / STAMP
     if stamp.exists() and json.loads(stamp.read_text()) == want:
-        return PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"])
+        return PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"],
+                              tree_commit(user_tree))
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
@@ -196,7 +214,8 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
         work.rename(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"])
+    return PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"],
+                          tree_commit(user_tree))
 
 
 _PATCHED_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)

@@ -386,8 +386,8 @@ def writable_emscripten_env(exec_env: ExecEnv, emcc: str, provider: str = "") ->
     """Give Debian's emscripten a writable config and cache (wasm64 libc must be built once).
 
     Each provider has its own (two emscripten releases must never share a cache).  trixie's package ships a
-    frozen wasm32 cache, which is copied in; sid's ships none, so its cache starts empty and the first link
-    builds it (about 1 min, 35 MB).  Also point CLOSURE_COMPILER at the current closure compiler from npm:
+    frozen wasm32 cache, which is copied in; sid's ships none, so its cache starts empty and the first configure's
+    compiler checks build it (40 MB).  Also point CLOSURE_COMPILER at the current closure compiler from npm:
     Debian's own `closure-compiler` package dates from 2013 (and the chroots do not install it).
     """
     debian_cfg = _debian_config(exec_env, emcc)

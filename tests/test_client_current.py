@@ -9,12 +9,15 @@ machine every test here skips, naming the directory it looked in; the builds are
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from ortwasm import paths
 from ortwasm.recipe import load_recipe, supported
+from ortwasm.web import npm_env
 from tests.harness import models, runtime
 from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
 from tests.harness.runtime import CHROMIUM
@@ -36,7 +39,7 @@ def _pair(version: str, variant: str) -> Path:
     if not (where / "manifest.json").exists():
         pytest.skip(f"NO {version} ARTIFACT for {variant}: looked for {where}/manifest.json "
                     f"(python build.py --ort-source <{version} tree> builds it)")
-    if not (runtime.node_prefix() / "bin" / "node").exists():
+    if not (paths.node_prefix() / "bin" / "node").exists():
         pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
     return where
 
@@ -103,5 +106,66 @@ def test_far_offset_chromium_memfs(version: str) -> None:
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}: run ci/provision-toolchain.sh")
     where = _pair(version, "wasm32-memfs")
     app = _official(version)
+    case = models.cached_case("far_offset")
+    _matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)
+
+
+# ------------------------------------------------------------------ wasm64: our JS, built from the same tree
+
+WASM64 = "wasm64-memfs"
+
+
+@pytest.fixture(scope="module")
+def our_js(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Upstream's current JS no longer knows wasm64; ours is built from the patched tree (the JS stage) and
+    npm-installed like any onnxruntime-web, then pointed at the wasm64 pair with env.wasm.wasmPaths."""
+
+    apps: dict[str, Path] = {}
+    for version in VERSIONS:
+        package = _out(version) / "onnxruntime-web" / "package"
+        if not (package / "package.json").exists():
+            continue
+        dest = tmp_path_factory.mktemp(f"js-{version}")
+        subprocess.run(["npm", "pack", str(package), "--pack-destination", str(dest)], check=True,
+                       env={**os.environ, **npm_env()}, capture_output=True)
+        apps[version] = client_app(f"ortwasm-js-{version}", str(next(dest.glob("*.tgz"))))
+    return apps
+
+
+def _our_app(our_js: dict[str, Path], version: str) -> Path:
+    if version not in our_js:
+        pytest.skip(f"NO {version} JS BUILD: {_out(version)}/onnxruntime-web missing "
+                    f"(python build.py --ort-version {version} without --skip-js builds it)")
+    return our_js[version]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_wasm64_two_files_and_far_offset_node(version: str, our_js: dict[str, Path],
+                                             split_case: models.ModelCase) -> None:
+    where = _pair(version, WASM64)
+    entry = app_entry(_our_app(our_js, version))
+    _matches(run_client_node(_job(entry, split_case, where, data_as="path")), split_case)
+    far = models.cached_case("far_offset")
+    _matches(run_client_node(_job(entry, far, where)), far)
+
+
+@pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1",
+                    reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (4.5 GB)")
+@pytest.mark.parametrize("version", VERSIONS)
+def test_wasm64_big_weights_node(version: str, our_js: dict[str, Path]) -> None:
+    """4.25 GiB of real weights in one initializer through the public API of our current-version JS."""
+    where = _pair(version, WASM64)
+    case = models.cached_case("big_gather")
+    result = run_client_node(_job(app_entry(_our_app(our_js, version)), case, where, timeout_s=1800))
+    _matches(result, case)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("version", VERSIONS)
+def test_wasm64_far_offset_chromium(version: str, our_js: dict[str, Path]) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: run ci/provision-toolchain.sh")
+    where = _pair(version, WASM64)
+    app = _our_app(our_js, version)
     case = models.cached_case("far_offset")
     _matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)

@@ -29,6 +29,7 @@ from ortwasm.toolchain import (
     writable_emscripten_env,
 )
 from ortwasm.variants import load_table
+from tests.harness.trees import minimal_ort_tree
 
 REPO = Path(__file__).resolve().parents[1]
 BANNER = "emcc (Emscripten gcc/clang-like replacement + linker emulating GNU ld)"
@@ -136,13 +137,8 @@ def test_trixie_not_provisioned_points_at_the_default_command(home: Path, monkey
 
 def test_build_flag_threads_to_the_provider(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`build --toolchain sid` is ORTWASM_TOOLCHAIN=sid: not provisioned here, so exit 3 before any build dir."""
-    tree = tmp_path / "ort"
-    (tree / "cmake").mkdir(parents=True)
-    (tree / "onnxruntime" / "core").mkdir(parents=True)
-    (tree / "VERSION_NUMBER").write_text("1.30.0\n")
-    (tree / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
-    argv = ["build", "--ort-source", str(tree), "--online-deps", "--build-dir", str(tmp_path / "b"),
-            "--out", str(tmp_path / "o"), "--toolchain", "sid"]
+    argv = ["build", "--ort-source", str(minimal_ort_tree(tmp_path / "ort", "1.30.0")), "--online-deps",
+            "--build-dir", str(tmp_path / "b"), "--out", str(tmp_path / "o"), "--toolchain", "sid"]
     assert cli.main(argv) == 3
     err = capsys.readouterr().err
     assert "ORTWASM_TOOLCHAIN=sid asks for Debian sid's emscripten" in err and "provision-toolchain.sh" in err

@@ -29,6 +29,7 @@ class FakeToolchain:
     cache: Path
     missing: tuple[str, ...] = ()
     version: str = "3.1.69"
+    provider: str = "trixie"
     exec_env: ExecEnv = field(default_factory=ExecEnv)
     calls: list[list[str]] = field(default_factory=list)
 

@@ -77,3 +77,12 @@ def _created(patch: Path) -> list[str]:
     lines = patch.read_text(errors="replace").splitlines()
     return [lines[i + 1][6:] for i, line in enumerate(lines[:-1])
             if line.startswith("--- /dev/null") and lines[i + 1].startswith("+++ b/")]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cpp_patch_shifts_no_lines(version: str, tmp_path: Path) -> None:
+    """The OFF build compiles tensorprotoutils.cc too: its __LINE__ values must not move."""
+    tree = FIXTURES / f"ort-{version}"
+    src = prepare(tree, tmp_path)
+    rel = Path("onnxruntime/core/framework/tensorprotoutils.cc")
+    assert len((tree / rel).read_text().splitlines()) == len((src.path / rel).read_text().splitlines())

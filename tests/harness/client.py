@@ -95,11 +95,13 @@ class ClientJob:
     inputs: Mapping[str, np.ndarray] = field(default_factory=dict)
     outputs: Sequence[str] = ()
     external_data: Sequence[ExternalFile] = ()
-    data_as: Literal["bytes", "path"] = "bytes"
+    data_as: Literal["bytes", "path", "url", "blob", "stream"] = "bytes"
     num_threads: int = 1
     wasm_dir: Path | None = None
     log_level: int = 3
     timeout_s: float = 600.0
+    sessions: int | None = None  # create/run/release this many times; memory["sessions"] has one entry each
+    truncate_at: int | None = None  # data_as "url": the server drops the connection after this many bytes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +115,8 @@ class ClientJob:
             "numThreads": self.num_threads,
             "logLevel": self.log_level,
             "timeoutMs": int(self.timeout_s * 1000),
+            **({"sessions": self.sessions} if self.sessions is not None else {}),
+            **({"truncateAt": self.truncate_at} if self.truncate_at is not None else {}),
         }
 
 

@@ -208,6 +208,48 @@ def far_offset(
     )
 
 
+def mixed_in_place(out_dir: Path, seed: int = 5) -> ModelCase:
+    """One file holding tensors over and under 64 KiB (the wasm page, libc's mmap granularity) at odd offsets.
+
+    Heap-backed external data maps W1, W2 and W3 in place and preads B1 (onnxruntime/wasm/pre-memfs.js); W3 feeds a
+    MatMul, whose weights ORT pre-packs and then releases (an unmap during session creation).  Y1 = Gather(W1, i1)
+    + B1, Y2 = Gather(W2, i2), Y3 = X @ W3.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w1, b1, w2, w3 = _f32(rng, 300, 256), _f32(rng, 256), _f32(rng, 700, 256), _f32(rng, 256, 128)
+    data = out_dir / "mixed.bin"
+    parts: list[tuple[str, np.ndarray, int]] = []  # name, array, padding before it
+    blob = bytearray()
+    for name, arr, pad in (("W1", w1, 3), ("B1", b1, 0), ("W2", w2, 5), ("W3", w3, 7)):
+        blob += _PAD * pad
+        parts.append((name, arr, len(blob)))
+        blob += arr.tobytes()
+    data.write_bytes(bytes(blob) + _PAD * 11)
+    inits = [_external_tensor(name, list(arr.shape), data.name, off, arr.nbytes) for name, arr, off in parts]
+    nodes = [
+        helper.make_node("Gather", ["W1", "i1"], ["G1"], axis=0),
+        helper.make_node("Add", ["G1", "B1"], ["Y1"]),
+        helper.make_node("Gather", ["W2", "i2"], ["Y2"], axis=0),
+        helper.make_node("MatMul", ["X", "W3"], ["Y3"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mixed_in_place",
+        [helper.make_tensor_value_info("i1", TensorProto.INT64, [None]),
+         helper.make_tensor_value_info("i2", TensorProto.INT64, [None]),
+         helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 256])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y1", "Y2", "Y3")],
+        initializer=inits,
+    )
+    model = out_dir / "mixed_in_place.onnx"
+    _save(graph, model)
+    inputs = {"i1": np.array([0, 1, 150, 299], dtype=np.int64), "i2": np.array([699, 0, 350], dtype=np.int64),
+              "X": _f32(rng, 2, 256)}
+    return ModelCase("mixed_in_place", model, [ExternalFile(data.name, data)], inputs,
+                     expected_outputs(model, inputs), notes="W1@3, B1 (1 KiB), W2@+5, W3@+7 in one file")
+
+
 def _row_block(start: int, stop: int, cols: int) -> np.ndarray:
     """Deterministic rows (value depends on row and column) so every gathered row is distinguishable."""
     r = np.arange(start, stop, dtype=np.float32)[:, None]

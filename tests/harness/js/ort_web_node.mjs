@@ -8,13 +8,22 @@
 //       wasmDir?,           // when set: env.wasm.wasmPaths = {mjs, wasm} in that dir (the official-dist route);
 //                           // unset: the package finds its own pair (the drop-in route)
 //       mjs?, wasm?,        // file names in wasmDir (default ort-wasm-simd-threaded.{mjs,wasm})
-//       model, externalData: [{path, file}], dataAs: "bytes"|"path",
-//       inputs: {name: {dims, type, data}}, outputs: [names], numThreads, logLevel?, timeoutMs?}
+//       model, externalData: [{path, file}], dataAs: "bytes"|"path"|"url"|"blob"|"stream",
+//       inputs: {name: {dims, type, data}}, outputs: [names], numThreads, logLevel?, timeoutMs?,
+//       sessions?,          // create/run/release this many times in a row (default 1): memory per session
+//       truncateAt?}        // dataAs "url": the server sends this many bytes of each file, then drops the
+//                           // connection (Content-Length still says the full size)
+//
+// dataAs: "bytes" reads each file into a Uint8Array first; "path" gives the path string; "url" serves the files
+// from an HTTP server in this process and gives http:// URLs; "blob" gives fs.openAsBlob(file) (a file-backed
+// Blob); "stream" gives a web ReadableStream over the file (no length attached).
 //
 // Nothing here knows about C symbols: what this proves, the package proves for its users. Memory is the kernel's
 // high-water mark (VmHWM), read after each phase: a JS timer cannot sample while wasm blocks the thread.
 
 import fs from 'node:fs';
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import { writeResult } from './result.mjs';
@@ -72,6 +81,47 @@ function readWhole(file) {
   }
 }
 
+/** An HTTP server in this process serving `files` (host paths) at /ext<i>/<name>; see truncateAt above. */
+async function serveFiles(files, truncateAt) {
+  const server = http.createServer((req, res) => {
+    const i = files.findIndex((f, k) => req.url === `/ext${k}/${encodeURIComponent(f.split('/').pop())}`);
+    if (i < 0) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const size = fs.statSync(files[i]).size;
+    res.writeHead(200, { 'Content-Length': String(size), 'Content-Type': 'application/octet-stream' });
+    const end = truncateAt === undefined || truncateAt === null ? undefined : Math.max(0, truncateAt - 1);
+    const body = fs.createReadStream(files[i], end === undefined ? {} : { end });
+    if (end === undefined) {
+      body.pipe(res);
+    } else {
+      body.on('end', () => res.destroy());
+      body.pipe(res, { end: false });
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  const base = `http://127.0.0.1:${server.address().port}`;
+  return files.map((f, k) => `${base}/ext${k}/${encodeURIComponent(f.split('/').pop())}`);
+}
+
+async function externalSources(job, urls) {
+  const list = job.externalData ?? [];
+  const out = [];
+  for (const [i, e] of list.entries()) {
+    let data;
+    if (job.dataAs === 'path') data = e.file;
+    else if (job.dataAs === 'url') data = urls[i];
+    else if (job.dataAs === 'blob') data = await fs.openAsBlob(e.file);
+    else if (job.dataAs === 'stream') data = Readable.toWeb(fs.createReadStream(e.file));
+    else data = readWhole(e.file);
+    out.push({ path: e.path, data });
+  }
+  return out;
+}
+
 function b64(bytes) {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
@@ -109,40 +159,55 @@ async function main() {
     ort.env.wasm.wasmBinary = fs.readFileSync(wasm);
   }
 
-  state.stage = 'read';
-  const t0 = performance.now();
-  const model = fs.readFileSync(job.model);
-  const externalData = (job.externalData ?? []).map((e) => (
-    job.dataAs === 'path' ? { path: e.path, data: e.file } : { path: e.path, data: readWhole(e.file) }));
-  state.timings.read_ms = performance.now() - t0;
-  state.memory.peak_rss_before_session = procStatus().VmHWM;
+  const urls = job.dataAs === 'url' ? await serveFiles((job.externalData ?? []).map((e) => e.file), job.truncateAt)
+    : [];
+  const sessions = Math.max(1, job.sessions ?? 1);
+  let outputs = {};
+  for (let round = 0; round < sessions; round++) {
+    state.stage = 'read';
+    const t0 = performance.now();
+    const model = fs.readFileSync(job.model);
+    const externalData = await externalSources(job, urls);
+    state.timings.read_ms = performance.now() - t0;
+    if (round === 0) state.memory.peak_rss_before_session = procStatus().VmHWM;
 
-  state.stage = 'create';
-  const t1 = performance.now();
-  const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['wasm'], externalData, logSeverityLevel: job.logLevel ?? 3,
-  });
-  state.timings.session_ms = performance.now() - t1;
-  const afterCreate = procStatus();
-  state.memory.peak_rss_after_session = afterCreate.VmHWM;
-  state.memory.rss_after_session = afterCreate.VmRSS;
-  externalData.length = 0;
+    state.stage = 'create';
+    const t1 = performance.now();
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: ['wasm'], externalData, logSeverityLevel: job.logLevel ?? 3,
+    });
+    const sessionMs = performance.now() - t1;
+    const afterCreate = procStatus();
+    if (round === 0) {
+      state.timings.session_ms = sessionMs;
+      state.memory.peak_rss_after_session = afterCreate.VmHWM;
+      state.memory.rss_after_session = afterCreate.VmRSS;
+    }
+    externalData.length = 0;
 
-  state.stage = 'run';
-  const feeds = {};
-  for (const [name, spec] of Object.entries(job.inputs ?? {})) feeds[name] = toTensor(ort, spec);
-  const t2 = performance.now();
-  const results = await session.run(feeds);
-  state.timings.run_ms = performance.now() - t2;
-  const outputs = {};
-  for (const name of job.outputs?.length ? job.outputs : Object.keys(results)) {
-    const t = results[name];
-    if (!t) throw new Error(`output ${name} missing from the results (${Object.keys(results)})`);
-    const data = t.data instanceof Array ? Uint8Array.from(t.data) : t.data;
-    outputs[name] = { dims: t.dims.map(Number), type: t.type, data: b64(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) };
+    state.stage = 'run';
+    const feeds = {};
+    for (const [name, spec] of Object.entries(job.inputs ?? {})) feeds[name] = toTensor(ort, spec);
+    const t2 = performance.now();
+    const results = await session.run(feeds);
+    if (round === 0) state.timings.run_ms = performance.now() - t2;
+    outputs = {};
+    for (const name of job.outputs?.length ? job.outputs : Object.keys(results)) {
+      const t = results[name];
+      if (!t) throw new Error(`output ${name} missing from the results (${Object.keys(results)})`);
+      const data = t.data instanceof Array ? Uint8Array.from(t.data) : t.data;
+      outputs[name] = { dims: t.dims.map(Number), type: t.type, data: b64(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) };
+    }
+    state.stage = 'release';
+    await session.release();
+    if (job.sessions) {
+      const after = procStatus();
+      (state.memory.sessions ??= []).push({
+        session_ms: sessionMs, peak_rss_after_session: afterCreate.VmHWM, rss_after_session: afterCreate.VmRSS,
+        peak_rss_after_release: after.VmHWM, rss_after_release: after.VmRSS,
+      });
+    }
   }
-  state.stage = 'release';
-  await session.release();
   emit({ ok: true, outputs, stage: 'done' }, 0);
 }
 

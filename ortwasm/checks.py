@@ -46,14 +46,15 @@ Arch = Literal["wasm32", "wasm64"]
 
 
 def c_api_from_header(path: Path) -> tuple[str, ...]:
-    """The ``Ort*`` functions a header declares, skipping ``#ifdef ENABLE_TRAINING_APIS`` blocks."""
+    """The ``Ort*`` functions a header declares, skipping ``ENABLE_TRAINING_APIS`` and ``USE_WEBGPU`` blocks
+    (neither is in a CPU build)."""
     names: list[str] = []
     depth, skip_at = 0, -1
     for line in path.read_text().splitlines():
         s = line.strip()
         if s.startswith("#if"):
             depth += 1
-            if skip_at < 0 and "ENABLE_TRAINING_APIS" in s:
+            if skip_at < 0 and ("ENABLE_TRAINING_APIS" in s or "USE_WEBGPU" in s):
                 skip_at = depth
         elif s.startswith("#endif"):
             skip_at = -1 if depth == skip_at else skip_at
@@ -411,8 +412,26 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, basel
     return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every)
 
 
-def default_budgets_path() -> Path:
-    """``ci/budgets.toml`` of the working tree, else of the checkout this package runs from."""
+def c_api_for(version: str | None) -> tuple[str, ...]:
+    """The C API ORT ``version``'s artifacts must export: its recipe's ``[checks] c_api``, else 1.21.0's."""
+    if version:
+        from .recipe import load_recipe
+
+        recipe = load_recipe(version)
+        if recipe is not None and recipe.c_api:
+            return recipe.c_api
+    return ORT_C_API
+
+
+def default_budgets_path(version: str | None = None) -> Path:
+    """The budgets of ONNX Runtime ``version`` (``patches/<version>/budgets.toml``) when it has its own, else
+    ``ci/budgets.toml`` of the working tree, else of the checkout this package runs from."""
+    if version:
+        from .patchset import default_patch_root
+
+        own = default_patch_root() / version / "budgets.toml"
+        if own.is_file():
+            return own
     here = Path(__file__).resolve()
     for cand in (Path.cwd() / "ci" / "budgets.toml", here.parents[1] / "ci" / "budgets.toml",
                  here.parent / "_budgets.toml"):  # the copy an installed wheel carries
@@ -424,7 +443,7 @@ def default_budgets_path() -> Path:
 
 def run_check(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
               json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
-              size_cache: Path | None = None, out: TextIO | None = None) -> int:
+              size_cache: Path | None = None, out: TextIO | None = None, version: str | None = None) -> int:
     """CLI entry: returns 0, or ``CheckFailed.return_code`` (8) after printing every failed rule.
 
     ``CannotCheck`` (bad input, exit 9) propagates to the CLI's one error boundary, which prints its hint;
@@ -436,9 +455,9 @@ def run_check(path: Path, budgets_path: Path | None, baseline: Path | None, repo
     from . import report as reportmod  # report imports this module's types
 
     stream = out or sys.stdout
-    budgets = load_budgets(budgets_path or default_budgets_path())
+    budgets = load_budgets(budgets_path or default_budgets_path(version))
     rep = check_dir(path, expect=None, budgets=budgets, baseline=baseline, brotli_limit=brotli_limit,
-                    size_cache=size_cache)
+                    size_cache=size_cache, required_api=c_api_for(version))
     md = reportmod.render_markdown(rep)
     if report_md_path is not None:
         reportmod.write_markdown(report_md_path, md)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import artifacts, configure, paths, web
-from .checks import default_budgets_path, run_check
+from .checks import run_check
 from .deps import read_stamp
 from .errors import BuildError, CheckFailed, UsageError
 from .options import BuildOptions
@@ -147,7 +147,7 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     if arts.glue_fix.applied:
         _say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
     if not opts.skip_checks:
-        rc = run_check(arts.directory, default_budgets_path(), None, None)
+        rc = run_check(arts.directory, None, None, None, version=source.version)
         if rc != 0:
             raise CheckFailed(f"{v.name}: artifacts failed their checks", f"see above; artifacts in {arts.directory}")
     _group("", end=True)

@@ -73,6 +73,7 @@ class Recipe:
     configure_defines: dict[str, str]  # [configure] defines: needed by every configure of this version here
     js_glues: tuple[str, ...]  # [js] glues: the glue files js/web's build.ts embeds (placeholders unless built)
     js_drop: str  # [js] drop: regex of the dist bundles that embed or load a placeholder glue
+    c_api: tuple[str, ...]  # [checks] c_api: what the glue must export (empty: checks.ORT_C_API, 1.21.0's)
 
     def path(self, name: str) -> Path:
         return self.directory / name
@@ -155,6 +156,7 @@ def load_recipe(version: str, root: Path | None = None) -> Recipe | None:
         configure_defines={k: str(v) for k, v in _table(_table(data, "configure", path), "defines", path).items()},
         js_glues=_strs(_table(data, "js", path), "glues", path),
         js_drop=_str(_table(data, "js", path), "drop", path, "$^"),
+        c_api=_strs(_table(data, "checks", path), "c_api", path),
     )
 
 

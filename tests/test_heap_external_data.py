@@ -1,0 +1,230 @@
+"""Heap-backed external data (issue #13): MEMFS builds stream each external data file once into the wasm heap and
+let ORT use the bytes in place (onnxruntime/wasm/pre-memfs.js, patch 0003; onnxruntime-web hands the source over,
+patch 0007).
+
+Through onnxruntime-web's public API (our drop-in package, as tests/test_client.py): every kind of source the module
+accepts matches native onnxruntime; a download that ends early fails naming the file and the bytes received; a
+second and third session in one process reuse the first one's heap instead of adding to it.  Through the module
+itself (tests/harness/js/heap_external_data.mjs), what the public API cannot show: the heap block outlives the
+unmount while ORT maps it, and goes at session release; a failed download holds nothing.  And the MEMFS-OFF glue,
+which never links pre-memfs.js, is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ortwasm.paths import artifact_cache_dir, node_prefix
+from tests.harness import models, runtime
+from tests.harness.client import ClientJob, app_entry, client_app, run_client_node
+from tests.harness.runtime import ExternalFile, RunResult
+
+pytestmark = pytest.mark.artifacts
+
+MEMFS = ("wasm32-memfs", "wasm64-memfs")
+GIB = 1024**3
+JS = Path(__file__).resolve().parent / "harness" / "js"
+# The MEMFS-OFF glue of ORT 1.21.0 built with emscripten 3.1.69 (README's table; the same before and after the
+# heap-backed external data work, which touches only pre-memfs.js and onnxruntime-web's JS).
+OFF_GLUE_SHA256 = {
+    ("wasm32", "3.1.69"): "b4da0f237e21bb3460b6560e3fdd843f60e4782cd364dd1ca7740d7ac6ba9a48",
+    ("wasm64", "3.1.69"): "c51e601938ec5142c40eea0bed8c157cca4e1045d66dbb4132c0e3fa3cdadf4d",
+}
+# What only pre-memfs.js puts into a glue (quoted keys survive closure).
+MEMFS_ONLY = (b"mountExternalDataStreaming", b"externalDataStatus")
+
+
+def _pair(variant: str) -> Path:
+    where = artifact_cache_dir() / variant
+    if not (where / "manifest.json").exists():
+        pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json (python build.py ... builds it)")
+    if not (node_prefix() / "bin" / "node").exists():
+        pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
+    if MEMFS_ONLY[0] not in (where / runtime.DEFAULT_MJS).read_bytes() and variant.endswith("memfs"):
+        pytest.skip(f"{variant} predates heap-backed external data: rebuild it (python build.py --enable_wasm_memfs)")
+    return where
+
+
+@pytest.fixture(scope="session")
+def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ortwasm.package import build_packages
+
+    out = artifact_cache_dir()
+    if not (out / "onnxruntime-web" / "manifest.json").exists():
+        pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
+    result = build_packages(out, tmp_path_factory.mktemp("pkg"))
+    return client_app("ortwasm", str(result.tgz))
+
+
+@pytest.fixture(scope="session")
+def mixed_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
+    return models.mixed_in_place(tmp_path_factory.mktemp("mixed"))
+
+
+def _job(entry: Path, case: models.ModelCase, **kw: object) -> ClientJob:
+    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, timeout_s=900)
+    for k, v in kw.items():
+        setattr(job, k, v)
+    return job
+
+
+def _matches(result: RunResult, case: models.ModelCase) -> None:
+    assert result.ok, result.describe()
+    assert runtime.compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
+
+
+def _module(variant: str, case: models.ModelCase, **job: object) -> RunResult:
+    """heap_external_data.mjs on the variant's pair (the module itself, no onnxruntime-web)."""
+    payload = {"artifactDir": str(_pair(variant)), "model": str(case.model),
+               "externalData": [{"path": e.path, "file": str(e.file)} for e in case.external], **job}
+    return runtime._run_script(JS / "heap_external_data.mjs", payload, 600)
+
+
+# ------------------------------------------------------------------ public API: sources
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+@pytest.mark.parametrize("data_as", ["path", "bytes", "url", "blob", "stream"])
+def test_every_source_matches_native(variant: str, data_as: str, our_app: Path,
+                                     mixed_case: models.ModelCase) -> None:
+    """A path, bytes, an http:// URL, a file-backed Blob and a ReadableStream of unknown length: same outputs as
+    native onnxruntime, with tensors in place (over 64 KiB, odd offsets), read (B1) and pre-packed (W3)."""
+    _pair(variant)
+    entry = app_entry(our_app, f"onnxruntime-web/{variant}")
+    _matches(run_client_node(_job(entry, mixed_case, data_as=data_as, num_threads=2)), mixed_case)
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_two_files_path_matches_native(variant: str, our_app: Path, tmp_path: Path) -> None:
+    _pair(variant)
+    case = models.split_external(tmp_path / "split")
+    entry = app_entry(our_app, f"onnxruntime-web/{variant}")
+    for data_as in ("path", "url"):
+        _matches(run_client_node(_job(entry, case, data_as=data_as)), case)
+
+
+# ------------------------------------------------------------------ public API: bad input
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_download_ending_early_names_file_and_bytes(variant: str, our_app: Path,
+                                                    mixed_case: models.ModelCase) -> None:
+    _pair(variant)
+    size = mixed_case.external_bytes
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="url",
+                                  truncate_at=size // 2))
+    assert not result.ok, "a truncated download must fail"
+    error = result.error or ""
+    assert "mixed.bin" in error and f"of {size} bytes" in error, error
+    assert result.stage == "create", result.describe()
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_truncated_file_path_names_the_file(variant: str, our_app: Path, mixed_case: models.ModelCase,
+                                            tmp_path: Path) -> None:
+    """A file that is shorter than the model says: ORT's out-of-bounds message, and the file named (patch 0006)."""
+    _pair(variant)
+    src = mixed_case.external[0]
+    short = tmp_path / src.file.name
+    short.write_bytes(src.file.read_bytes()[: src.file.stat().st_size // 2])
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="path",
+                                  external_data=[ExternalFile(src.path, short)]))
+    assert not result.ok
+    error = result.error or ""
+    assert "mixed.bin" in error and ("out of bounds" in error or "can not be read" in error), error
+
+
+# ------------------------------------------------------------------ public API: memory
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_second_session_does_not_leak(variant: str, our_app: Path) -> None:
+    """Three create/run/release rounds of 256 MiB of weights from a path in one process: the kernel's high-water
+    mark after the third is within a quarter of the weights of the first (a leaked heap block adds all of it)."""
+    _pair(variant)
+    case = models.cached_case("gather_256m")
+    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case, data_as="path",
+                                  sessions=3))
+    _matches(result, case)
+    rounds = result.memory["sessions"]
+    assert isinstance(rounds, list) and len(rounds) == 3
+    first, last = rounds[0]["peak_rss_after_release"], rounds[2]["peak_rss_after_release"]
+    assert last - first < case.external_bytes // 4, json.dumps(rounds)
+
+
+def test_wasm32_over_budget_falls_back_with_a_warning(our_app: Path) -> None:
+    """4.8 GB cannot live in a 4 GiB heap: wasm32-memfs keeps the file in JS memory (one array, read by path)
+    and says so at ORT's warning level; the tensor past 4 GiB still loads and matches."""
+    _pair("wasm32-memfs")
+    case = models.cached_case("far_offset")
+    result = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm32-memfs"), case, data_as="path",
+                                  log_level=2))
+    _matches(result, case)
+    assert "far.bin" in result.stderr and "kept in JS memory" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (4.5 GB)")
+def test_big_weights_from_path_at_one_times_memory(our_app: Path) -> None:
+    """4.25 GiB in one initializer from a path on wasm64-memfs: matches, and the process peaks at no more than
+    1.15 x the weights + 0.3 GiB (it was 4.03 x with the bytes loaded by onnxruntime-web)."""
+    _pair("wasm64-memfs")
+    case = models.cached_case("big_gather")
+    result = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, data_as="path",
+                                  num_threads=2, timeout_s=1800))
+    _matches(result, case)
+    peak = result.memory["peak_rss"]
+    assert isinstance(peak, int), result.memory
+    assert peak <= 1.15 * case.external_bytes + 0.3 * GIB, f"{peak / case.external_bytes:.3f} x the weights"
+
+
+# ------------------------------------------------------------------ the module itself
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_heap_block_lives_while_mapped_and_goes_at_release(variant: str, mixed_case: models.ModelCase) -> None:
+    result = _module(variant, mixed_case, scenario="lifecycle", numThreads=2)
+    assert result.ok, result.describe()
+    status = result.raw["status"]
+    size = mixed_case.external_bytes
+    assert [m["backing"] for m in result.raw["mounts"]] == ["heap"]
+    assert status["mounted"]["heapBytes"] == size
+    created = status["created"]["heap"]
+    assert len(created) == 1 and created[0]["mappings"] >= 2, created  # W1 and W2 at least (W3 may be pre-packed)
+    unmounted = status["unmounted"]
+    assert unmounted["mounted"] == [] and unmounted["heap"][0]["unlinked"] is True, unmounted
+    assert unmounted["heap"][0]["mappings"] == created[0]["mappings"]
+    assert status["released"] == {"mounted": [], "heap": [], "heapBytes": 0}, status["released"]
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_failed_download_holds_nothing(variant: str, mixed_case: models.ModelCase) -> None:
+    size = mixed_case.external_bytes
+    result = _module(variant, mixed_case, scenario="truncated", truncateAt=size // 3)
+    assert result.ok, result.describe()
+    (error,) = result.raw["errors"]
+    assert error and "/mixed.bin" in error and f"of {size} bytes" in error, error
+    assert result.raw["status"]["after"] == {"mounted": [], "heap": [], "heapBytes": 0}
+
+
+# ------------------------------------------------------------------ the OFF glue
+
+
+@pytest.mark.parametrize("variant", ["wasm32", "wasm64"])
+def test_off_glue_unchanged(variant: str) -> None:
+    where = artifact_cache_dir() / variant
+    if not (where / "manifest.json").exists():
+        pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json")
+    manifest = json.loads((where / "manifest.json").read_text())
+    assert manifest["variant"]["memfs"] is False
+    glue = (where / runtime.DEFAULT_MJS).read_bytes()
+    assert not any(marker in glue for marker in MEMFS_ONLY)
+    want = OFF_GLUE_SHA256.get((variant, manifest["toolchain"]["emscripten"]))
+    if want is None:
+        pytest.skip(f"no pinned OFF glue for emscripten {manifest['toolchain']['emscripten']}")
+    assert hashlib.sha256(glue).hexdigest() == want
+

@@ -38,7 +38,7 @@ def _pair(version: str, variant: str) -> Path:
     where = _out(version) / variant
     if not (where / "manifest.json").exists():
         pytest.skip(f"NO {version} ARTIFACT for {variant}: looked for {where}/manifest.json "
-                    f"(python build.py --ort-source <{version} tree> builds it)")
+                    f"(python build.py --ort-version {version} builds it)")
     if not (paths.node_prefix() / "bin" / "node").exists():
         pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
     return where
@@ -85,7 +85,9 @@ def test_far_offset_node(version: str, variant: str) -> None:
     if variant.endswith("memfs"):
         _matches(result, case)
     else:
-        assert not result.ok and ">4GB" in (result.error or ""), result.describe()
+        # upstream's own refusal: ">4GB" from the wasm read path, or 1.30's size_t SafeInt in the mmap path
+        error = result.error or ""
+        assert not result.ok and (">4GB" in error or "Integer overflow" in error), result.describe()
 
 
 @pytest.mark.browser
@@ -126,7 +128,8 @@ def our_js(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         if not (package / "package.json").exists():
             continue
         dest = tmp_path_factory.mktemp(f"js-{version}")
-        subprocess.run(["npm", "pack", str(package), "--pack-destination", str(dest)], check=True,
+        # --ignore-scripts: the unpacked package still names js/web's prepack (the esbuild build it came from)
+        subprocess.run(["npm", "pack", "--ignore-scripts", str(package), "--pack-destination", str(dest)], check=True,
                        env={**os.environ, **npm_env()}, capture_output=True)
         apps[version] = client_app(f"ortwasm-js-{version}", str(next(dest.glob("*.tgz"))))
     return apps

@@ -66,3 +66,22 @@ def test_glue_fix_rewrites_both_occurrences(tmp_path: Path) -> None:
     assert "index" not in mjs.read_text() and mjs.read_text().count("address") == 2
     assert not gluefix.apply(mjs, memory64=True).applied
     assert gluefix.apply(mjs, memory64=False).reason.startswith("wasm32")
+
+
+def test_deps_dir_of_the_wrong_version_names_dependency_found_and_pinned(tmp_path: Path) -> None:
+    """A 1.30 build pointed at a deps dir filled for 1.21: the error names the dependency, both versions, the fix."""
+    import json
+
+    from ortwasm.deps import STAMP, stamp_entry
+    from ortwasm.recipe import load_recipe
+
+    old, new = load_recipe("1.21.0"), load_recipe("1.30.0")
+    assert old is not None and new is not None
+    for dep in new.dependencies:
+        (tmp_path / dep.name).mkdir()
+        (tmp_path / dep.name / dep.marker).write_text("")
+    (tmp_path / STAMP).write_text(json.dumps({d.name: stamp_entry(d) for d in old.dependencies}))
+    with pytest.raises(DependencyError) as err:
+        verify_deps_dir(tmp_path, new)
+    assert "abseil_cpp is version 20240722.0" in err.value.message and "pins 20250814.0" in err.value.message
+    assert "fetch-sources.sh --version 1.30.0" in err.value.hint

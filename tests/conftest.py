@@ -36,17 +36,27 @@ def _no_toolchain_in_fast_tier(request: pytest.FixtureRequest, monkeypatch: pyte
 
 
 
-def _artifacts_line() -> str:
+def _artifacts_lines() -> list[str]:
+    """One line per ORT version: the default version's dir (ORTWASM_ARTIFACTS), then each other recipe's out dir."""
     from ortwasm import paths
+    from ortwasm.recipe import load_recipe, supported
 
-    where = paths.artifact_cache_dir()
-    found = sorted(p.parent.name for p in where.glob("*/manifest.json")) if where.is_dir() else []
-    return f"ortwasm artifacts: {where} ({', '.join(found) if found else 'none built: artifact tests will skip'})"
+    dirs = [(paths.DEFAULT_VERSION, paths.artifact_cache_dir())]
+    for version in supported():
+        recipe = load_recipe(version)
+        if version != paths.DEFAULT_VERSION and recipe is not None:
+            dirs.append((version, paths.ortwasm_home() / recipe.layout.out))
+    lines = []
+    for version, where in dirs:
+        found = sorted(p.parent.name for p in where.glob("*/manifest.json")) if where.is_dir() else []
+        lines.append(f"ortwasm artifacts {version}: {where} "
+                     f"({', '.join(found) if found else 'none built: its artifact tests will skip'})")
+    return lines
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Say which artifacts the artifact tests will use, so a summary is never ambiguous about what it proved."""
-    return [_artifacts_line()]
+    return _artifacts_lines()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -56,7 +66,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for rep in terminalreporter.stats.get(outcome, []):
             if "artifacts" in getattr(rep, "keywords", {}) and (rep.when == "call" or outcome == "skipped"):
                 counts[outcome] = counts.get(outcome, 0) + 1
-    terminalreporter.write_line(_artifacts_line())
+    for line in _artifacts_lines():
+        terminalreporter.write_line(line)
     terminalreporter.write_line("artifact tests: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
                                 if counts else "artifact tests: none collected")
 

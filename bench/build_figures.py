@@ -63,8 +63,8 @@ def main() -> int:
     ap.add_argument("--results", type=Path, default=None)
     a = ap.parse_args()
     recipe = require_recipe(a.ort_version)
-    a.build_dir = a.build_dir or paths.ortwasm_home() / recipe.layout.build
-    a.out = a.out or paths.ortwasm_home() / recipe.layout.out
+    a.build_dir = a.build_dir or recipe.build_dir
+    a.out = a.out or recipe.out_dir
     a.results = a.results or Path(__file__).resolve().parent / "results" / f"build-{a.ort_version}.json"
     variants: dict[str, object] = {}
     for name in ("wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"):

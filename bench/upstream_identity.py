@@ -52,13 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     default = args.ort_version == paths.DEFAULT_VERSION  # 1.21.0 keeps the names its recorded figures used
     args.build_dir = args.build_dir or paths.ortwasm_home() / (
         "build-buildpy" if default else f"build-buildpy-{args.ort_version}")
-    args.ours = args.ours or (paths.artifact_cache_dir() if default else
-                              paths.ortwasm_home() / recipe.layout.out) / "wasm32"
+    args.ours = args.ours or recipe.out_dir / "wasm32"
     args.out = args.out or (OUT if default else OUT.with_name(f"upstream-identity-{args.ort_version}.json"))
     tc = find_toolchain()
     build_dir = args.build_dir.resolve()
-    opts = BuildOptions(ort_source=paths.sources_dir() / f"onnxruntime-{args.ort_version}", build_dir=build_dir,
-                        out_dir=build_dir / "out", deps_dir=paths.sources_dir() / recipe.layout.deps,
+    opts = BuildOptions(ort_source=recipe.source_dir, build_dir=build_dir,
+                        out_dir=build_dir / "out", deps_dir=recipe.deps_dir,
                         use_ccache=not args.no_ccache, jobs=args.jobs)
     src = prepare(opts.ort_source, build_dir, apply_patches=False)
     add_emsdk_shim(src.path, tc)

@@ -104,10 +104,11 @@ def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
 
     if a.ort_source is None:
         wanted = a.ort_version or paths.DEFAULT_VERSION
-        a.ort_source = paths.sources_dir() / f"onnxruntime-{wanted}"
+        wanted_recipe = load_recipe(wanted)
+        if wanted_recipe is None:
+            raise unsupported_version(wanted, supported())
+        a.ort_source = wanted_recipe.source_dir
         if not a.ort_source.is_dir():
-            if load_recipe(wanted) is None:
-                raise unsupported_version(wanted, supported())
             raise SourceError(f"no fetched ONNX Runtime {wanted} tree at {a.ort_source}",
                               f"run `bash ci/fetch-sources.sh --version {wanted}`, or pass --ort-source <tree>")
     elif a.ort_version is not None:
@@ -115,18 +116,12 @@ def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
                          "--ort-version picks a fetched tree; with your own tree, its VERSION_NUMBER decides")
     version = peek_version(a.ort_source)
     recipe = load_recipe(version)
-    home = paths.ortwasm_home()
-    build = a.build_dir or home / (recipe.layout.build if recipe else f"build-{version}")
-    if a.out is not None:
-        out = a.out
-    elif version == paths.DEFAULT_VERSION:
-        out = paths.artifact_cache_dir()
-    else:
-        out = home / (recipe.layout.out if recipe else f"out-{version}")
+    home = paths.ortwasm_home()  # a version without a recipe (--no-patches) still gets dirs of its own
+    build = a.build_dir or (recipe.build_dir if recipe else home / f"build-{version}")
+    out = a.out or (recipe.out_dir if recipe else home / f"out-{version}")
     deps = a.deps_dir
-    if deps is None and not a.online_deps and recipe is not None:
-        default = paths.sources_dir() / recipe.layout.deps
-        deps = default if default.is_dir() else None
+    if deps is None and not a.online_deps and recipe is not None and recipe.deps_dir.is_dir():
+        deps = recipe.deps_dir
     return build, out, deps
 
 

@@ -191,7 +191,7 @@ def _default_recipe() -> Recipe | None:
 
 def probe_ort_source() -> Probe:
     recipe = _default_recipe()
-    tree = paths.sources_dir() / recipe.layout.source if recipe else paths.default_ort_source()
+    tree = recipe.source_dir if recipe else paths.default_ort_source()
     try:
         version = read_version(tree)
     except OrtWasmError as exc:
@@ -209,7 +209,7 @@ def probe_deps() -> Probe:
     if recipe is None:
         return Probe("dependencies", False, f"patches/{paths.DEFAULT_VERSION} has no recipe",
                      "reinstall ortwasm (its patches/ folder is incomplete)")
-    d = paths.sources_dir() / recipe.layout.deps
+    d = recipe.deps_dir
     try:
         stamp = verify_deps_dir(d, recipe)
     except OrtWasmError as exc:

@@ -42,10 +42,6 @@ def sources_dir() -> Path:
 DEFAULT_VERSION = "1.21.0"
 
 
-def default_deps_dir() -> Path:
-    return sources_dir() / "deps"
-
-
 def default_ort_source() -> Path:
     return sources_dir() / f"onnxruntime-{DEFAULT_VERSION}"
 

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import paths
 from .errors import SourceError
 from .patchset import default_patch_root
 from .toolchain import RECIPE, proven_toolchains
@@ -77,6 +78,26 @@ class Recipe:
 
     def path(self, name: str) -> Path:
         return self.directory / name
+
+    # Where this version's trees live: the one place that turns [layout] names into paths.
+    @property
+    def build_dir(self) -> Path:
+        return paths.ortwasm_home() / self.layout.build
+
+    @property
+    def out_dir(self) -> Path:
+        """ORTWASM_ARTIFACTS moves the default version's (what the tests read); other versions stay in the home."""
+        if self.version == paths.DEFAULT_VERSION:
+            return paths.artifact_cache_dir()
+        return paths.ortwasm_home() / self.layout.out
+
+    @property
+    def deps_dir(self) -> Path:
+        return paths.sources_dir() / self.layout.deps
+
+    @property
+    def source_dir(self) -> Path:
+        return paths.sources_dir() / self.layout.source
 
 
 def _str(table: dict[str, object], key: str, where: Path, default: str | None = None) -> str:

@@ -45,7 +45,7 @@ def _artifacts_lines() -> list[str]:
     for version in supported():
         recipe = load_recipe(version)
         if version != paths.DEFAULT_VERSION and recipe is not None:
-            dirs.append((version, paths.ortwasm_home() / recipe.layout.out))
+            dirs.append((version, recipe.out_dir))
     lines = []
     for version, where in dirs:
         found = sorted(p.parent.name for p in where.glob("*/manifest.json")) if where.is_dir() else []
@@ -80,6 +80,7 @@ def configure_setup() -> tuple[Any, Any, Any]:
     """
     from ortwasm import paths
     from ortwasm.options import BuildOptions
+    from ortwasm.recipe import require_recipe
     from ortwasm.source import prepare
     from ortwasm.toolchain import find_toolchain
 
@@ -91,5 +92,5 @@ def configure_setup() -> tuple[Any, Any, Any]:
         pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
     work = paths.ortwasm_home() / "test-configure"
     opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
-                        deps_dir=paths.default_deps_dir())
+                        deps_dir=require_recipe(paths.DEFAULT_VERSION).deps_dir)
     return opts, tc, prepare(opts.ort_source, work)

@@ -31,7 +31,7 @@ WASM32 = ("wasm32", "wasm32-memfs")  # what the official client of a current ver
 def _out(version: str) -> Path:
     recipe = load_recipe(version)
     assert recipe is not None
-    return paths.ortwasm_home() / recipe.layout.out
+    return recipe.out_dir
 
 
 def _pair(version: str, variant: str) -> Path:

@@ -17,6 +17,7 @@ import pytest
 from ortwasm import doctor, paths, toolchain
 from ortwasm.cli import main
 from ortwasm.errors import ToolchainError
+from ortwasm.recipe import require_recipe
 from ortwasm.toolchain import ExecEnv
 
 LINE = re.compile(r"^(PASS|FAIL)  (\S.*?)\s{2,}(\S.*)$")
@@ -199,5 +200,5 @@ def test_real_doctor(capsys: pytest.CaptureFixture[str]) -> None:
     print(text)
     assert list(lines) == NAMES, text
     assert rc == (0 if all(s == "PASS" for s, _ in lines.values()) else 3)
-    if (paths.ortwasm_home() / "toolchain-kind").exists() and paths.default_deps_dir().is_dir():
+    if (paths.ortwasm_home() / "toolchain-kind").exists() and require_recipe(paths.DEFAULT_VERSION).deps_dir.is_dir():
         assert rc == 0, f"provisioned machine ({paths.ortwasm_home()}), yet doctor fails:\n{text}"

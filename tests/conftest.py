@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +95,17 @@ def configure_setup() -> tuple[Any, Any, Any]:
     opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
                         deps_dir=require_recipe(paths.DEFAULT_VERSION).deps_dir)
     return opts, tc, prepare(opts.ort_source, work)
+
+
+@pytest.fixture(scope="session")
+def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Package whatever is built, then npm-install the tarball as onnxruntime-web (the drop-in route)."""
+    from ortwasm.package import build_packages
+    from ortwasm.paths import artifact_cache_dir
+    from tests.harness.client import client_app
+
+    out = artifact_cache_dir()
+    if not (out / "onnxruntime-web" / "manifest.json").exists():
+        pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
+    result = build_packages(out, tmp_path_factory.mktemp("pkg"))
+    return client_app("ortwasm", str(result.tgz))

@@ -22,7 +22,15 @@ import pytest
 from ortwasm.paths import artifact_cache_dir, ortwasm_home
 from ortwasm.variants import load_table, release_variants
 from tests.harness import models, runtime
-from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
+from tests.harness.client import (
+    app_entry,
+    assert_matches,
+    case_job,
+    client_app,
+    package_dist,
+    run_client_browser,
+    run_client_node,
+)
 from tests.harness.runtime import CHROMIUM, ExternalFile, RunResult
 
 pytestmark = pytest.mark.artifacts
@@ -47,32 +55,8 @@ def official_app() -> Path:
 
 
 @pytest.fixture(scope="session")
-def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Package whatever is built, then npm-install the tarball as onnxruntime-web (the drop-in route)."""
-    from ortwasm.package import build_packages
-
-    out = artifact_cache_dir()
-    if not (out / "onnxruntime-web" / "manifest.json").exists():
-        pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
-    result = build_packages(out, tmp_path_factory.mktemp("pkg"))
-    return client_app("ortwasm", str(result.tgz))
-
-
-@pytest.fixture(scope="session")
 def split_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
     return models.split_external(tmp_path_factory.mktemp("split"))
-
-
-def _job(entry: Path, case: models.ModelCase, **kw: object) -> ClientJob:
-    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, timeout_s=900)
-    for k, v in kw.items():
-        setattr(job, k, v)
-    return job
-
-
-def _matches(result: RunResult, case: models.ModelCase) -> None:
-    assert result.ok, result.describe()
-    assert runtime.compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
 
 
 def _readable_failure(result: RunResult, *needles: str) -> str:
@@ -92,7 +76,7 @@ def test_two_files_unaligned_ours(variant: str, threads: int, our_app: Path, spl
     _pair(variant)
     entry = app_entry(our_app, f"onnxruntime-web/{variant}")
     for data_as in ("bytes", "path"):
-        _matches(run_client_node(_job(entry, split_case, num_threads=threads, data_as=data_as)), split_case)
+        assert_matches(run_client_node(case_job(entry, split_case, num_threads=threads, data_as=data_as)), split_case)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -100,7 +84,7 @@ def test_two_files_unaligned_official_client(variant: str, official_app: Path,
                                              split_case: models.ModelCase) -> None:
     where = _pair(variant)
     entry = app_entry(official_app)
-    _matches(run_client_node(_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
+    assert_matches(run_client_node(case_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -108,9 +92,9 @@ def test_far_offset_ours(variant: str, our_app: Path) -> None:
     """Past 4 GiB: MEMFS variants load and match; OFF variants fail with ORT's own message, not a number."""
     _pair(variant)
     case = models.cached_case("far_offset")
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case))
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case))
     if variant.endswith("memfs"):
-        _matches(result, case)
+        assert_matches(result, case)
     else:
         _readable_failure(result, ">4GB", "Integer overflow", "out of bounds")
 
@@ -118,7 +102,7 @@ def test_far_offset_ours(variant: str, our_app: Path) -> None:
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.endswith("memfs")])
 def test_far_offset_official_client(variant: str, official_app: Path) -> None:
     case = models.cached_case("far_offset")
-    _matches(run_client_node(_job(app_entry(official_app), case, wasm_dir=_pair(variant))), case)
+    assert_matches(run_client_node(case_job(app_entry(official_app), case, wasm_dir=_pair(variant))), case)
 
 
 @pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (4.5 GB)")
@@ -126,9 +110,9 @@ def test_big_weights_wasm64_memfs_ours(our_app: Path) -> None:
     """4.25 GiB of real weights in one initializer, through `import 'onnxruntime-web/wasm64-memfs'`."""
     _pair("wasm64-memfs")
     case = models.cached_case("big_gather")
-    result = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, num_threads=2,
+    result = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, num_threads=2,
                                   timeout_s=1800))
-    _matches(result, case)
+    assert_matches(result, case)
 
 
 # ------------------------------------------------------------------ bad input, through the public API
@@ -139,7 +123,7 @@ def test_missing_external_file_names_the_file(variant: str, our_app: Path, split
                                                tmp_path: Path) -> None:
     _pair(variant)
     gone = [ExternalFile(e.path, tmp_path / "nowhere" / e.file.name) for e in split_case.external]
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
                                   external_data=gone, data_as="path"))
     _readable_failure(result, gone[0].file.name)
 
@@ -155,7 +139,7 @@ def test_short_external_file_names_file_and_tensor(variant: str, our_app: Path, 
         short.append(ExternalFile(e.path, copy))
     last = short[-1].file
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
                                   external_data=short))
     error = _readable_failure(result, "out of bounds", "can not be read", "External")
     assert short[-1].path in error or last.name in error, f"the file is not named: {error!r}"
@@ -174,9 +158,9 @@ def _chromium() -> None:
 def test_two_files_in_chromium_ours(variant: str, our_app: Path, split_case: models.ModelCase) -> None:
     _chromium()
     _pair(variant)
-    result = run_client_browser(_job(our_app, split_case, num_threads=2), package_dist(our_app),
+    result = run_client_browser(case_job(our_app, split_case, num_threads=2), package_dist(our_app),
                                 f"ort.{variant}.min.mjs")
-    _matches(result, split_case)
+    assert_matches(result, split_case)
 
 
 @pytest.mark.browser
@@ -185,9 +169,9 @@ def test_two_files_in_chromium_official_client(variant: str, official_app: Path,
                                                split_case: models.ModelCase) -> None:
     _chromium()
     where = _pair(variant)
-    result = run_client_browser(_job(official_app, split_case, num_threads=2, wasm_dir=where),
+    result = run_client_browser(case_job(official_app, split_case, num_threads=2, wasm_dir=where),
                                 package_dist(official_app), "ort.wasm.min.mjs")
-    _matches(result, split_case)
+    assert_matches(result, split_case)
 
 
 @pytest.mark.browser
@@ -198,9 +182,9 @@ def test_far_offset_in_chromium_ours(variant: str, our_app: Path) -> None:
     _chromium()
     _pair(variant)
     case = models.cached_case("far_offset")
-    result = run_client_browser(_job(our_app, case, num_threads=2), package_dist(our_app), f"ort.{variant}.min.mjs")
+    result = run_client_browser(case_job(our_app, case, num_threads=2), package_dist(our_app), f"ort.{variant}.min.mjs")
     if variant.endswith("memfs"):
-        _matches(result, case)
+        assert_matches(result, case)
     else:
         _readable_failure(result, ">4GB", "Integer overflow", "out of bounds")
 
@@ -212,9 +196,9 @@ def test_big_weights_in_chromium_ours(our_app: Path) -> None:
     _chromium()
     _pair("wasm64-memfs")
     case = models.cached_case("big_gather")
-    result = run_client_browser(_job(our_app, case, num_threads=2, timeout_s=1800), package_dist(our_app),
+    result = run_client_browser(case_job(our_app, case, num_threads=2, timeout_s=1800), package_dist(our_app),
                                 "ort.wasm64-memfs.min.mjs")
-    _matches(result, case)
+    assert_matches(result, case)
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.startswith("wasm64")])
@@ -225,7 +209,7 @@ def test_wasm64_in_node20_is_refused_before_any_download(variant: str, our_app: 
     node20 = ortwasm_home() / "node20" / "bin" / "node"
     if not node20.exists():
         pytest.skip(f"NO NODE 20 at {node20}: run ci/provision-toolchain.sh")
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case, data_as="path"),
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case, data_as="path"),
                              node=node20)
     error = _readable_failure(result, "Memory64")
     assert result.stage == "import", result.describe()
@@ -237,7 +221,7 @@ def test_wasm64_error_code_is_an_int(our_app: Path, official_app: Path) -> None:
     ours reads 4 bytes.  Shown on the far-offset model, which the OFF wasm64 build refuses."""
     where = _pair("wasm64")
     case = models.cached_case("far_offset")
-    theirs = run_client_node(_job(app_entry(official_app), case, wasm_dir=where))
+    theirs = run_client_node(case_job(app_entry(official_app), case, wasm_dir=where))
     assert not theirs.ok and "ERROR_CODE: 1," not in (theirs.error or ""), theirs.describe()  # the bug, shown
-    ours = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm64"), case))
+    ours = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm64"), case))
     assert "ERROR_CODE: 1," in _readable_failure(ours, ">4GB")

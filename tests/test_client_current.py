@@ -18,8 +18,17 @@ import pytest
 from ortwasm import paths
 from ortwasm.recipe import load_recipe, supported
 from ortwasm.web import npm_env
-from tests.harness import models, runtime
-from tests.harness.client import ClientJob, app_entry, client_app, package_dist, run_client_browser, run_client_node
+from tests.harness import models
+from tests.harness.client import (
+    ClientJob,
+    app_entry,
+    assert_matches,
+    case_job,
+    client_app,
+    package_dist,
+    run_client_browser,
+    run_client_node,
+)
 from tests.harness.runtime import CHROMIUM
 
 pytestmark = pytest.mark.artifacts
@@ -49,16 +58,8 @@ def _official(version: str) -> Path:
 
 
 def _job(entry: Path, case: models.ModelCase, where: Path, **kw: object) -> ClientJob:
-    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, num_threads=2,
-                    wasm_dir=where, timeout_s=900)
-    for k, v in kw.items():
-        setattr(job, k, v)
-    return job
-
-
-def _matches(result: runtime.RunResult, case: models.ModelCase) -> None:
-    assert result.ok, result.describe()
-    assert runtime.compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
+    """Every run here points the client at our pair with wasmPaths, on 2 threads."""
+    return case_job(entry, case, num_threads=2, wasm_dir=where, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_two_files_unaligned_node(version: str, variant: str, split_case: models
     where = _pair(version, variant)
     entry = app_entry(_official(version))
     for data_as in ("bytes", "path"):
-        _matches(run_client_node(_job(entry, split_case, where, data_as=data_as)), split_case)
+        assert_matches(run_client_node(_job(entry, split_case, where, data_as=data_as)), split_case)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -83,7 +84,7 @@ def test_far_offset_node(version: str, variant: str) -> None:
     case = models.cached_case("far_offset")
     result = run_client_node(_job(app_entry(_official(version)), case, where))
     if variant.endswith("memfs"):
-        _matches(result, case)
+        assert_matches(result, case)
     else:
         # upstream's own refusal: ">4GB" from the wasm read path, or 1.30's size_t SafeInt in the mmap path
         error = result.error or ""
@@ -98,7 +99,7 @@ def test_two_files_unaligned_chromium(version: str, variant: str, split_case: mo
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}: run ci/provision-toolchain.sh")
     where = _pair(version, variant)
     app = _official(version)
-    _matches(run_client_browser(_job(app, split_case, where), package_dist(app), "ort.wasm.min.mjs"), split_case)
+    assert_matches(run_client_browser(_job(app, split_case, where), package_dist(app), "ort.wasm.min.mjs"), split_case)
 
 
 @pytest.mark.browser
@@ -109,7 +110,7 @@ def test_far_offset_chromium_memfs(version: str) -> None:
     where = _pair(version, "wasm32-memfs")
     app = _official(version)
     case = models.cached_case("far_offset")
-    _matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)
+    assert_matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)
 
 
 # ------------------------------------------------------------------ wasm64: our JS, built from the same tree
@@ -147,9 +148,9 @@ def test_wasm64_two_files_and_far_offset_node(version: str, our_js: dict[str, Pa
                                              split_case: models.ModelCase) -> None:
     where = _pair(version, WASM64)
     entry = app_entry(_our_app(our_js, version))
-    _matches(run_client_node(_job(entry, split_case, where, data_as="path")), split_case)
+    assert_matches(run_client_node(_job(entry, split_case, where, data_as="path")), split_case)
     far = models.cached_case("far_offset")
-    _matches(run_client_node(_job(entry, far, where)), far)
+    assert_matches(run_client_node(_job(entry, far, where)), far)
 
 
 @pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1",
@@ -160,7 +161,7 @@ def test_wasm64_big_weights_node(version: str, our_js: dict[str, Path]) -> None:
     where = _pair(version, WASM64)
     case = models.cached_case("big_gather")
     result = run_client_node(_job(app_entry(_our_app(our_js, version)), case, where, timeout_s=1800))
-    _matches(result, case)
+    assert_matches(result, case)
 
 
 @pytest.mark.browser
@@ -171,4 +172,4 @@ def test_wasm64_far_offset_chromium(version: str, our_js: dict[str, Path]) -> No
     where = _pair(version, WASM64)
     app = _our_app(our_js, version)
     case = models.cached_case("far_offset")
-    _matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)
+    assert_matches(run_client_browser(_job(app, case, where), package_dist(app), "ort.wasm.min.mjs"), case)

@@ -21,7 +21,7 @@ import pytest
 
 from ortwasm.paths import artifact_cache_dir, node_prefix
 from tests.harness import models, runtime
-from tests.harness.client import ClientJob, app_entry, client_app, run_client_node
+from tests.harness.client import app_entry, assert_matches, case_job, run_client_node
 from tests.harness.runtime import ExternalFile, RunResult
 
 pytestmark = pytest.mark.artifacts
@@ -51,31 +51,8 @@ def _pair(variant: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ortwasm.package import build_packages
-
-    out = artifact_cache_dir()
-    if not (out / "onnxruntime-web" / "manifest.json").exists():
-        pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
-    result = build_packages(out, tmp_path_factory.mktemp("pkg"))
-    return client_app("ortwasm", str(result.tgz))
-
-
-@pytest.fixture(scope="session")
 def mixed_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
     return models.mixed_in_place(tmp_path_factory.mktemp("mixed"))
-
-
-def _job(entry: Path, case: models.ModelCase, **kw: object) -> ClientJob:
-    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, timeout_s=900)
-    for k, v in kw.items():
-        setattr(job, k, v)
-    return job
-
-
-def _matches(result: RunResult, case: models.ModelCase) -> None:
-    assert result.ok, result.describe()
-    assert runtime.compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
 
 
 def _module(variant: str, case: models.ModelCase, **job: object) -> RunResult:
@@ -96,7 +73,7 @@ def test_every_source_matches_native(variant: str, data_as: str, our_app: Path,
     native onnxruntime, with tensors in place (over 64 KiB, odd offsets), read (B1) and pre-packed (W3)."""
     _pair(variant)
     entry = app_entry(our_app, f"onnxruntime-web/{variant}")
-    _matches(run_client_node(_job(entry, mixed_case, data_as=data_as, num_threads=2)), mixed_case)
+    assert_matches(run_client_node(case_job(entry, mixed_case, data_as=data_as, num_threads=2)), mixed_case)
 
 
 @pytest.mark.parametrize("variant", MEMFS)
@@ -105,7 +82,7 @@ def test_two_files_path_matches_native(variant: str, our_app: Path, tmp_path: Pa
     case = models.split_external(tmp_path / "split")
     entry = app_entry(our_app, f"onnxruntime-web/{variant}")
     for data_as in ("path", "url"):
-        _matches(run_client_node(_job(entry, case, data_as=data_as)), case)
+        assert_matches(run_client_node(case_job(entry, case, data_as=data_as)), case)
 
 
 # ------------------------------------------------------------------ public API: bad input
@@ -116,7 +93,7 @@ def test_download_ending_early_names_file_and_bytes(variant: str, our_app: Path,
                                                     mixed_case: models.ModelCase) -> None:
     _pair(variant)
     size = mixed_case.external_bytes
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="url",
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="url",
                                   truncate_at=size // 2))
     assert not result.ok, "a truncated download must fail"
     error = result.error or ""
@@ -132,7 +109,7 @@ def test_truncated_file_path_names_the_file(variant: str, our_app: Path, mixed_c
     src = mixed_case.external[0]
     short = tmp_path / src.file.name
     short.write_bytes(src.file.read_bytes()[: src.file.stat().st_size // 2])
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="path",
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="path",
                                   external_data=[ExternalFile(src.path, short)]))
     assert not result.ok
     error = result.error or ""
@@ -148,9 +125,9 @@ def test_second_session_does_not_leak(variant: str, our_app: Path) -> None:
     mark after the third is within a quarter of the weights of the first (a leaked heap block adds all of it)."""
     _pair(variant)
     case = models.cached_case("gather_256m")
-    result = run_client_node(_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case, data_as="path",
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case, data_as="path",
                                   sessions=3))
-    _matches(result, case)
+    assert_matches(result, case)
     rounds = result.memory["sessions"]
     assert isinstance(rounds, list) and len(rounds) == 3
     first, last = rounds[0]["peak_rss_after_release"], rounds[2]["peak_rss_after_release"]
@@ -162,9 +139,9 @@ def test_wasm32_over_budget_falls_back_with_a_warning(our_app: Path) -> None:
     and says so at ORT's warning level; the tensor past 4 GiB still loads and matches."""
     _pair("wasm32-memfs")
     case = models.cached_case("far_offset")
-    result = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm32-memfs"), case, data_as="path",
+    result = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm32-memfs"), case, data_as="path",
                                   log_level=2))
-    _matches(result, case)
+    assert_matches(result, case)
     assert "far.bin" in result.stderr and "kept in JS memory" in result.stderr, result.stderr[-2000:]
 
 
@@ -174,9 +151,9 @@ def test_big_weights_from_path_at_one_times_memory(our_app: Path) -> None:
     1.15 x the weights + 0.3 GiB (it was 4.03 x with the bytes loaded by onnxruntime-web)."""
     _pair("wasm64-memfs")
     case = models.cached_case("big_gather")
-    result = run_client_node(_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, data_as="path",
+    result = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, data_as="path",
                                   num_threads=2, timeout_s=1800))
-    _matches(result, case)
+    assert_matches(result, case)
     peak = result.memory["peak_rss"]
     assert isinstance(peak, int), result.memory
     assert peak <= 1.15 * case.external_bytes + 0.3 * GIB, f"{peak / case.external_bytes:.3f} x the weights"

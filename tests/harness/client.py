@@ -24,7 +24,8 @@ import numpy as np
 from ortwasm.errors import ToolchainError
 from ortwasm.paths import node_prefix, ortwasm_home
 from ortwasm.web import npm_env
-from tests.harness.runtime import ExternalFile, RunResult, _run_script, encode_tensor
+from tests.harness.models import ModelCase
+from tests.harness.runtime import ExternalFile, RunResult, _run_script, compare_outputs, encode_tensor
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 BROWSER_DRIVER = JS_DIR / "browser_run.mjs"
@@ -118,6 +119,20 @@ class ClientJob:
             **({"sessions": self.sessions} if self.sessions is not None else {}),
             **({"truncateAt": self.truncate_at} if self.truncate_at is not None else {}),
         }
+
+
+def case_job(entry: Path, case: ModelCase, **fields: Any) -> ClientJob:
+    """A job that runs `case` (its model, inputs, outputs and external files); `fields` set the rest."""
+    job = ClientJob(entry, case.model, case.inputs, list(case.expected), case.external, timeout_s=900)
+    for k, v in fields.items():
+        setattr(job, k, v)
+    return job
+
+
+def assert_matches(result: RunResult, case: ModelCase) -> None:
+    """The run succeeded and every output matches native onnxruntime's within the case's tolerances."""
+    assert result.ok, result.describe()
+    assert compare_outputs(result.outputs, case.expected, case.rtol, case.atol) == []
 
 
 def run_client_node(job: ClientJob, node: Path | None = None) -> RunResult:

@@ -59,7 +59,7 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
         manifest: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "variant": {"name": variant.name, "arch": variant.arch, "memfs": variant.memfs,
-                        "simd": variant.simd, "threads": variant.threads},
+                        "simd": variant.simd, "threads": variant.threads, "jsep": variant.jsep},
             "files": entries,
             "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind, "provider": toolchain.provider,
                           "proven": toolchain.version in (proven_toolchains(source.version) or ())},

@@ -80,6 +80,7 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
         "onnxruntime_ENABLE_WEBASSEMBLY_SIMD": _onoff(variant.simd),
         "onnxruntime_ENABLE_WEBASSEMBLY_THREADS": _onoff(variant.threads),
         "onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64": _onoff(variant.memory64),
+        "onnxruntime_USE_JSEP": _onoff(variant.jsep),  # what ORT's build.py --use_jsep sets
         "onnxruntime_ENABLE_WEBASSEMBLY_DEBUG_INFO": "OFF",
         "onnxruntime_ENABLE_WEBASSEMBLY_PROFILING": "OFF",
         "onnxruntime_EMSCRIPTEN_SETTINGS": ";".join(settings),

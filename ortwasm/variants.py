@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import UsageError
 
-_KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "release": bool}
+_KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "jsep": bool, "release": bool}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Variant:
     memfs: bool
     simd: bool = True
     threads: bool = True
+    jsep: bool = False  # WebGPU through ORT's JS execution provider (onnxruntime_USE_JSEP, upstream's `.jsep` pair)
     release: bool = True
 
     @property
@@ -39,6 +40,8 @@ class Variant:
             stem += "-simd"
         if self.threads:
             stem += "-threaded"
+        if self.jsep:  # onnxruntime_webassembly.cmake appends it; ort.webgpu*.mjs import the pair by this name
+            stem += ".jsep"
         return stem
 
     def unsupported_reason(self, ort_version: str) -> str | None:

@@ -66,10 +66,11 @@ def test_github_matrix_is_the_release_variants() -> None:
     assert [e["variant"] for e in data["include"]] == [v.name for v in release_variants(table)]
     for e in data["include"]:
         v = table[e["variant"]]
-        assert e == {"variant": v.name, "arch": v.arch, "memfs": v.memfs, "release": True}
+        assert e == {"variant": v.name, "arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "release": True}
         # build.py --variants <name> builds exactly that variant (no memfs remapping without the flag)
         assert [x.name for x in resolve_requested(table, [e["variant"]], False)] == [e["variant"]]
-    assert {e["variant"] for e in data["include"]} == {"wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"}
+    assert {e["variant"] for e in data["include"]} == {"wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs",
+                                                     "wasm32-jsep", "wasm32-jsep-memfs", "wasm64-jsep-memfs"}
     # the exact command the workflow's matrix job runs, from a checkout, needs nothing installed
     proc = subprocess.run([sys.executable, "-m", "ortwasm", "matrix", "--format", "github"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)

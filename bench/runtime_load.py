@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = artifact_cache_dir()
     names = [v for v in args.variants.split(",") if v] or [
-        v.name for v in release_variants(load_table()) if (out / v.name / "manifest.json").exists()]
+        v.name for v in release_variants(load_table()) if not v.jsep and (out / v.name / "manifest.json").exists()]
     from ortwasm.package import build_packages
 
     ours = client_app("ortwasm", str(build_packages(out, Path(tempfile.mkdtemp())).tgz))

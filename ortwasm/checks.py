@@ -27,7 +27,7 @@ from . import wasm as wasmmod
 from .errors import CannotCheck, CheckFailed
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
-__all__ = ["MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
+__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
            "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
            "load_manifest", "run_check"]
 
@@ -41,6 +41,12 @@ ORT_C_API: tuple[str, ...] = (
     "OrtCreateTensor", "OrtGetTensorData", "OrtReleaseTensor", "OrtCreateRunOptions", "OrtAddRunConfigEntry",
     "OrtReleaseRunOptions", "OrtCreateBinding", "OrtBindInput", "OrtBindOutput", "OrtClearBoundOutputs",
     "OrtReleaseBinding", "OrtRunWithBinding", "OrtRun", "OrtEndProfiling")
+
+# What a JSEP build adds to the C API: the kernels' callbacks into C++ (core/providers/js/js_export.h, exported by
+# onnxruntime_webassembly.cmake's EXPORTED_FUNCTIONS only with onnxruntime_USE_JSEP).  onnxruntime-web's WebGPU
+# backend calls both on every kernel run.
+JSEP_C_API: tuple[str, ...] = ("JsepOutput", "JsepGetNodeName")
+JSEP_SUFFIX = ".jsep"  # ORT appends it to the output name of a JSEP build; onnxruntime-web's WebGPU bundles load it
 
 Arch = Literal["wasm32", "wasm64"]
 
@@ -71,6 +77,7 @@ class Expectation:
     name: str
     arch: Arch
     memfs: bool
+    jsep: bool | None = None  # None: not stated (manifests from before JSEP variants); the file name decides
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,8 @@ def _expectation(manifest: Mapping[str, Any], where: Path) -> Expectation:
             and isinstance(v.get("memfs"), bool)):
         raise CannotCheck(f"{where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); got {v!r}",
                           "rebuild with a current ortwasm")
-    return Expectation(v["name"], v["arch"], v["memfs"])
+    jsep = v.get("jsep")
+    return Expectation(v["name"], v["arch"], v["memfs"], jsep if isinstance(jsep, bool) else None)
 
 
 def _pairs(d: Path) -> list[str]:
@@ -259,10 +267,33 @@ def _width_findings(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts) -
     return out
 
 
+def _jsep_findings(art: str, stem: str, glue: gluemod.GlueFacts, exp: Expectation | None) -> list[Finding]:
+    """A ``.jsep`` pair must be a JSEP build and only it; the manifest, when it says, must agree with the name.
+
+    Why judge by the file name even without a manifest: onnxruntime-web picks the pair by name (its WebGPU
+    bundles load ``*.jsep.mjs``), so a CPU glue under a ``.jsep`` name (or the reverse) is what breaks a user.
+    """
+    gf = Path(glue.path).name
+    named = stem.endswith(JSEP_SUFFIX)
+    out = [_fail(art, gf, "jsep", glue.jsep == named,
+                 f"{art}/{gf}: {'JSEP (WebGPU) glue, jsepInit present' if named else 'no JSEP in the glue'}, "
+                 "as its name says",
+                 f"{art}/{gf}: the name says {'a JSEP' if named else 'a CPU'} build but the glue "
+                 f"{'has' if glue.jsep else 'lacks'} jsepInit (pre-jsep.js): the file was renamed or comes from "
+                 "another build; onnxruntime-web's WebGPU bundles load only *.jsep.mjs, its CPU bundles the rest")]
+    if exp is not None and exp.jsep is not None:
+        out.append(_fail(art, gf, "jsep_manifest", exp.jsep == named,
+                         f"{art}: variant {exp.name} jsep={exp.jsep} matches the pair's name",
+                         f"{art}: variant {exp.name} has jsep={exp.jsep} but its pair is {stem}.wasm/.mjs"))
+    return out
+
+
 def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expectation | None,
-           required: Sequence[str]) -> list[Finding]:
+           required: Sequence[str], stem: str = "") -> list[Finding]:
     wf, gf = Path(wasm.path).name, Path(glue.path).name
-    out: list[Finding] = []
+    out: list[Finding] = _jsep_findings(art, stem, glue, exp)
+    if stem.endswith(JSEP_SUFFIX):
+        required = (*required, *JSEP_C_API)
     if wasm.memory is None:
         out.append(Finding(art, wf, "memory", False, f"{art}/{wf}: no memory, neither defined nor imported"))
     out += _width_findings(art, wasm, glue)
@@ -322,7 +353,7 @@ def _artifact(d: Path, stem: str, multi: bool, expect: Expectation | None, requi
     wp, gp = d / f"{stem}.wasm", d / f"{stem}.mjs"
     wasm, glue = wasmmod.parse_file(wp), gluemod.parse_file(gp)
     sizes = (futs[0].result(), futs[1].result())
-    findings = _judge(name, wasm, glue, exp, required)
+    findings = _judge(name, wasm, glue, exp, required, stem)
     findings += _budget_findings(name, exp.name if exp else d.name, sizes, budgets)
     if manifest is not None:
         findings += _manifest_findings(name, d, manifest, sizes)

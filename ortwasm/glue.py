@@ -38,12 +38,16 @@ _MARKER_RES = {m: re.compile(r"(?<![\w$])" + re.escape(m) + r"(?![\w$])") for m 
 # `Module["_OrtInit"] = createExportWrapper("OrtInit")` (assertions builds), `Module["asm"]["OrtInit"]` (old).
 # The right-hand sides sit in lookaheads so that chained assignments (`_X = Module['_X'] = wasmExports['X']`)
 # are matched at every `_X =`, not consumed by the first one.
-_LHS = r"(?<![\w$])_(Ort\w+)['\"]?\]?\s*=\s*(?="
+_C_NAME = r"((?:Ort|Jsep)\w+)"  # onnxruntime-web calls _Ort* always and, on a JSEP build, _JsepOutput/_JsepGetNodeName
+_LHS = r"(?<![\w$])_" + _C_NAME + r"['\"]?\]?\s*=\s*(?="
 _MAP_DOT = re.compile(_LHS + r"(" + _ID + r")\s*\.\s*(" + _ID + r")(?![\w$]*\s*[(=]))")
 _MAP_BRACKET = re.compile(_LHS + r"(" + _ID + r")((?:\s*\[\s*['\"][\w$]+['\"]\s*\])+))")
 _MAP_WRAPPER = re.compile(_LHS + r"createExportWrapper\(\s*['\"]([\w$]+)['\"])")
 # What the JS sees: a property `X._OrtFoo=`, `X["_OrtFoo"]=` or a top-level `var _OrtFoo =`.
-_EXPOSED = re.compile(r"(?:\.\s*_(Ort\w+)|\[\s*['\"]_(Ort\w+)['\"]\s*\]|\bvar\s+_(Ort\w+))\s*=(?!=)")
+_EXPOSED = re.compile(r"(?:\.\s*_" + _C_NAME + r"|\[\s*['\"]_" + _C_NAME + r"['\"]\s*\]|\bvar\s+_" + _C_NAME +
+                      r")\s*=(?!=)")
+# pre-jsep.js defines Module.jsepInit, the one entry onnxruntime-web's WebGPU backend calls; closure keeps its name.
+_JSEP_INIT = re.compile(r"(?<![\w$])jsepInit(?![\w$])")
 _EXPORTS_OBJ = re.compile(r"(?<![\w$.])(" + _ID + r")\s*=\s*" + _ID + r"\s*\.\s*exports\s*[;,]")
 # `h.PTR_SIZE=4` (closure), `Module["PTR_SIZE"] = 8` (unminified); `PTR_SIZE===8` is a read, not a setting.
 _PTR_SIZE = re.compile(r"""(?<![\w$])PTR_SIZE['"]?\]?\s*=(?!=)\s*(\d+)(?![\w$.])""")
@@ -72,6 +76,7 @@ class GlueFacts:
     mentions_mount_external_data: bool
     ptr_sizes: tuple[int, ...] = ()  # every distinct value the glue assigns to PTR_SIZE, in order; () = none
     creates_memory: bool = False  # `new WebAssembly.Memory(` appears: the glue makes the memory a wasm imports
+    jsep: bool = False  # defines jsepInit: a WebGPU (JSEP) build's glue (ORT links pre-jsep.js only then)
 
     @property
     def marker_count(self) -> int:
@@ -126,7 +131,8 @@ def parse_text(text: str, label: str = "<glue>") -> GlueFacts:
     key: IndexKey | None = "index" if "index" in keys else ("address" if "address" in keys else None)
     ptr_sizes = tuple(dict.fromkeys(int(m.group(1)) for m in _PTR_SIZE.finditer(text)))
     return GlueFacts(label, len(text.encode("utf-8")), markers, tuple(exposed), mappings, exports_obj, key,
-                     "mountExternalData" in text, ptr_sizes, _NEW_MEMORY.search(text) is not None)
+                     "mountExternalData" in text, ptr_sizes, _NEW_MEMORY.search(text) is not None,
+                     _JSEP_INIT.search(text) is not None)
 
 
 def parse_file(path: Path) -> GlueFacts:

@@ -23,7 +23,8 @@ FORMATS = ("github", "names")
 
 def matrix_entries(variants: list[Variant]) -> list[dict[str, str | bool]]:
     """One ``include`` entry per variant; ``variant`` is the name CI passes to ``build.py --variants``."""
-    return [{"variant": v.name, "arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "release": v.release} for v in variants]
+    return [{"variant": v.name, "arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "release": v.release}
+            for v in variants]
 
 
 def chosen_variants(names: str | None, table: Path | None) -> list[Variant]:

@@ -101,7 +101,7 @@ def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
     results = [_build_variant(opts, v, toolchain, source) for v in variants]
     if not opts.skip_js:
         _group("build onnxruntime-web JS")
-        web.build_js(source, opts.build_dir, opts.out_dir)
+        web.build_js(source, opts.build_dir, opts.out_dir, web.built_glues(opts.out_dir))
         _group("", end=True)
     _summary(results, time.monotonic() - started)
     return results

@@ -39,6 +39,7 @@ from .recipe import require_recipe
 from .runner import Runner
 from .source import PreparedSource
 from .toolchain import ExecEnv
+from .variants import load_table
 
 JS_DIR_NAME = "onnxruntime-web"
 JS_FORMAT = 1
@@ -123,6 +124,20 @@ class _Steps:
         eta = fmt_duration(max(0.0, sum(self.previous.values()) - elapsed)) if self.previous else "?"
         print(f"ortwasm: js: [{self.done}/{self.total}] {name}  elapsed {fmt_duration(elapsed)}"
               f"  ETA {eta}", file=sys.stderr, flush=True)
+
+
+def built_glues(out_root: Path) -> dict[str, Path]:
+    """The embedded glues this OUT dir can supply: the JSEP glue of the first JSEP variant built, in table order.
+
+    Why the first: the ``.bundle`` WebGPU builds embed exactly one JSEP glue, and ``package`` puts that variant's
+    pair where upstream keeps its own (``dist/``) and checks that the embedded glue is that pair's.  The other
+    JSEP variants are loaded by name from their own ``dist/<variant>/``, so any one of them serves the bundles.
+    """
+    for v in load_table().values():
+        glue = out_root / v.name / f"{v.artifact_stem}.mjs"
+        if v.jsep and glue.name == JSEP_GLUE and (out_root / v.name / "manifest.json").is_file() and glue.is_file():
+            return {JSEP_GLUE: glue}
+    return {}
 
 
 def build_js(source: PreparedSource, build_root: Path, out_root: Path,

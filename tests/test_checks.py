@@ -26,6 +26,7 @@ import pytest
 
 from ortwasm import cli, report, sizes
 from ortwasm.checks import (
+    JSEP_C_API,
     MANIFEST_FORMAT,
     ORT_C_API,
     CheckReport,
@@ -43,6 +44,8 @@ from tests.wasmbytes import uleb
 REPO = Path(__file__).resolve().parents[1]
 STEM = "ort-wasm-simd-threaded"
 MINIFIED = {c: f"m{i}" for i, c in enumerate(ORT_C_API)}
+JSEP_MINIFIED = MINIFIED | {c: f"j{i}" for i, c in enumerate(JSEP_C_API)}
+JSEP_TEXT = 'h.jsepInit=(a,b)=>{if("webgpu"===a){}};'  # what pre-jsep.js leaves after closure
 FS_TEXT = 'Ya("/dev/tty1");Ya("/dev/tty1");"/dev/shm/tmp";"/proc/self/fd";"/proc/self/fd";{MEMFS:S};' + \
     "class ErrnoError{}" * 20
 
@@ -180,7 +183,7 @@ def test_no_manifest_reports_without_judging(tmp_path: Path) -> None:
     assert rep.ok and rep.artifacts[0].expectation is None and rep.artifacts[0].wasm.memory64
     assert rep.artifacts[0].glue.fs_present is True
     assert {f.rule for f in rep.findings} == {"c_api", "glue_fix", "budget.raw", "budget.gzip", "memory_table64",
-                                              "glue_ptr_width"}
+                                              "glue_ptr_width", "jsep"}
     forced = check_dir(d, expect=Expectation("x", "wasm32", False), budgets=budgets(), baseline=None)
     assert {f.rule for f in forced.failures} == {"memory64", "table64", "fs"}
 
@@ -364,12 +367,31 @@ def test_cannot_check_inputs(tmp_path: Path) -> None:
 def test_dist_layout_pairs_by_stem_and_ignores_bundles(tmp_path: Path) -> None:
     d = tmp_path / "dist"
     d.mkdir()
-    for stem in (STEM, f"{STEM}.jsep"):
-        (d / f"{stem}.wasm").write_bytes(make_wasm("wasm32", list(MINIFIED.values())))
-        (d / f"{stem}.mjs").write_text(make_glue(MINIFIED, fs=False, key=None))
+    for stem, mapping, extra in ((STEM, MINIFIED, ""), (f"{STEM}.jsep", JSEP_MINIFIED, JSEP_TEXT)):
+        (d / f"{stem}.wasm").write_bytes(make_wasm("wasm32", list(mapping.values())))
+        (d / f"{stem}.mjs").write_text(make_glue(mapping, fs=False, key=None) + extra)
     (d / "ort.all.min.mjs").write_text("export const x = 1;")
     rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
     assert [a.name for a in rep.artifacts] == [f"dist/{STEM}", f"dist/{STEM}.jsep"] and rep.ok
+
+
+def test_jsep_pair_must_be_a_jsep_build_by_name_and_manifest(tmp_path: Path) -> None:
+    """A CPU glue under the .jsep name (a renamed file) fails, with or without a manifest; so does a JSEP pair
+    that lacks the JSEP C API, and a manifest whose jsep flag disagrees with the pair's name."""
+    d = tmp_path / "dist"
+    d.mkdir()
+    (d / f"{STEM}.jsep.wasm").write_bytes(make_wasm("wasm32", list(MINIFIED.values())))
+    (d / f"{STEM}.jsep.mjs").write_text(make_glue(MINIFIED, fs=False, key=None))
+    rep = check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert {f.rule for f in rep.failures} == {"jsep", "c_api"}
+    (msg,) = failed(rep, "jsep")
+    assert "lacks jsepInit" in msg and "*.jsep.mjs" in msg
+    assert "JsepOutput" in failed(rep, "c_api")[0]
+    (d / f"{STEM}.jsep.mjs").write_text(make_glue(JSEP_MINIFIED, fs=False, key=None) + JSEP_TEXT)
+    (d / f"{STEM}.jsep.wasm").write_bytes(make_wasm("wasm32", list(JSEP_MINIFIED.values())))
+    assert check_dir(d, expect=None, budgets=budgets(), baseline=None).ok
+    wrong = check_dir(d, expect=Expectation("x", "wasm32", False, jsep=False), budgets=budgets(), baseline=None)
+    assert {f.rule for f in wrong.failures} == {"jsep_manifest"}
 
 
 def test_budgets_file_errors(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from tests.harness.runtime import CHROMIUM, ExternalFile, RunResult
 
 pytestmark = pytest.mark.artifacts
 
-VARIANTS = tuple(v.name for v in release_variants(load_table()))
+VARIANTS = tuple(v.name for v in release_variants(load_table()) if not v.jsep)  # the CPU pairs; WebGPU: test_webgpu.py
 OFFICIAL = "onnxruntime-web@1.21.0"
 BARE_NUMBER = re.compile(r"^\s*-?\d+\s*$")
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ortwasm import package as pk
-from ortwasm.checks import ORT_C_API
+from ortwasm.checks import JSEP_C_API, ORT_C_API
 from ortwasm.cli import main
 from ortwasm.errors import PackageError
 from ortwasm.package import npm as pk_npm
@@ -517,3 +517,81 @@ def test_tar_bytes_are_what_npm_would_unpack(tmp_path: Path) -> None:
     assert head[:3] == b"\x1f\x8b\x08" and head[3] == 0 and head[4:8] == b"\0\0\0\0"
     with tarfile.open(fileobj=io.BytesIO(res.tgz.read_bytes())) as tar:
         assert all(m.isfile() for m in tar.getmembers())
+
+
+# --- WebGPU (JSEP) pairs ------------------------------------------------------------------------------------------
+
+JSEP_VARIANTS = {"wasm32-jsep": ("wasm32", False), "wasm32-jsep-memfs": ("wasm32", True),
+                 "wasm64-jsep-memfs": ("wasm64", True)}
+
+
+def fake_jsep_variant(out: Path, name: str) -> Path:
+    """A JSEP pair: upstream's .jsep name, jsepInit in the glue, the two Jsep* exports in the wasm."""
+    arch, memfs = JSEP_VARIANTS[name]
+    d = out / name
+    d.mkdir(parents=True)
+    api = (*ORT_C_API, *JSEP_C_API)
+    n = len(api)
+    is64 = arch == "wasm64"
+    mem = bytes([0x03 | is64 << 2]) + _uleb(256) + _uleb(262144 if is64 else 65536)
+    (d / f"{STEM}.jsep.wasm").write_bytes(b"".join([
+        b"\0asm\x01\0\0\0", _sec(1, _vec([b"\x60\x00\x00"])), _sec(2, _vec([_name("a") + _name("a") + b"\x02" + mem])),
+        _sec(3, _vec([b"\x00"] * n)), _sec(4, _vec([b"\x70" + bytes([0x01 | is64 << 2]) + _uleb(n) + _uleb(n)])),
+        _sec(7, _vec([_name(f"m{i}") + b"\x00" + _uleb(i) for i in range(n)])), _sec(10, _vec([b"\x02\x00\x0b"] * n))]))
+    body = "".join(f"h._{c}=(a,b)=>(h._{c}=H.m{i})(a,b);" for i, c in enumerate(api))
+    glue = fake_glue(arch, memfs).replace("var h=moduleArg,H;", f"var h=moduleArg,H;{body}h.jsepInit=(a,b)=>{{}};")
+    (d / f"{STEM}.jsep.mjs").write_text(glue)
+    files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(d.iterdir())]
+    (d / "manifest.json").write_text(json.dumps({
+        "format": 1, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True,
+                                 "jsep": True},
+        "files": files, "ort": ORT, "toolchain": {"emscripten": "3.1.69", "kind": "chroot"}}, indent=2))
+    return d
+
+
+def jsep_out(root: Path, embedded: str | None = "wasm32-jsep") -> Path:
+    """CPU and JSEP variants, and the JS built with `embedded`'s glue (None: a placeholder, as before any JSEP)."""
+    out = root / "out"
+    for n in ("wasm32", "wasm32-memfs"):
+        fake_variant(out, n)
+    for n in JSEP_VARIANTS:
+        fake_jsep_variant(out, n)
+    web = fake_web(out, jsep=True)
+    (web / "package" / "dist" / "ort.webgpu.min.mjs").write_text(fake_bundle("ort.webgpu.min.mjs"))
+    write_web_manifest(web, dropped=[])
+    m = json.loads((web / "manifest.json").read_text())
+    m["glues"] = {f"{STEM}.jsep.mjs": sha(out / embedded / f"{STEM}.jsep.mjs") if embedded else "placeholder"}
+    (web / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True))
+    return out
+
+
+def test_jsep_pairs_go_where_the_webgpu_bundles_look(tmp_path: Path) -> None:
+    """The first JSEP variant's pair sits at upstream's dist/*.jsep.*, so `onnxruntime-web/webgpu` (and the default
+    browser bundle, which embeds its glue) load it; the others get dist/<variant>/ and a browser-only entry over
+    ort.webgpu.min.mjs."""
+    out = jsep_out(tmp_path)
+    res = pk.build_packages(out, tmp_path / "dist")
+    got = tgz_files(res.tgz)
+    for kind in ("wasm", "mjs"):
+        assert got[f"dist/{STEM}.jsep.{kind}"] == (out / "wasm32-jsep" / f"{STEM}.jsep.{kind}").read_bytes()
+        assert got[f"dist/wasm64-jsep-memfs/{STEM}.jsep.{kind}"] == \
+            (out / "wasm64-jsep-memfs" / f"{STEM}.jsep.{kind}").read_bytes()
+        assert got[f"dist/{STEM}.{kind}"] == (out / "wasm32" / f"{STEM}.{kind}").read_bytes(), "CPU default stays"
+    pkg = json.loads(got["package.json"])
+    assert pkg["exports"]["./webgpu"] == UPSTREAM_PACKAGE_JSON["exports"]["./webgpu"], "upstream's, untouched"
+    assert pkg["exports"]["."] == UPSTREAM_PACKAGE_JSON["exports"]["."], "nothing dropped, nothing remapped"
+    entry = pkg["exports"]["./wasm64-jsep-memfs"]
+    assert "node" not in entry and entry["import"] == "./dist/ort.wasm64-jsep-memfs.min.mjs"
+    text = got["dist/ort.wasm64-jsep-memfs.min.mjs"].decode()
+    assert "from './ort.webgpu.min.mjs'" in text and "new URL('./wasm64-jsep-memfs/', import.meta.url)" in text
+    assert "Memory64" in text, "the wasm64 guard comes first"
+    assert "new URL('./', import.meta.url)" in got["dist/ort.wasm32-jsep.min.mjs"].decode()
+    assert "dist/ort.wasm32-jsep.node.mjs" not in got
+    assert "WebGPU" in got["README.md"].decode() and "Left out" not in got["README.md"].decode()
+
+
+@pytest.mark.parametrize("embedded", [None, "wasm32-jsep-memfs"])
+def test_jsep_bundles_embedding_another_glue_are_refused(tmp_path: Path, embedded: str | None) -> None:
+    out = jsep_out(tmp_path, embedded)
+    err = refused(out, tmp_path / "dist", "WebGPU bundles embed")
+    assert "--variants wasm32-jsep" in err.hint

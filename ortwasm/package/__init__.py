@@ -33,7 +33,7 @@ from .archive import (
     write_wheel,
 )
 from .inputs import KINDS, VariantFiles, WebPackage, check_all, check_same_source, collect, read_web
-from .npm import NPM_NAME, Layout, choose_default, npm_files
+from .npm import NPM_NAME, Layout, check_embedded_glue, choose_default, choose_default_jsep, npm_files
 from .wheel import NPM_ROOT, WHEEL_DIST, wheel_files
 
 __all__ = ["NPM_NAME", "NPM_ROOT", "WHEEL_DIST", "PackageResult", "VariantFiles", "build_packages", "collect",
@@ -73,7 +73,7 @@ def combined_manifest(layout: Layout, web: WebPackage, reports: dict[str, CheckR
         rep = reports[v.name]
         files = {k: {"path": layout.pair_path(v, k), "built_as": f"{v.stem}.{k}", "bytes": len(v.data[k]),
                      "sha256": v.sha256[k]} for k in KINDS}
-        out[v.name] = {"arch": v.arch, "memfs": v.memfs, "files": files,
+        out[v.name] = {"arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "files": files,
                        "entries": layout.entries(v),
                        "checks": {"passed": len(rep.findings), "rules": sorted({f.rule for f in rep.findings})},
                        "build": v.manifest}
@@ -96,7 +96,8 @@ def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None) ->
     timings["check_s"] = t1 - t0
     epoch, rev, ort = source_date_epoch(), package_revision(), variants[0].ort_version
     npm_version, wheel_version = f"{ort}-ortwasm.{rev}", f"{ort}.post{rev}"
-    layout = Layout(tuple(variants), choose_default(variants))
+    layout = Layout(tuple(variants), choose_default(variants), choose_default_jsep(variants))
+    check_embedded_glue(layout, web)
     npm = npm_files(layout, web, npm_version, _ortwasm_field(layout, web))
     manifest = combined_manifest(layout, web, reports, npm_version, wheel_version)
     pairs = {v.name: {k: layout.pair_path(v, k) for k in KINDS} for v in variants}

@@ -26,6 +26,7 @@ from ..web import JS_DIR_NAME, JS_FORMAT
 from .archive import sha256
 
 UPSTREAM_STEM = "ort-wasm-simd-threaded"  # the only pair onnxruntime-web 1.21.0's CPU bundles load
+JSEP_STEM = f"{UPSTREAM_STEM}.jsep"  # the only pair its WebGPU bundles (ort.webgpu*, ort.all*) load
 KINDS = ("wasm", "mjs")
 SAME_SOURCE_KEYS = ("version", "patchset", "source")  # what must agree between the wasm and the JS
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # a variant name becomes a path, an export and a JS string
@@ -38,6 +39,7 @@ class VariantFiles:
     name: str
     arch: str
     memfs: bool
+    jsep: bool
     directory: Path
     stem: str
     manifest: dict[str, Any]
@@ -83,7 +85,7 @@ class WebPackage:
         return [str(d) for d in self.manifest.get("dropped", [])]
 
 
-def read_variant(d: Path, arch_memfs: dict[str, tuple[str, bool]]) -> VariantFiles:
+def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFiles:
     """Validate one variant dir (manifest, one .wasm/.mjs pair, listed in the manifest, unchanged) and read it."""
     name = d.name
     mf = d / "manifest.json"
@@ -102,22 +104,26 @@ def read_variant(d: Path, arch_memfs: dict[str, tuple[str, bool]]) -> VariantFil
     if v.get("name") != name:
         raise PackageError(f"refusing to package {name}: its manifest says it is variant {v.get('name')!r}",
                            "the directory name is the variant name; do not rename OUT/<variant>/ dirs")
-    if name not in arch_memfs or not _SAFE_NAME.match(name):
+    if name not in table or not _SAFE_NAME.match(name):
         raise PackageError(f"refusing to package {name}: not a variant of the variant table "
                            "(ortwasm/data/variants.toml); its name becomes an import path, onnxruntime-web/<variant>",
-                           f"package only table variants ({', '.join(arch_memfs)}); move {d} out of the OUT dir")
-    if arch_memfs[name] != (v["arch"], v["memfs"]):
-        raise PackageError(f"refusing to package {name}: its manifest says arch={v['arch']} memfs={v['memfs']}, the "
-                           f"variant table says arch={arch_memfs[name][0]} memfs={arch_memfs[name][1]}",
+                           f"package only table variants ({', '.join(table)}); move {d} out of the OUT dir")
+    jsep = bool(v.get("jsep", False))  # manifests from before the JSEP variants have no key: CPU builds
+    if table[name] != (v["arch"], v["memfs"], jsep):
+        arch, memfs, want_jsep = table[name]
+        raise PackageError(f"refusing to package {name}: its manifest says arch={v['arch']} memfs={v['memfs']} "
+                           f"jsep={jsep}, the variant table says arch={arch} memfs={memfs} jsep={want_jsep}",
                            "rebuild it with this ortwasm's variant table")
     stems = sorted(p.name[:-5] for p in d.glob("*.wasm") if p.is_file())
     if len(stems) != 1:
         raise PackageError(f"refusing to package {name}: expected one .wasm in {d}, found {len(stems)}",
                            "an OUT/<variant>/ holds exactly one .wasm/.mjs pair")
     stem = stems[0]
-    if stem != UPSTREAM_STEM:
+    want = JSEP_STEM if jsep else UPSTREAM_STEM
+    if stem != want:
         raise PackageError(f"refusing to package {name}: its pair is {stem}.wasm/.mjs, but onnxruntime-web "
-                           f"{manifest.get('ort', {}).get('version', '')} loads only {UPSTREAM_STEM}.wasm/.mjs",
+                           f"{manifest.get('ort', {}).get('version', '')} loads only {want}.wasm/.mjs "
+                           f"for a {'WebGPU (JSEP)' if jsep else 'CPU'} variant",
                            "package SIMD + threads variants only (the release variants of the table)")
     listed = {str(e.get("name")): e for e in manifest.get("files", []) if isinstance(e, dict)}
     data: dict[str, bytes] = {}
@@ -136,7 +142,7 @@ def read_variant(d: Path, arch_memfs: dict[str, tuple[str, bool]]) -> VariantFil
         if sums[kind] != entry["sha256"]:
             raise PackageError(f"refusing to package {name}: {fname} is sha256 {sums[kind][:16]} but the manifest "
                                f"says {str(entry['sha256'])[:16]}: changed after the build", "rebuild the variant")
-    return VariantFiles(name, str(v["arch"]), bool(v["memfs"]), d, stem, manifest, data, sums)
+    return VariantFiles(name, str(v["arch"]), bool(v["memfs"]), jsep, d, stem, manifest, data, sums)
 
 
 def collect(out: Path, exclude: Path | None = None) -> list[VariantFiles]:
@@ -151,7 +157,7 @@ def collect(out: Path, exclude: Path | None = None) -> list[VariantFiles]:
                   and p.resolve() != skip)
     if not dirs:
         raise PackageError(f"{out} has no <variant>/ dirs", "build first: python build.py --variants ... --out OUT")
-    table = {n: (t.arch, t.memfs) for n, t in load_table().items()}
+    table = {n: (t.arch, t.memfs, t.jsep) for n, t in load_table().items()}
     order = list(table)
     variants = sorted((read_variant(d, table) for d in dirs), key=lambda v: order.index(v.name))
     versions = sorted({v.ort_version for v in variants})

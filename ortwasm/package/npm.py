@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PackageError
-from .inputs import KINDS, UPSTREAM_STEM, VariantFiles, WebPackage
+from .inputs import KINDS, VariantFiles, WebPackage
 
 NPM_NAME = "onnxruntime-web"
 # Upstream's entry bundles the variant entries wrap: they load the CPU pair by name, so they serve every variant.
 BROWSER_ESM, NODE_ESM, NODE_CJS = "dist/ort.wasm.min.mjs", "dist/ort.node.min.mjs", "dist/ort.node.min.js"
+# The WebGPU bundle a JSEP variant's entry wraps: it loads the .jsep pair by name (browsers only: Node has no WebGPU).
+WEBGPU_ESM = "dist/ort.webgpu.min.mjs"
 # The smallest module with a 64-bit memory: magic + version, memory section (id 5, 3 bytes): 1 memory, limits
 # flag 0x04 (memory64, no maximum), minimum 0.  Engines without Memory64 reject it.
 MEMORY64_PROBE = (0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x04, 0x00)
@@ -49,23 +51,53 @@ class Layout:
 
     variants: tuple[VariantFiles, ...]
     default: str
+    default_jsep: str | None = None  # the JSEP pair in dist/, where onnxruntime-web/webgpu looks for it
+
+    def is_default(self, v: VariantFiles) -> bool:
+        return v.name == (self.default_jsep if v.jsep else self.default)
 
     def pair_dir(self, v: VariantFiles) -> str:
-        return "dist" if v.name == self.default else f"dist/{v.name}"
+        return "dist" if self.is_default(v) else f"dist/{v.name}"
 
     def pair_path(self, v: VariantFiles, kind: str) -> str:
-        return f"{self.pair_dir(v)}/{UPSTREAM_STEM}.{kind}"
+        return f"{self.pair_dir(v)}/{v.stem}.{kind}"
 
     def entries(self, v: VariantFiles) -> dict[str, str]:
-        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS)."""
+        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS; JSEP: browser only)."""
+        if v.jsep:
+            return {"import": f"dist/ort.{v.name}.min.mjs"}
         return {"import": f"dist/ort.{v.name}.min.mjs", "node.import": f"dist/ort.{v.name}.node.mjs",
                 "node.require": f"dist/ort.{v.name}.node.cjs"}
 
 
 def choose_default(variants: list[VariantFiles]) -> str:
-    """``wasm32`` (MEMFS off: upstream's build, patched) if packaged, else the first in variant-table order."""
-    names = [v.name for v in variants]
+    """``wasm32`` (MEMFS off: upstream's build, patched) if packaged, else the first CPU one in table order."""
+    names = [v.name for v in variants if not v.jsep] or [variants[0].name]
     return "wasm32" if "wasm32" in names else names[0]
+
+
+def choose_default_jsep(variants: list[VariantFiles]) -> str | None:
+    """The first JSEP variant in table order: the one whose glue the JS stage embedded (web.built_glues)."""
+    return next((v.name for v in variants if v.jsep), None)
+
+
+def check_embedded_glue(layout: Layout, web: WebPackage) -> None:
+    """The WebGPU ``.bundle`` builds embed one JSEP glue; it must be the one of the JSEP pair in ``dist/``.
+
+    Why refuse rather than warn: a bundle whose embedded glue belongs to another build loads that build's
+    expectations (exports, MEMFS or not) over our wasm and fails at run time, far from the cause.
+    """
+    default = next((v for v in layout.variants if v.jsep and layout.is_default(v)), None)
+    if default is None:
+        return
+    glues = web.manifest.get("glues")
+    embedded = glues.get(f"{default.stem}.mjs") if isinstance(glues, dict) else None
+    if embedded != default.sha256["mjs"]:
+        what = "a placeholder (the JS was built before any JSEP variant)" if embedded == "placeholder" else \
+            f"sha256 {str(embedded)[:16]}"
+        raise PackageError(f"refusing to package {default.name}: onnxruntime-web's WebGPU bundles embed {what}, "
+                           f"not {default.name}'s glue ({default.sha256['mjs'][:16]})",
+                           f"rerun the build with --variants {default.name} (it rebuilds the JS with that glue)")
 
 
 def _norm(target: str) -> str:
@@ -139,9 +171,9 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
             raise PackageError(f"refusing to package {v.name}: onnxruntime-web already exports {key!r}",
                                "rename the variant in the variant table")
         e = layout.entries(v)
-        exports[key] = ({"types": types} if isinstance(types, str) else {}) | {
-            "node": {"import": f"./{e['node.import']}", "require": f"./{e['node.require']}"},
-            "import": f"./{e['import']}"}
+        node = {"node": {"import": f"./{e['node.import']}", "require": f"./{e['node.require']}"}} \
+            if "node.import" in e else {}
+        exports[key] = ({"types": types} if isinstance(types, str) else {}) | node | {"import": f"./{e['import']}"}
     pkg["exports"] = exports
     pkg["ortwasm"] = ortwasm_field
     broken = sorted({t for t in [*_targets(exports), *(pkg.get(f) for f in (*_REMAPPED_FIELDS, "types"))]
@@ -170,30 +202,37 @@ def _guard(v: VariantFiles) -> str:
 
 
 def _header(v: VariantFiles, layout: Layout, bundle: str) -> str:
-    pair = f"{layout.pair_dir(v)}/{UPSTREAM_STEM}.{{mjs,wasm}}"
+    pair = f"{layout.pair_dir(v)}/{v.stem}.{{mjs,wasm}}"
     return (f"// {NPM_NAME}/{v.name} (generated by ortwasm): upstream's {bundle} with the {v.name} pair\n"
-            f"// ({v.arch}, MEMFS {'on' if v.memfs else 'off'}: {pair}) as its default wasm.\n"
+            f"// ({v.arch}, MEMFS {'on' if v.memfs else 'off'}{', WebGPU (JSEP)' if v.jsep else ''}: {pair}) "
+            "as its default wasm.\n"
             "// env.wasm.wasmPaths set by you before the first session still wins.\n")
 
 
 def entry_files(layout: Layout, web: WebPackage) -> dict[str, bytes]:
     """The three entry points per variant: small generated JS over upstream's bundles."""
-    for need in (BROWSER_ESM, NODE_ESM, NODE_CJS):
+    needs = (BROWSER_ESM, NODE_ESM, NODE_CJS) + ((WEBGPU_ESM,) if any(v.jsep for v in layout.variants) else ())
+    for need in needs:
         if need not in web.files:
             raise PackageError(f"refusing to package: onnxruntime-web has no {need}, which the variant entry points "
                                "import", "rebuild the JS (delete OUT/onnxruntime-web, rerun the build)")
     out: dict[str, str] = {}
     for v in layout.variants:
-        sub = "./" if v.name == layout.default else f"./{v.name}/"
+        sub = "./" if layout.is_default(v) else f"./{v.name}/"
         entries = layout.entries(v)
-        for path, bundle in ((entries["import"], BROWSER_ESM), (entries["node.import"], NODE_ESM)):
+        bundles = [(entries["import"], WEBGPU_ESM if v.jsep else BROWSER_ESM)]
+        if "node.import" in entries:
+            bundles.append((entries["node.import"], NODE_ESM))
+        for path, bundle in bundles:
             rel = "./" + bundle.removeprefix("dist/")
             default = "export default ort.default;\n" if _HAS_DEFAULT_EXPORT.search(web.files[bundle]) else ""
             out[path] = (f"{_header(v, layout, rel)}import * as ort from '{rel}';\n\n{_guard(v)}"
                          f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
                          f"  ort.env.wasm.wasmPaths = new URL('{sub}', import.meta.url).href;\n}}\n\n"
                          f"export * from '{rel}';\n{default}")
-        here = "__dirname" if v.name == layout.default else f"require('node:path').join(__dirname, '{v.name}')"
+        if "node.require" not in entries:
+            continue
+        here = "__dirname" if layout.is_default(v) else f"require('node:path').join(__dirname, '{v.name}')"
         rel = "./" + NODE_CJS.removeprefix("dist/")
         out[entries["node.require"]] = (
             f"'use strict';\n{_header(v, layout, rel)}\n{_guard(v)}const ort = require('{rel}');\n\n"
@@ -217,8 +256,11 @@ def readme(layout: Layout, web: WebPackage, version: str, pkg: dict[str, Any]) -
     rows = []
     for v in layout.variants:
         also = f" (and `{NPM_NAME}`, `{NPM_NAME}/wasm`)" if v.name == layout.default else ""
+        if v.jsep and layout.is_default(v):
+            also = f" (and `{NPM_NAME}/webgpu`)"
         rows.append(f"| `{NPM_NAME}/{v.name}`{also} | {v.arch}{' (Memory64)' if v.arch == 'wasm64' else ''} | "
-                    f"{'on' if v.memfs else 'off'} | `{layout.pair_dir(v)}/{UPSTREAM_STEM}.{{mjs,wasm}}` |")
+                    f"{'WebGPU' if v.jsep else 'CPU'} | {'on' if v.memfs else 'off'} | "
+                    f"`{layout.pair_dir(v)}/{v.stem}.{{mjs,wasm}}` |")
     example = next((v.name for v in layout.variants if v.arch == "wasm64" and v.memfs), layout.variants[-1].name)
     patchset = f"patch set `{ort.get('patchset')}`" if ort.get("patched") else "no patches"
     text = f"""# {NPM_NAME} {version}, built by ortwasm
@@ -229,8 +271,8 @@ source tree and were checked before packaging; `package.json` → `"ortwasm"` li
 
 ## Variants
 
-| import | arch | MEMFS external data | wasm pair |
-|---|---|---|---|
+| import | arch | kernels | MEMFS external data | wasm pair |
+|---|---|---|---|---|
 {chr(10).join(rows)}
 
 Choose one by the import path; the rest of your code is unchanged:

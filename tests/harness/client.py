@@ -27,6 +27,9 @@ from ortwasm.web import npm_env
 from tests.harness.models import ModelCase
 from tests.harness.runtime import ExternalFile, RunResult, _run_script, compare_outputs, encode_tensor
 
+# What makes headless Chromium expose a WebGPU adapter without a GPU: SwiftShader's Vulkan (docs/toolchain.md).
+WEBGPU_ARGS = ("--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan")
+
 JS_DIR = Path(__file__).resolve().parent / "js"
 BROWSER_DRIVER = JS_DIR / "browser_run.mjs"
 
@@ -103,6 +106,9 @@ class ClientJob:
     timeout_s: float = 600.0
     sessions: int | None = None  # create/run/release this many times; memory["sessions"] has one entry each
     truncate_at: int | None = None  # data_as "url": the server drops the connection after this many bytes
+    execution_providers: Sequence[str] = ("wasm",)  # ("webgpu",): the JSEP pair, on the browser's adapter
+    chromium_args: Sequence[str] = ()  # added to browser_run.mjs's flags (WEBGPU_ARGS for a WebGPU adapter)
+    probe_adapter: bool = True  # webgpu: the page asks for an adapter first (a missing one is a skip reason)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +122,9 @@ class ClientJob:
             "numThreads": self.num_threads,
             "logLevel": self.log_level,
             "timeoutMs": int(self.timeout_s * 1000),
+            "executionProviders": list(self.execution_providers),
+            "chromiumArgs": list(self.chromium_args),
+            "probeAdapter": self.probe_adapter,
             **({"sessions": self.sessions} if self.sessions is not None else {}),
             **({"truncateAt": self.truncate_at} if self.truncate_at is not None else {}),
         }
@@ -152,9 +161,9 @@ def run_client_browser(job: ClientJob, dist_dir: Path, entry_name: str) -> RunRe
         for f in sorted(dist_dir.rglob("*")):
             if f.is_file():
                 srv.add(f"/ort/{f.relative_to(dist_dir)}", f)
-        if job.wasm_dir is not None:
-            for name in ("ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
-                srv.add(f"/pair/{name}", job.wasm_dir / name)
+        if job.wasm_dir is not None:  # the pair under its own name: .jsep for WebGPU, as the bundle asks for it
+            for f in sorted(job.wasm_dir.glob("ort-wasm-simd-threaded*")):
+                srv.add(f"/pair/{f.name}", f)
         payload = job.to_json()
         payload.update(
             pageUrl=srv.base_url + "/harness/page.html",

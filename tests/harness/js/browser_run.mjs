@@ -8,7 +8,11 @@
 // Why Debian's chromium and these flags: a downloaded browser build does not run on these machines, and without
 // the networking flags Chromium keeps reaching for hosts it cannot reach (docs/toolchain.md "Runtimes").
 // playwright's launch() gives every run a fresh temporary --user-data-dir and removes it afterwards.
-// The page cannot see its own RSS, so peak_rss here is the sampled sum of VmRSS over the browser's process tree.
+// The page cannot see its own RSS, so peak_rss here is the sampled sum of VmRSS over the browser's process tree;
+// memory.hwm adds each Chromium process type's kernel high-water mark (VmHWM, read at the end, so no sampling gap).
+// job.chromiumArgs are added to the flags (WebGPU on SwiftShader: client.py WEBGPU_ARGS). Console lines where ORT
+// says which execution provider a node was placed on are kept whole in result.placements (the console tail is
+// only the last 40 lines): they are the proof that kernels ran on WebGPU and not on the CPU fallback.
 
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,12 +34,15 @@ let emitted = false;
 let browser = null;
 let peakTreeRss = 0;
 const consoleTail = [];
+const placements = [];
+const PLACEMENT = /placed on|ExecutionProvider/;
 
 function emit(result, code) {
   if (emitted) return;
   emitted = true;
   result.memory = { ...(result.memory ?? {}), peak_rss: peakTreeRss || null, peak_rss_kind: 'sampled-process-tree' };
   result.console = consoleTail.slice(-40);
+  result.placements = placements.slice(0, 400);
   const line = JSON.stringify(result);
   if (outFile) fs.writeFileSync(outFile, `${line}\n`);
   fs.writeSync(1, `\n${line}\n`);
@@ -79,6 +86,34 @@ function treeRss(root) {
   return total;
 }
 
+/** VmHWM per Chromium process type (renderer, gpu-process, utility, browser) over the descendants of `root`. */
+function treeHwm(root) {
+  const byType = {};
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      let p = Number(pid);
+      let under = false;
+      for (let hops = 0; hops < 8 && p > 1; hops++) {
+        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (p === root) {
+          under = true;
+          break;
+        }
+      }
+      if (!under) continue;
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) byType[type] = (byType[type] ?? 0) + Number(m[1]) * 1024;
+    } catch {
+      /* process ended */
+    }
+  }
+  return byType;
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   const jobFile = argv[0];
@@ -94,7 +129,7 @@ async function main() {
   browser = await chromium.launch({
     executablePath: job.chromium ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', ...CHROMIUM_ARGS],
+    args: ['--headless', ...CHROMIUM_ARGS, ...(job.chromiumArgs ?? [])],
     timeout: 60000,
   });
   // playwright's Browser does not expose the process: Chromium is a child of this Node process
@@ -105,7 +140,11 @@ async function main() {
 
   const page = await browser.newPage();
   await page.exposeFunction('ortwasmSampleRss', () => treeRss(process.pid));
-  page.on('console', (m) => consoleTail.push(`${m.type()}: ${m.text()}`.slice(0, 2000)));
+  page.on('console', (m) => {
+    const text = `${m.type()}: ${m.text()}`;
+    consoleTail.push(text.slice(0, 2000));
+    if (PLACEMENT.test(text)) placements.push(text.slice(0, 2000));
+  });
   page.on('pageerror', (e) => consoleTail.push(`pageerror: ${e.message}`.slice(0, 2000)));
   page.setDefaultTimeout(job.timeoutMs ?? 900000);
   await page.goto(job.pageUrl);
@@ -120,6 +159,7 @@ async function main() {
   }
   clearInterval(sampler);
   peakTreeRss = Math.max(peakTreeRss, treeRss(pid));
+  result.memory = { ...(result.memory ?? {}), hwm: treeHwm(pid) };
   result.browser = browser.version();
   emit(result, result.ok ? 0 : 1);
 }

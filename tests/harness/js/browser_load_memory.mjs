@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// browser_run.mjs, extended for memory figures (bench/runtime_load_browser.py): drive ort_web_page.html in headless
+// Debian Chromium with playwright-core and print ONE JSON line, with every Chromium process's own peak (VmHWM) and
+// current RSS (VmRSS), grouped by its --type= (renderer, gpu-process, utility, ... ; none: the browser process).
+//
+//   ORTWASM_NODE_MODULES=/var/cache/ortwasm/node/node_modules node browser_load_memory.mjs JOB.json [--out RESULT.json]
+//
+// Why VmHWM per process, read once at the end: the page cannot see its own RSS, and a timer cannot sample while wasm
+// blocks the renderer's main thread; the kernel keeps each process's high-water mark for as long as it lives, so a
+// read just before closing the browser is the peak of the whole load.  The renderer holds the wasm heap and the
+// fetched bytes; the GPU process is summed beside it because issue #13 asks for renderer + GPU.
+// window.ortwasmSampleRss (called by the page right after InferenceSession.create) answers renderer + GPU VmRSS.
+// Playwright keeps helper renderers beside the page's; each is in `processes`, the sum in peak_renderers_sum.
+
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--js-flags=--expose-gc',
+];
+
+let outFile = null;
+let emitted = false;
+let browser = null;
+const consoleTail = [];
+
+function emit(result, code) {
+  if (emitted) return;
+  emitted = true;
+  result.console = consoleTail.slice(-40);
+  const line = JSON.stringify(result);
+  if (outFile) fs.writeFileSync(outFile, `${line}\n`);
+  fs.writeSync(1, `\n${line}\n`);
+  const done = () => process.exit(code);
+  if (browser) browser.close().then(done, done);
+  else done();
+  setTimeout(done, 10000).unref();
+}
+
+const failHarness = (stage) => (e) =>
+  emit({ ok: false, outputs: {}, error: `${e?.name ?? 'Error'}: ${e?.message ?? e}`, stage }, 1);
+process.on('uncaughtException', failHarness('browser-harness'));
+process.on('unhandledRejection', failHarness('browser-harness'));
+
+/** Every descendant of `root` with its Chromium --type (null: the browser process), VmHWM and VmRSS in bytes. */
+function chromiumProcesses(root) {
+  const children = new Map();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(pid));
+    } catch {
+      /* process ended */
+    }
+  }
+  const out = [];
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop();
+    stack.push(...(children.get(pid) ?? []));
+    try {
+      // Chromium rewrites its process titles: the arguments may be one space-separated string
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').flatMap((a) => a.split(' '));
+      if (!argv[0] || !argv[0].includes('chrom')) continue;
+      const typeArg = argv.find((a) => a.startsWith('--type='));
+      const sub = argv.find((a) => a.startsWith('--utility-sub-type='));
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+      out.push({ pid, type: typeArg ? typeArg.slice(7) : 'browser', sub_type: sub ? sub.slice(19) : null,
+                 vm_hwm: kb('VmHWM'), vm_rss: kb('VmRSS') });
+    } catch {
+      /* process ended */
+    }
+  }
+  return out;
+}
+
+const sumOf = (procs, type, key) => procs.filter((p) => p.type === type).reduce((s, p) => s + p[key], 0);
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const jobFile = argv[0];
+  const i = argv.indexOf('--out');
+  if (i >= 0) outFile = argv[i + 1];
+  if (!jobFile) throw new Error('usage: browser_load_memory.mjs JOB.json [--out RESULT.json]');
+  const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
+
+  const modules = process.env.ORTWASM_NODE_MODULES ?? '/var/cache/ortwasm/node/node_modules';
+  const require = createRequire(path.join(modules, 'noop.js'));
+  const { chromium } = require('playwright-core');
+
+  browser = await chromium.launch({
+    executablePath: job.chromium ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', ...CHROMIUM_ARGS],
+    timeout: 60000,
+  });
+  const page = await browser.newPage();
+  let afterSession = null;
+  await page.exposeFunction('ortwasmSampleRss', () => {
+    afterSession = chromiumProcesses(process.pid);
+    return sumOf(afterSession, 'gpu-process', 'vm_rss') + Math.max(0, ...afterSession.filter((p) => p.type === 'renderer')
+      .map((p) => p.vm_rss));
+  });
+  page.on('console', (m) => consoleTail.push(`${m.type()}: ${m.text()}`.slice(0, 2000)));
+  page.on('pageerror', (e) => consoleTail.push(`pageerror: ${e.message}`.slice(0, 2000)));
+  page.setDefaultTimeout(job.timeoutMs ?? 900000);
+  await page.goto(job.pageUrl);
+  await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 60000 });
+  const atStart = chromiumProcesses(process.pid);
+
+  let result;
+  try {
+    result = await page.evaluate((j) => window.runJob(j), job);
+  } catch (e) {
+    result = { ok: false, outputs: {}, error: `page: ${e?.message ?? e}`, stage: 'browser' };
+  }
+  const atEnd = chromiumProcesses(process.pid);
+  // Playwright keeps spare and helper renderers beside the page's: the page's is the one with the highest peak.
+  const renderers = atEnd.filter((p) => p.type === 'renderer');
+  const pagePid = renderers.reduce((a, p) => (!a || p.vm_hwm > a.vm_hwm ? p : a), null)?.pid;
+  const figures = (procs) => {
+    if (!procs) return null;
+    const pg = procs.find((p) => p.pid === pagePid);
+    return {
+      renderer: pg?.vm_hwm ?? 0, renderer_rss: pg?.vm_rss ?? 0, gpu: sumOf(procs, 'gpu-process', 'vm_hwm'),
+      gpu_rss: sumOf(procs, 'gpu-process', 'vm_rss'), renderers_sum: sumOf(procs, 'renderer', 'vm_hwm'),
+      all_hwm: procs.reduce((s, p) => s + p.vm_hwm, 0),
+    };
+  };
+  const end = figures(atEnd);
+  result.memory = {
+    ...(result.memory ?? {}),
+    peak_rss: end.renderer + end.gpu, peak_rss_kind: "VmHWM of the page's renderer + gpu-process, read at the end",
+    peak_renderer: end.renderer, peak_gpu: end.gpu, peak_renderers_sum: end.renderers_sum,
+    peak_all_processes_sum: end.all_hwm, page_renderer_pid: pagePid,
+    before_load: figures(atStart), after_session: figures(afterSession), processes: atEnd,
+  };
+  result.browser = browser.version();
+  emit(result, result.ok ? 0 : 1);
+}
+
+main().catch(failHarness('browser-harness'));

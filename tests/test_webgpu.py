@@ -1,0 +1,176 @@
+"""The WebGPU (JSEP) variants through onnxruntime-web's public API, on a real WebGPU adapter in headless Chromium.
+
+Why Chromium on SwiftShader: it is a real WebGPU implementation (Dawn over a CPU Vulkan), so ORT's JSEP kernels,
+buffer uploads and downloads all run; no GPU is needed (docs/toolchain.md "Runtimes").  Why the official
+``ort.webgpu.min.mjs`` with ``wasmPaths``: it is the client users have; the drop-in package's own WebGPU entries
+are tested in test_package_install.py.  Every run keeps ORT's verbose placement lines, and the tests assert that
+the model's nodes were placed on ``JsExecutionProvider`` (WebGPU), not on the CPU fallback.
+
+Skips are loud and name what is missing: the artifact, Chromium, or a WebGPU adapter.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from ortwasm.paths import artifact_cache_dir
+from ortwasm.variants import load_table
+from tests.harness import models
+from tests.harness.client import WEBGPU_ARGS, ClientJob, assert_matches, case_job, client_app, run_client_browser
+from tests.harness.runtime import CHROMIUM, RunResult
+
+pytestmark = [pytest.mark.artifacts, pytest.mark.browser]
+
+JSEP = tuple(v.name for v in load_table().values() if v.jsep)
+JSEP_MEMFS = tuple(n for n in JSEP if load_table()[n].memfs)
+OFFICIAL = "onnxruntime-web@1.21.0"
+BIG = os.environ.get("ORTWASM_BIG_TESTS") == "1"
+# ORT's session state logs one line per provider: "Node(s) placed on [JsExecutionProvider]. Number of nodes: N"
+# (1.21 graph_partitioner/session_state, VERBOSE), then "Node name: ... Op type: ..." lines under it.
+PLACED = re.compile(r"placed on \[(\w+)\]")
+
+
+@pytest.fixture(scope="session")
+def official_dist() -> Path:
+    app = client_app("official-1.21.0", OFFICIAL)
+    return app / "node_modules" / "onnxruntime-web" / "dist"
+
+
+@pytest.fixture(scope="session")
+def split_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
+    return models.split_external(tmp_path_factory.mktemp("split"))
+
+
+def _pair(variant: str) -> Path:
+    where = artifact_cache_dir() / variant
+    if not (where / "manifest.json").exists():
+        pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json "
+                    f"(python build.py --variants {variant} builds it)")
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    return where
+
+
+def _webgpu_job(case: models.ModelCase, entry: Path, **fields: object) -> ClientJob:
+    settings: dict[str, object] = {"num_threads": 2, "execution_providers": ("webgpu",),
+                                   "chromium_args": WEBGPU_ARGS, "log_level": 0, "timeout_s": 1800, **fields}
+    return case_job(entry, case, **settings)
+
+
+def _run(job: ClientJob, dist: Path, entry: str) -> RunResult:
+    result = run_client_browser(job, dist, entry)
+    if result.stage == "webgpu-adapter":
+        pytest.skip(f"NO WEBGPU ADAPTER in {CHROMIUM} with {' '.join(WEBGPU_ARGS)}: {result.error}")
+    return result
+
+
+def placements(result: RunResult) -> dict[str, int]:
+    """Provider -> nodes placed on it, from ORT's verbose log lines the browser driver kept."""
+    out: dict[str, int] = {}
+    for line in result.raw.get("placements") or []:
+        m = PLACED.search(line)
+        n = re.search(r"Number of nodes: (\d+)", line)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), 0) + (int(n.group(1)) if n else 1)
+    return out
+
+
+def assert_on_webgpu(result: RunResult) -> None:
+    """Every node of the optimized graph ran on WebGPU: ORT logs "All nodes placed on [JsExecutionProvider]" only
+    when no node fell back to the CPU (the count is after fusion: MatMul+Add become one node)."""
+    placed = placements(result)
+    assert set(placed) == {"JsExecutionProvider"} and placed["JsExecutionProvider"] >= 1, (
+        f"expected every node on JsExecutionProvider, ORT placed {placed or 'nothing it logged'}; "
+        f"placement lines: {(result.raw.get('placements') or [])[:10]}")
+    assert (result.raw.get("adapter") or {}).get("architecture"), result.raw.get("adapter")
+
+
+# ------------------------------------------------------------------ the two-file model, every JSEP variant
+
+
+def test_official_pair_control(official_dist: Path, split_case: models.ModelCase) -> None:
+    """The harness itself: upstream's JSEP pair on this adapter.  If this fails, the variants' failures are moot."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
+    result = _run(_webgpu_job(split_case, official_dist), official_dist, "ort.webgpu.min.mjs")
+    assert_matches(result, split_case)
+    assert_on_webgpu(result)
+
+
+@pytest.mark.parametrize("variant", JSEP)
+def test_two_files_on_webgpu(variant: str, official_dist: Path, split_case: models.ModelCase) -> None:
+    where = _pair(variant)
+    result = _run(_webgpu_job(split_case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
+    assert_matches(result, split_case)
+    assert_on_webgpu(result)
+
+
+# ------------------------------------------------------------------ past 4 GiB, and more than 1 GiB of weights
+
+
+@pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (a 4.8 GB sparse file over HTTP)")
+@pytest.mark.parametrize("variant", JSEP_MEMFS)
+def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
+    where = _pair(variant)
+    case = models.cached_case("far_offset")
+    result = _run(_webgpu_job(case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
+    assert_matches(result, case)
+    assert_on_webgpu(result)
+
+
+@pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights)")
+def test_more_than_1gib_of_weights_on_webgpu(official_dist: Path) -> None:
+    """Five 256 MiB initializers (1.25 GiB): on wasm32 that is more than the heap comfortably holds twice."""
+    where = _pair("wasm32-jsep-memfs")
+    case = models.cached_case("gather_1g25")
+    result = _run(_webgpu_job(case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
+    assert_matches(result, case)
+    assert_on_webgpu(result)
+    hwm = result.memory.get("hwm") or {}
+    print(f"\nwasm32-jsep-memfs 1.25 GiB on WebGPU: session {result.timings.get('session_ms', 0) / 1000:.1f} s, "
+          f"VmHWM {', '.join(f'{k} {v / 2**30:.2f} GiB' for k, v in sorted(hwm.items()))}")  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("variant", ["wasm32-memfs"])
+def test_cpu_pair_under_the_webgpu_bundle_is_a_clear_error(variant: str, official_dist: Path,
+                                                           split_case: models.ModelCase, tmp_path: Path) -> None:
+    """A CPU pair handed to the WebGPU bundle (under the .jsep names too, as a user renaming files would): ORT's
+    own message says the module has no JSEP, never an abort or a hang."""
+    where = _pair(variant)
+    fake = tmp_path / "pair"
+    fake.mkdir()
+    for kind in ("wasm", "mjs"):
+        for stem in ("ort-wasm-simd-threaded", "ort-wasm-simd-threaded.jsep"):
+            (fake / f"{stem}.{kind}").write_bytes((where / f"ort-wasm-simd-threaded.{kind}").read_bytes())
+    result = _run(_webgpu_job(split_case, official_dist, wasm_dir=fake, timeout_s=300), official_dist,
+                  "ort.webgpu.min.mjs")
+    assert not result.ok
+    assert "not built with JSEP" in (result.error or ""), result.describe()
+
+
+@pytest.mark.parametrize("variant", ["wasm32-jsep-memfs"])
+def test_jsep_pair_under_the_cpu_bundle_runs_on_the_cpu(variant: str, official_dist: Path,
+                                                        split_case: models.ModelCase) -> None:
+    """The reverse: a JSEP pair loaded by the wasm-only bundle (wasmPaths naming the .jsep files) is a working
+    CPU build, not an abort: the JSEP kernels are simply not registered."""
+    where = _pair(variant)
+    result = run_client_browser(case_job(official_dist, split_case, num_threads=2, wasm_dir=where, log_level=0),
+                                official_dist, "ort.wasm.min.mjs")
+    assert_matches(result, split_case)
+
+
+def test_no_adapter_is_named_and_does_not_hang(official_dist: Path, split_case: models.ModelCase) -> None:
+    """WebGPU asked for in a Chromium without an adapter (no SwiftShader flags): ORT's error says so, promptly."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
+    job = _webgpu_job(split_case, official_dist, chromium_args=(), probe_adapter=False, timeout_s=120)
+    result = run_client_browser(job, official_dist, "ort.webgpu.min.mjs")
+    assert not result.ok
+    assert re.search(r"adapter|WebGPU is not supported", result.error or ""), result.describe()

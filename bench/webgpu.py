@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Figures of the WebGPU (JSEP) variants: how long each took to build, how big it is next to the official
+1.21.0 ``.jsep`` pair, how much ccache it shared with the CPU builds, and what loading big models on a real
+WebGPU adapter costs (headless Chromium on SwiftShader, through the official ``ort.webgpu.min.mjs``).
+
+Usage: python bench/webgpu.py [--skip-runs] [--results bench/results/webgpu-1.21.0.json]
+
+Memory is the kernel's high-water mark (VmHWM) of each Chromium process, read when the run ends: the renderer
+holds the wasm heap, the GPU process holds SwiftShader's buffers (on a real GPU those would be in VRAM).  Peak
+heap is the wasm memory size after the session exists (the heap never shrinks, so that is its peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._results import machine_info, write_results  # noqa: E402
+from bench.build_figures import configure_seconds, file_facts, ninja_wall  # noqa: E402
+from ortwasm import paths  # noqa: E402
+from ortwasm.recipe import require_recipe  # noqa: E402
+from ortwasm.variants import load_table  # noqa: E402
+
+OFFICIAL = "onnxruntime-web@1.21.0"
+GIB = 1 << 30
+# (variant, model case): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
+RUNS = (("wasm32-jsep-memfs", "gather_1g25"), ("wasm32-jsep-memfs", "far_offset"), ("wasm64-jsep-memfs", "far_offset"))
+
+
+def build_rows(version: str) -> dict[str, Any]:
+    recipe = require_recipe(version)
+    rows: dict[str, Any] = {}
+    for v in load_table().values():
+        out = recipe.out_dir / v.name
+        if not v.jsep or not (out / "manifest.json").exists():
+            continue
+        manifest = json.loads((out / "manifest.json").read_text())
+        timings = manifest.get("timings", {})
+        rows[v.name] = {
+            "ninja": ninja_wall(recipe.build_dir / v.name),
+            "configure_s": configure_seconds(recipe.build_dir / v.name),
+            "build_s": timings.get("build_s"),
+            "ccache": {k: int(val) for k, val in timings.items() if k.startswith("ccache_")},
+            "files": {p.name: file_facts(p) for p in sorted(out.glob("ort-wasm*"))},
+            "emscripten": manifest["toolchain"]["emscripten"],
+        }
+    return rows
+
+
+def official_files(version: str) -> dict[str, Any]:
+    dist = paths.ortwasm_home() / "clients" / f"official-{version}" / "node_modules" / "onnxruntime-web" / "dist"
+    return {p.name: file_facts(p) for p in sorted(dist.glob("ort-wasm-simd-threaded.jsep.*"))}
+
+
+def run_rows() -> list[dict[str, Any]]:
+    from tests.harness import models
+    from tests.harness.client import WEBGPU_ARGS, case_job, client_app, run_client_browser
+
+    dist = client_app("official-1.21.0", OFFICIAL) / "node_modules" / "onnxruntime-web" / "dist"
+    rows: list[dict[str, Any]] = []
+    for variant, key in RUNS:
+        where = paths.artifact_cache_dir() / variant
+        if not (where / "manifest.json").exists():
+            rows.append({"variant": variant, "model": key, "skipped": f"no artifact at {where}"})
+            continue
+        case = models.cached_case(key)
+        job = case_job(dist, case, wasm_dir=where, num_threads=2, execution_providers=("webgpu",),
+                       chromium_args=WEBGPU_ARGS, log_level=0, timeout_s=1800)
+        result = run_client_browser(job, dist, "ort.webgpu.min.mjs")
+        hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
+        weights = case.external_bytes
+        placed = [line for line in result.raw.get("placements") or [] if "placed on" in line]
+        row = {"variant": variant, "model": key, "ok": result.ok, "error": result.error,
+               "weights_bytes": weights, "session_s": round(result.timings.get("session_ms", 0) / 1000, 2),
+               "run_s": round(result.timings.get("run_ms", 0) / 1000, 2),
+               "vmhwm_bytes": hwm, "renderer_plus_gpu_gib": round((hwm.get("renderer", 0) +
+                                                                   hwm.get("gpu-process", 0)) / GIB, 3),
+               "placements": [p.split("]", 2)[-1].strip() for p in placed][:4],
+               "adapter": result.raw.get("adapter")}
+        if weights and row["renderer_plus_gpu_gib"]:
+            row["renderer_plus_gpu_x_weights"] = round(row["renderer_plus_gpu_gib"] * GIB / weights, 2)
+        rows.append(row)
+        print(f"{variant:20} {key:12} ok={result.ok} session {row['session_s']:7.2f} s  renderer+GPU VmHWM "
+              f"{row['renderer_plus_gpu_gib']:.2f} GiB  {hwm}", flush=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)
+    ap.add_argument("--skip-runs", action="store_true", help="build figures only (no browser runs)")
+    ap.add_argument("--results", type=Path, default=None)
+    a = ap.parse_args()
+    results = a.results or Path(__file__).resolve().parent / "results" / f"webgpu-{a.ort_version}.json"
+    builds = build_rows(a.ort_version)
+    official = official_files(a.ort_version)
+    for name, row in builds.items():
+        for fname, facts in row["files"].items():
+            ref = official.get(fname)
+            vs = f"  official {ref['bytes']:,} B ({facts['bytes'] / ref['bytes'] - 1:+.1%})" if ref else ""
+            print(f"{name:20} {fname:38} {facts['bytes']:>12,} B  gzip {facts['gzip9']:>11,} B{vs}")
+        print(f"{name:20} build {row['build_s']} s, ccache {row['ccache']}")
+    previous = json.loads(results.read_text()) if results.exists() else {}
+    runs = previous.get("runs", []) if a.skip_runs else run_rows()
+    write_results(results, {"command": " ".join(["python", *sys.argv]), "machine": machine_info(),
+                            "ort_version": a.ort_version, "variants": builds,
+                            f"official_onnxruntime_web_{a.ort_version}": official, "runs": runs})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

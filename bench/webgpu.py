@@ -20,11 +20,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._results import machine_info, write_results  # noqa: E402
-from bench.build_figures import configure_seconds, file_facts, ninja_wall  # noqa: E402
-from ortwasm import paths  # noqa: E402
-from ortwasm.recipe import require_recipe  # noqa: E402
-from ortwasm.variants import load_table  # noqa: E402
+from bench._results import machine_info, write_results
+from bench.build_figures import configure_seconds, file_facts, ninja_wall
+from ortwasm import paths
+from ortwasm.recipe import require_recipe
+from ortwasm.variants import load_table
 
 OFFICIAL = "onnxruntime-web@1.21.0"
 GIB = 1 << 30

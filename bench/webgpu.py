@@ -75,15 +75,15 @@ def run_rows() -> list[dict[str, Any]]:
         hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
         weights = case.external_bytes
         placed = [line for line in result.raw.get("placements") or [] if "placed on" in line]
-        row = {"variant": variant, "model": key, "ok": result.ok, "error": result.error,
+        both = (hwm.get("renderer", 0) + hwm.get("gpu-process", 0)) / GIB
+        row: dict[str, Any] = {"variant": variant, "model": key, "ok": result.ok, "error": result.error,
                "weights_bytes": weights, "session_s": round(result.timings.get("session_ms", 0) / 1000, 2),
                "run_s": round(result.timings.get("run_ms", 0) / 1000, 2),
-               "vmhwm_bytes": hwm, "renderer_plus_gpu_gib": round((hwm.get("renderer", 0) +
-                                                                   hwm.get("gpu-process", 0)) / GIB, 3),
+               "vmhwm_bytes": hwm, "renderer_plus_gpu_gib": round(both, 3),
                "placements": [p.split("]", 2)[-1].strip() for p in placed][:4],
                "adapter": result.raw.get("adapter")}
-        if weights and row["renderer_plus_gpu_gib"]:
-            row["renderer_plus_gpu_x_weights"] = round(row["renderer_plus_gpu_gib"] * GIB / weights, 2)
+        if weights and both:
+            row["renderer_plus_gpu_x_weights"] = round(both * GIB / weights, 2)
         rows.append(row)
         print(f"{variant:20} {key:12} ok={result.ok} session {row['session_s']:7.2f} s  renderer+GPU VmHWM "
               f"{row['renderer_plus_gpu_gib']:.2f} GiB  {hwm}", flush=True)

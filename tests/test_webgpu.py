@@ -11,6 +11,7 @@ Skips are loud and name what is missing: the artifact, Chromium, or a WebGPU ada
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -20,7 +21,15 @@ import pytest
 from ortwasm.paths import artifact_cache_dir
 from ortwasm.variants import load_table
 from tests.harness import models
-from tests.harness.client import WEBGPU_ARGS, ClientJob, assert_matches, case_job, client_app, run_client_browser
+from tests.harness.client import (
+    WEBGPU_ARGS,
+    ClientJob,
+    assert_matches,
+    case_job,
+    client_app,
+    package_dist,
+    run_client_browser,
+)
 from tests.harness.runtime import CHROMIUM, RunResult
 
 pytestmark = [pytest.mark.artifacts, pytest.mark.browser]
@@ -107,6 +116,38 @@ def test_two_files_on_webgpu(variant: str, official_dist: Path, split_case: mode
     result = _run(_webgpu_job(split_case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
     assert_matches(result, split_case)
     assert_on_webgpu(result)
+
+
+# ------------------------------------------------------------------ the drop-in package: no wasmPaths written
+
+
+def _jsep_in_package(our_app: Path) -> list[str]:
+    names = [n for n in JSEP if (package_dist(our_app) / f"ort.{n}.min.mjs").exists()]
+    if not names:
+        pytest.skip(f"NO JSEP VARIANT in the package built from {artifact_cache_dir()} "
+                    "(python build.py --variants wasm32-jsep-memfs builds one, and the JS with its glue)")
+    return names
+
+
+def test_package_webgpu_subpath_finds_the_jsep_pair(our_app: Path, split_case: models.ModelCase) -> None:
+    """`import 'onnxruntime-web/webgpu'` in a browser resolves to ort.webgpu.bundle.min.mjs, which embeds the JSEP
+    glue and loads dist/ort-wasm-simd-threaded.jsep.wasm: the package's first JSEP variant, on WebGPU."""
+    _jsep_in_package(our_app)
+    dist = package_dist(our_app)
+    pkg = json.loads((dist.parent / "package.json").read_text())
+    assert pkg["exports"]["./webgpu"]["import"] == "./dist/ort.webgpu.bundle.min.mjs"
+    result = _run(_webgpu_job(split_case, dist), dist, "ort.webgpu.bundle.min.mjs")
+    assert_matches(result, split_case)
+    assert_on_webgpu(result)
+
+
+def test_package_variant_entries_on_webgpu(our_app: Path, split_case: models.ModelCase) -> None:
+    """Each JSEP variant's own entry, `onnxruntime-web/<variant>`, sets wasmPaths to its pair and runs on WebGPU."""
+    dist = package_dist(our_app)
+    for name in _jsep_in_package(our_app):
+        result = _run(_webgpu_job(split_case, dist), dist, f"ort.{name}.min.mjs")
+        assert_matches(result, split_case)
+        assert_on_webgpu(result)
 
 
 # ------------------------------------------------------------------ past 4 GiB, and more than 1 GiB of weights

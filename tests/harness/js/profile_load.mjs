@@ -13,8 +13,9 @@
 // (durations only: memory is the kernel's VmHWM, never a timer).  The wrapper is the same code path otherwise:
 // onnxruntime-web still decides everything.  `window_ns` (process.hrtime, CLOCK_MONOTONIC like V8's profiler
 // clock) lets the profile summary keep only the samples taken during create.
-// enableProfiling: ORT's own profiler writes its JSON into the module's file system (MEMFS builds have one);
-// session.endProfiling() closes it and the file is read back through Module.FS.
+// enableProfiling: ORT's own profiler, on wasm, writes its JSON to std::cout (onnxruntime/core/common/profiler.cc:
+// no file under __wasm__); the glue writes stdout with fs.writeSync(1, ...) in Node (Module.print is not read by
+// this build), so fd 1 is collected while session.endProfiling() runs.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,8 +26,7 @@ import { writeResult } from './result.mjs';
 
 const CHUNK = 64 * 1024 * 1024;
 const state = { stage: 'job', timings: {}, memory: {}, outFile: null, extra: {} };
-const phases = { factory_ms: null, mounts: [], create_session: [] };
-let moduleRef = null;
+const phases = { factory_ms: null, mounts: [], create_session: [], ort_init: [] };
 
 function procStatus() {
   const out = {};
@@ -81,11 +81,11 @@ function timeCalls(m, name, into) {
 }
 
 globalThis.__ortwasmInstrument = (m, factoryMs) => {
-  moduleRef = m;
   phases.factory_ms = factoryMs;
   timeCalls(m, 'mountExternalDataStreaming', phases.mounts);
   timeCalls(m, 'mountExternalData', phases.mounts);
   timeCalls(m, '_OrtCreateSession', phases.create_session);
+  timeCalls(m, '_OrtInit', phases.ort_init);
 };
 
 function writeWrapper(dir, glue) {
@@ -166,7 +166,9 @@ async function main() {
     backend_init_ms: phases.factory_ms, // wasm compile + instantiate + glue start (inside the first create)
     mount_ms: mountMs, mount_calls: phases.mounts.map((r) => ({ name: r.name, ms: r.end - r.start })),
     ort_create_session_ms: createMs,
-    rest_ms: sessionMs - mountMs - createMs - (phases.factory_ms ?? 0),
+    ort_init_ms: unionMs(phases.ort_init),
+    // importing the glue and the .wasm read, session options, the model's copy into the heap, unmounting
+    rest_ms: sessionMs - mountMs - createMs - (phases.factory_ms ?? 0) - unionMs(phases.ort_init),
     // wall-clock order: backend init, then the mounts, then OrtCreateSession
     mount_start_ms: phases.mounts.length ? Math.min(...phases.mounts.map((r) => r.start)) - t1 : null,
     create_start_ms: phases.create_session.length ? phases.create_session[0].start - t1 : null,
@@ -195,13 +197,21 @@ async function main() {
   }
   if (job.enableProfiling) {
     state.stage = 'profile';
-    await session.endProfiling();
-    const FS = moduleRef?.FS;
-    if (!FS) state.extra.ort_profile_error = 'the module has no FS (a MEMFS-OFF build?)';
-    else {
-      const names = FS.readdir('/').filter((n) => n.startsWith('onnxruntime_profile') && n.endsWith('.json'));
-      if (!names.length) state.extra.ort_profile_error = `no onnxruntime_profile*.json in / (${FS.readdir('/')})`;
-      else state.extra.ort_profile = JSON.parse(new TextDecoder().decode(FS.readFile(`/${names[0]}`)));
+    const lines = [];
+    const writeSync = fs.writeSync;
+    fs.writeSync = (fd, data, ...rest) => (fd === 1 ? (lines.push(String(data)), String(data).length)
+      : writeSync.call(fs, fd, data, ...rest));
+    try {
+      await session.endProfiling();
+    } finally {
+      fs.writeSync = writeSync;
+    }
+    const text = lines.join('');
+    const start = text.indexOf('[');
+    try {
+      state.extra.ort_profile = JSON.parse(text.slice(start, text.lastIndexOf(']') + 1));
+    } catch (e) {
+      state.extra.ort_profile_error = `ORT's profile did not parse (${e.message}): ${text.slice(0, 300)}`;
     }
   }
   state.stage = 'release';

@@ -10,7 +10,9 @@ cross-origin-isolated http://127.0.0.1 (SharedArrayBuffer needs COOP/COEP).
 Why per-process VmHWM read at the end: the page cannot read its memory, a JS timer cannot sample while wasm blocks
 the renderer, and the kernel keeps each process's peak for its life.  Peak RSS is renderer + GPU process (issue
 #13), each also recorded (the page's renderer: the one with the highest peak; Playwright keeps helper renderers);
-the browser and utility processes (network service) are in `processes`.  `peak_over_base_x`: the peak less what the
+the browser and utility processes (network service) are in `processes`.  `fetch-drain` rows fetch the same URLs
+in a page and read each body to its end, keeping nothing: the speed of the source as the page sees it, the
+browser's `cat FILE > /dev/null`.  `peak_over_base_x`: the peak less what the
 two processes held with the page loaded and no model, over the weights.
 
     python bench/runtime_load_browser.py
@@ -49,7 +51,8 @@ def mem_available() -> int:
     return 0
 
 
-def run_browser(variant: str, case: models.ModelCase, dist: Path, timeout_s: float) -> runtime.RunResult:
+def run_browser(variant: str, case: models.ModelCase, dist: Path, timeout_s: float,
+                drain: bool = False) -> runtime.RunResult:
     with StaticServer() as srv:
         srv.add("/harness/page.html", JS_DIR / "ort_web_page.html")
         for f in sorted(dist.rglob("*")):
@@ -68,6 +71,7 @@ def run_browser(variant: str, case: models.ModelCase, dist: Path, timeout_s: flo
             "logLevel": 3,
             "timeoutMs": int(timeout_s * 1000),
             "chromium": str(CHROMIUM),
+            "drainOnly": drain,
         }
         env = {"ORTWASM_NODE_MODULES": str(node_prefix() / "node_modules")}
         return _run_script(DRIVER, payload, timeout_s, env=env)
@@ -77,11 +81,11 @@ def _x(v: object, ext: int) -> float | None:
     return round(float(v) / ext, 3) if isinstance(v, int | float) and ext else None
 
 
-def row_for(variant: str, key: str, dist: Path, timeout_s: float) -> dict[str, Any]:
+def row_for(variant: str, key: str, dist: Path, timeout_s: float, drain: bool = False) -> dict[str, Any]:
     case = models.cached_case(key)
     ext = case.external_bytes
-    r = run_browser(variant, case, dist, timeout_s)
-    mism = runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok else []
+    r = run_browser(variant, case, dist, timeout_s, drain)
+    mism = runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok and not drain else []
     mem: dict[str, Any] = dict(r.memory)
     after = mem.get("after_session") or {}
     session_ms = r.timings.get("session_ms")
@@ -90,7 +94,8 @@ def row_for(variant: str, key: str, dist: Path, timeout_s: float) -> dict[str, A
     before = mem.get("before_load") or {}
     base = (before.get("renderer", 0) + before.get("gpu", 0)) if before else 0  # the page loaded, no model yet
     return {
-        "variant": variant, "case": key, "data_as": "url", "ok": ok, "error": r.error, "stage": r.stage,
+        "variant": "fetch-drain" if drain else variant, "case": key, "data_as": "url", "ok": ok, "error": r.error,
+        "stage": r.stage,
         "mismatches": mism, "external_bytes": ext, "session_ms": session_ms,
         "gb_per_s": round(ext / 1e9 / (session_ms / 1e3), 3) if ok and session_ms else None,
         "peak_rss": mem.get("peak_rss"), "peak_rss_x": _x(mem.get("peak_rss"), ext),
@@ -116,6 +121,9 @@ def fmt(row: dict[str, Any]) -> str:
         return f"{head}  SKIPPED: {row['skipped']}"
     if not row["ok"]:
         return f"{head}  FAILED at {row['stage']}: {str(row['error'] or row['mismatches'])[:150]}"
+    if row["variant"] == "fetch-drain":
+        return (f"{head}  fetched and read to the end in {row['session_ms']:8.0f} ms {row['gb_per_s']:5.2f} GB/s  "
+                f"peak r+g {row['peak_rss'] / GIB:6.2f}G")
     return (f"{head}  session {row['session_ms']:8.0f} ms {row['gb_per_s']:5.2f} GB/s  "
             f"peak r+g {row['peak_rss'] / GIB:6.2f}G ({row['peak_rss_x']}x) = renderer {row['peak_renderer_x']}x "
             f"+ gpu {row['peak_gpu_x']}x (over base {row['peak_over_base_x']}x)  "
@@ -128,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--timeout-s", type=float, default=1800)
+    p.add_argument("--drain-cases", default="gather_2g5,big_gather",
+                   help="cases whose files the page only fetches and reads to the end: the source's own speed")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     dist = package_dist(_app(artifact_cache_dir(), "ortwasm"))
@@ -144,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                 row["mem_available_before"] = free
             rows.append(row)
             print(fmt(row), flush=True)
+    for key in [k for k in args.drain_cases.split(",") if k]:
+        row = row_for("fetch-drain", key, dist, args.timeout_s, drain=True)
+        rows.append(row)
+        print(fmt(row), flush=True)
     write_results(args.out, {"machine": machine_info(chromium=next((r.get("browser") for r in rows
                                                                       if r.get("browser")), None)),
                              "rows": rows})
@@ -151,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
           "| RSS after session |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        if r["ok"]:
+        if r["ok"] and r["variant"] == "fetch-drain":
+            print(f"| fetch-drain (source speed) | {r['external_bytes'] / GIB:.2f} GiB | "
+                  f"{r['session_ms'] / 1e3:.2f} s | "
+                  f"{r['gb_per_s']} | {r['peak_rss'] / GIB:.2f} GiB = {r['peak_rss_x']}x | | | | |")
+        elif r["ok"]:
             print(f"| {r['variant']} | {r['external_bytes'] / GIB:.2f} GiB | {r['session_ms'] / 1e3:.2f} s | "
                   f"{r['gb_per_s']} | {r['peak_rss'] / GIB:.2f} GiB = {r['peak_rss_x']}x | {r['peak_renderer_x']}x | "
                   f"{r['peak_gpu_x']}x | {r['peak_over_base_x']}x | "

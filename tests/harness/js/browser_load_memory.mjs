@@ -118,11 +118,29 @@ async function main() {
   page.setDefaultTimeout(job.timeoutMs ?? 900000);
   await page.goto(job.pageUrl);
   await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 60000 });
+  // job.drainOnly: fetch each external data URL and read the body to its end, keeping nothing: the speed of the
+  // source as the page sees it (the browser's `cat FILE > /dev/null`), in a fresh browser of its own.
+  await page.evaluate(() => {
+    window.drain = async (j) => {
+      const t0 = performance.now();
+      let bytes = 0;
+      for (const e of j.externalData ?? []) {
+        const reader = (await fetch(e.url)).body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          bytes += value.byteLength;
+        }
+      }
+      return { ok: true, outputs: {}, error: null, stage: 'done', timings: { session_ms: performance.now() - t0 },
+               memory: {}, drained_bytes: bytes };
+    };
+  });
   const atStart = chromiumProcesses(process.pid);
 
   let result;
   try {
-    result = await page.evaluate((j) => window.runJob(j), job);
+    result = await page.evaluate((j) => (j.drainOnly ? drain(j) : window.runJob(j)), job);
   } catch (e) {
     result = { ok: false, outputs: {}, error: `page: ${e?.message ?? e}`, stage: 'browser' };
   }

@@ -110,13 +110,13 @@ def select(table: dict[str, Variant], names: list[str]) -> list[Variant]:
 def resolve_requested(table: dict[str, Variant], requested: list[str] | None, memfs: bool) -> list[Variant]:
     """Map `--variants wasm32,wasm64` plus `--enable_wasm_memfs` onto table names.
 
-    `wasm32` with the flag means `wasm32-memfs`, so ORT-style commands keep working;
-    a full table name (`wasm64-memfs`) is taken as it is.
+    `wasm32` with the flag means `wasm32-memfs`, so ORT-style commands keep working; so does a base name
+    that exists only with MEMFS (`wasm64-jsep` -> `wasm64-jsep-memfs`); a full table name is taken as it is.
     """
     names = requested or ["wasm32", "wasm64"]
     out: list[str] = []
     for name in names:
-        if memfs and name in table and not table[name].memfs and f"{name}-memfs" in table:
+        if memfs and f"{name}-memfs" in table and (name not in table or not table[name].memfs):
             name = f"{name}-memfs"
         out.append(name)
     return select(table, list(dict.fromkeys(out)))

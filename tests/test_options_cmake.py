@@ -47,6 +47,12 @@ def test_ort_style_variant_names_follow_the_flag() -> None:
     assert [v.name for v in resolve_requested(table, None, memfs=True)] == ["wasm32-memfs", "wasm64-memfs"]
     assert [v.name for v in resolve_requested(table, None, memfs=False)] == ["wasm32", "wasm64"]
     assert [v.name for v in resolve_requested(table, ["wasm64-memfs"], memfs=False)] == ["wasm64-memfs"]
+    # the README's WebGPU command: a base name that exists only with MEMFS maps onto it, the OFF one stays
+    assert [v.name for v in resolve_requested(table, ["wasm32-jsep", "wasm64-jsep"], memfs=True)] == \
+        ["wasm32-jsep-memfs", "wasm64-jsep-memfs"]
+    assert [v.name for v in resolve_requested(table, ["wasm32-jsep"], memfs=False)] == ["wasm32-jsep"]
+    with pytest.raises(UsageError, match="wasm64-jsep"):
+        resolve_requested(table, ["wasm64-jsep"], memfs=False)
 
 
 def test_unknown_variant_suggests() -> None:

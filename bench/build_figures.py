@@ -52,7 +52,7 @@ def file_facts(path: Path) -> dict[str, object]:
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from ortwasm import paths
-    from ortwasm.recipe import require_recipe
+    from ortwasm.source.recipe import require_recipe
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)

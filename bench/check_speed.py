@@ -25,9 +25,9 @@ from _results import machine_info, write_results
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ortwasm import glue, wasm  # noqa: E402
-from ortwasm.checks import check_dir, discover, load_budgets  # noqa: E402
-from ortwasm.sizes import DEFAULT_BROTLI_LIMIT, brotli_available  # noqa: E402
+from ortwasm.checks import glue, wasm  # noqa: E402
+from ortwasm.checks.rules import check_dir, discover, load_budgets  # noqa: E402
+from ortwasm.checks.sizes import DEFAULT_BROTLI_LIMIT, brotli_available  # noqa: E402
 
 TARGET_S_PER_10MB = 1.0
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._results import machine_info, write_results
 from ortwasm import paths
-from ortwasm.recipe import require_recipe
+from ortwasm.source.recipe import require_recipe
 from ortwasm.variants import load_table
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Proof: the JS stage, on the unpatched tree with upstream's WebGPU glue, gives the official onnxruntime-web dist.
 
-Not a test (it runs npm for about a minute): it builds onnxruntime-web with `ortwasm.web.build_js` from an
+Not a test (it runs npm for about a minute): it builds onnxruntime-web with `ortwasm.js.web.build_js` from an
 unpatched copy of the fetched ORT tree, with `ort-wasm-simd-threaded.jsep.mjs` taken from npm's onnxruntime-web of
 the same version (the one input the build embeds), then compares every dist file with npm's, by sha256.
 Writes bench/results/js-identity.json.
@@ -17,8 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import machine_info, write_results
-from ortwasm import paths, web
-from ortwasm.source import prepare
+from ortwasm import paths
+from ortwasm.js import web
+from ortwasm.source.tree import prepare
 from tests.harness.client import client_app, package_dist
 
 OUT = Path(__file__).resolve().parent / "results" / "js-identity.json"

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ortwasm import paths  # noqa: E402
+from ortwasm.checks.sizes import load_budgets  # noqa: E402
 from ortwasm.package import build_packages, collect  # noqa: E402
-from ortwasm.sizes import load_budgets  # noqa: E402
 
 TARGET_S_FOUR = 10.0
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._results import machine_info, write_results
 from bench.build_figures import configure_seconds, file_facts, ninja_wall
 from ortwasm import paths
-from ortwasm.recipe import require_recipe
+from ortwasm.source.recipe import require_recipe
 from ortwasm.variants import load_table
 
 OFFICIAL = "onnxruntime-web@1.21.0"

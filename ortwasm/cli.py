@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import paths
+from . import log, paths
 from .errors import OrtWasmError, SourceError, UsageError
 from .options import CONFIGS, BuildOptions
 
@@ -99,8 +99,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     """Build dir, out dir and deps dir: given, or the tree's version's defaults (two versions never share)."""
-    from .recipe import load_recipe, supported
-    from .source import peek_version, unsupported_version
+    from .source.recipe import load_recipe, supported
+    from .source.tree import peek_version, unsupported_version
 
     if a.ort_source is None:
         wanted = a.ort_version or paths.DEFAULT_VERSION
@@ -146,8 +146,8 @@ def _build_options(a: argparse.Namespace) -> BuildOptions:
 
 
 def _cmd_build(a: argparse.Namespace) -> int:
-    from . import pipeline
-    from .toolchain import PROVIDER_ENV, selected_provider
+    from .build import pipeline
+    from .toolchain.emscripten import PROVIDER_ENV, selected_provider
     from .variants import load_table, resolve_requested
 
     if a.toolchain is not None:  # the flag is ORTWASM_TOOLCHAIN for this run (and what it starts)
@@ -164,7 +164,7 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
 
 def _cmd_check(a: argparse.Namespace) -> int:
-    from .checks import run_check
+    from .checks.rules import run_check
 
     return run_check(a.path, a.budgets, a.baseline, a.report, json_path=a.json, version=_checked_version(a.path))
 
@@ -180,7 +180,7 @@ def _checked_version(path: Path) -> str | None:
 
 
 def _cmd_doctor(a: argparse.Namespace) -> int:
-    from .doctor import run_doctor
+    from .toolchain.doctor import run_doctor
 
     return run_doctor()
 
@@ -199,8 +199,8 @@ def _cmd_package(a: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(a: argparse.Namespace) -> int:
-    from .fetch import fetch_sources
-    from .toolchain import find_toolchain
+    from .fetch.sources import fetch_sources
+    from .toolchain.emscripten import find_toolchain
 
     fetch_sources(a.ort_version or paths.DEFAULT_VERSION, git_mirrors=a.git_mirror, debian_mirror=a.mirror,
                   toolchain=find_toolchain)
@@ -224,12 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrtWasmError as exc:
         if debug:
             raise
-        print(f"ortwasm: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
+        log.error(exc.message, exc.hint)
         return exc.return_code
     except KeyboardInterrupt:
-        print("ortwasm: interrupted; rerun the same command to continue", file=sys.stderr)
+        log.say("interrupted; rerun the same command to continue")
         return 130
 
 

@@ -11,6 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def shipped(repo_path: str, installed_name: str) -> Path:
+    """A data file of the checkout this package runs from, else the copy the wheel installs inside the package
+    (pyproject's force-include): one lookup, so no stage depends on the directory it runs in."""
+    repo = PACKAGE_DIR.parent / repo_path
+    return repo if repo.exists() else PACKAGE_DIR / installed_name
+
 
 def ortwasm_home() -> Path:
     return Path(os.environ.get("ORTWASM_HOME", "/var/cache/ortwasm"))

@@ -40,7 +40,7 @@ def _no_toolchain_in_fast_tier(request: pytest.FixtureRequest, monkeypatch: pyte
 def _artifacts_lines() -> list[str]:
     """One line per ORT version: the default version's dir (ORTWASM_ARTIFACTS), then each other recipe's out dir."""
     from ortwasm import paths
-    from ortwasm.recipe import load_recipe, supported
+    from ortwasm.source.recipe import load_recipe, supported
 
     dirs = [(paths.DEFAULT_VERSION, paths.artifact_cache_dir())]
     for version in supported():
@@ -81,9 +81,9 @@ def configure_setup() -> tuple[Any, Any, Any]:
     """
     from ortwasm import paths
     from ortwasm.options import BuildOptions
-    from ortwasm.recipe import require_recipe
-    from ortwasm.source import prepare
-    from ortwasm.toolchain import find_toolchain
+    from ortwasm.source.recipe import require_recipe
+    from ortwasm.source.tree import prepare
+    from ortwasm.toolchain.emscripten import find_toolchain
 
     if not (paths.default_ort_source() / "VERSION_NUMBER").exists():
         pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")

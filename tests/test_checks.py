@@ -24,8 +24,9 @@ from typing import Literal
 
 import pytest
 
-from ortwasm import cli, report, sizes
-from ortwasm.checks import (
+from ortwasm import cli
+from ortwasm.checks import report, sizes
+from ortwasm.checks.rules import (
     JSEP_C_API,
     MANIFEST_FORMAT,
     ORT_C_API,
@@ -36,9 +37,9 @@ from ortwasm.checks import (
     load_budgets,
     run_check,
 )
+from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.errors import CannotCheck, CheckFailed
 from ortwasm.paths import artifact_cache_dir, default_ort_source, ortwasm_home
-from ortwasm.sizes import Budget, Budgets
 from tests.wasmbytes import uleb
 
 REPO = Path(__file__).resolve().parents[1]

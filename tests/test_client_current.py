@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ortwasm import paths
-from ortwasm.recipe import load_recipe, supported
-from ortwasm.web import npm_env
+from ortwasm.js.web import npm_env
+from ortwasm.source.recipe import load_recipe, supported
 from tests.harness import models
 from tests.harness.client import (
     ClientJob,

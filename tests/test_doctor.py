@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import doctor, paths, toolchain
+from ortwasm import paths
 from ortwasm.cli import main
 from ortwasm.errors import ToolchainError
-from ortwasm.recipe import require_recipe
-from ortwasm.toolchain import ExecEnv
+from ortwasm.source.recipe import require_recipe
+from ortwasm.toolchain import doctor
+from ortwasm.toolchain import emscripten as toolchain
+from ortwasm.toolchain.emscripten import ExecEnv
 
 LINE = re.compile(r"^(PASS|FAIL)  (\S.*?)\s{2,}(\S.*)$")
 

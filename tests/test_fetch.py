@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import cli, fetch
-from ortwasm.deps import STAMP, sha256_file, stamp_entry
+from ortwasm import cli
+from ortwasm.deps.dirs import STAMP, stamp_entry
+from ortwasm.digest import sha256_file
 from ortwasm.errors import DependencyError, SourceError
-from ortwasm.fetch import ORT_STAMP, GitRef, GitSources, exclude_pathspecs, fetch_sources, missing_blobs
-from ortwasm.recipe import load_recipe
+from ortwasm.fetch import sources as fetch
+from ortwasm.fetch.sources import ORT_STAMP, GitRef, GitSources, exclude_pathspecs, fetch_sources, missing_blobs
+from ortwasm.source.recipe import load_recipe
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ortwasm.checks.glue import FS_MARKERS, parse_file, parse_text
 from ortwasm.errors import CannotCheck
-from ortwasm.glue import FS_MARKERS, parse_file, parse_text
 
 PRELUDE = "var WebAssembly=globalThis.WebAssembly;"
 OFFICIAL = (PRELUDE + 'var h=moduleArg,H;function a(d,e){H=d.exports;H=Pd();ed.push(H.Eb);return H}'

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ortwasm import paths
-from ortwasm.deps import sha256_file
+from ortwasm.digest import sha256_file
 
 pytestmark = pytest.mark.artifacts
 

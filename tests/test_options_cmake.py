@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ortwasm import cli
-from ortwasm.configure import plan, variant_defines
+from ortwasm.configure.plan import plan, variant_defines
 from ortwasm.errors import UsageError
 from ortwasm.options import BuildOptions
-from ortwasm.source import PreparedSource
+from ortwasm.source.tree import PreparedSource
 from ortwasm.variants import load_table, resolve_requested
 
 

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from ortwasm import package as pk
-from ortwasm.checks import JSEP_C_API, ORT_C_API
+from ortwasm.checks.rules import JSEP_C_API, ORT_C_API
+from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.cli import main
 from ortwasm.errors import PackageError
 from ortwasm.package import npm as pk_npm
-from ortwasm.sizes import Budget, Budgets
 from tests.wasmbytes import uleb
 
 STEM = "ort-wasm-simd-threaded"

@@ -30,8 +30,8 @@ import pytest
 from ortwasm import package as pk
 from ortwasm import paths
 from ortwasm.errors import PackageError
+from ortwasm.js.web import JS_DIR_NAME, npm_env
 from ortwasm.variants import load_table
-from ortwasm.web import JS_DIR_NAME, npm_env
 from tests.test_package import STEM, VARIANTS, fake_out, fake_web, sha
 
 NODE = paths.node_prefix() / "bin" / "node"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ortwasm.errors import PatchError
-from ortwasm.patchset import find_patchset, supported_versions
-from ortwasm.source import STAMP, origin_fingerprint, patched_files, prepare
+from ortwasm.source.patchset import find_patchset, supported_versions
+from ortwasm.source.tree import STAMP, origin_fingerprint, patched_files, prepare
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VERSIONS = [v for v in supported_versions() if (FIXTURES / f"ort-{v}").is_dir()]

@@ -9,8 +9,8 @@ import pytest
 
 from ortwasm import paths
 from ortwasm.errors import PatchError, SourceError
-from ortwasm.patchset import find_patchset, supported_versions
-from ortwasm.source import STAMP, origin_fingerprint, prepare
+from ortwasm.source.patchset import find_patchset, supported_versions
+from ortwasm.source.tree import STAMP, origin_fingerprint, prepare
 from tests.harness.trees import minimal_ort_tree
 
 ORT = paths.default_ort_source()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ortwasm.build.progress import Progress, fmt_duration, last_step_seconds, link_phase, running_tools
+from ortwasm.build.runner import Runner, first_error
 from ortwasm.errors import BuildError
-from ortwasm.progress import Progress, fmt_duration, last_step_seconds, link_phase, running_tools
-from ortwasm.runner import Runner, first_error
-from ortwasm.toolchain import ExecEnv
+from ortwasm.toolchain.emscripten import ExecEnv
 
 
 def _py(code: str) -> list[str]:
@@ -51,9 +51,9 @@ _CTRL_C = """
 import os, signal, sys, threading, time
 from pathlib import Path
 from ortwasm.errors import Interrupted
-from ortwasm.progress import running_tools
-from ortwasm.runner import Runner
-from ortwasm.toolchain import ExecEnv
+from ortwasm.build.progress import running_tools
+from ortwasm.build.runner import Runner
+from ortwasm.toolchain.emscripten import ExecEnv
 
 log, marker = Path(sys.argv[1]), sys.argv[2]
 r = Runner(ExecEnv(), {}, log, "wasm32", echo=False)

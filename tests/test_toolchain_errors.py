@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import cli, gluefix
-from ortwasm.deps import verify_deps_dir
+from ortwasm import cli
+from ortwasm.artifacts import gluefix
+from ortwasm.deps.dirs import verify_deps_dir
 from ortwasm.errors import DependencyError, ToolchainError
-from ortwasm.recipe import require_recipe
-from ortwasm.toolchain import find_toolchain, parse_emcc_version
+from ortwasm.source.recipe import require_recipe
+from ortwasm.toolchain.emscripten import find_toolchain, parse_emcc_version
 from tests.harness.trees import minimal_ort_tree
 
 
@@ -72,8 +73,8 @@ def test_deps_dir_of_the_wrong_version_names_dependency_found_and_pinned(tmp_pat
     """A 1.30 build pointed at a deps dir filled for 1.21: the error names the dependency, both versions, the fix."""
     import json
 
-    from ortwasm.deps import STAMP, stamp_entry
-    from ortwasm.recipe import load_recipe
+    from ortwasm.deps.dirs import STAMP, stamp_entry
+    from ortwasm.source.recipe import load_recipe
 
     old, new = load_recipe("1.21.0"), load_recipe("1.30.0")
     assert old is not None and new is not None

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import cli, toolchain
+from ortwasm import cli
 from ortwasm.errors import PatchError, ToolchainError
-from ortwasm.toolchain import ExecEnv, check_proven, find_toolchain, parse_emcc_version, proven_toolchains
+from ortwasm.toolchain import emscripten as toolchain
+from ortwasm.toolchain.emscripten import ExecEnv, check_proven, find_toolchain, parse_emcc_version, proven_toolchains
 from tests.harness.trees import minimal_ort_tree
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import artifacts, cli, gluefix, toolchain
-from ortwasm.configure import plan
+from ortwasm import cli
+from ortwasm.artifacts import collect as artifacts
+from ortwasm.artifacts import gluefix
+from ortwasm.configure.plan import plan
 from ortwasm.errors import PatchError, ToolchainError
 from ortwasm.options import BuildOptions
-from ortwasm.source import PreparedSource
-from ortwasm.toolchain import (
+from ortwasm.source.tree import PreparedSource
+from ortwasm.toolchain import emscripten as toolchain
+from ortwasm.toolchain.emscripten import (
     PROVIDER_ENV,
     ExecEnv,
     Toolchain,

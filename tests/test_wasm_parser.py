@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ortwasm.checks.wasm import parse_bytes, parse_file
 from ortwasm.errors import CannotCheck
 from ortwasm.paths import node_prefix
-from ortwasm.wasm import parse_bytes, parse_file
 
 HEADER = b"\0asm\x01\0\0\0"
 

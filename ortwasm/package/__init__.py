@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checks import CheckReport, default_budgets_path
-from ..sizes import Budgets, load_budgets
+from ..checks.rules import CheckReport, default_budgets_path
+from ..checks.sizes import Budgets, load_budgets
 from .archive import (
     GENERATOR,
     package_revision,

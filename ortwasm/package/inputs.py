@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checks import CheckReport, check_dir, load_manifest
+from ..checks.rules import CheckReport, check_dir, load_manifest
+from ..checks.sizes import Budgets
 from ..errors import CannotCheck, PackageError
-from ..sizes import Budgets
+from ..js.web import JS_DIR_NAME, JS_FORMAT
 from ..variants import load_table
-from ..web import JS_DIR_NAME, JS_FORMAT
 from .archive import sha256
 
 UPSTREAM_STEM = "ort-wasm-simd-threaded"  # the only pair onnxruntime-web 1.21.0's CPU bundles load

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ortwasm.errors import ToolchainError
+from ortwasm.js.web import npm_env
 from ortwasm.paths import node_prefix, ortwasm_home
-from ortwasm.web import npm_env
 from tests.harness.models import ModelCase
 from tests.harness.runtime import ExternalFile, RunResult, _run_script, compare_outputs, encode_tensor
 

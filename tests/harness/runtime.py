@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ortwasm.artifacts.gluefix import OLD_KEY
+from ortwasm.checks.glue import parse_file
 from ortwasm.errors import ToolchainError, UsageError
-from ortwasm.glue import parse_file
-from ortwasm.gluefix import OLD_KEY
 from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home
 
 Mount = Literal["api", "fs", "mounted-files"]
@@ -158,7 +158,7 @@ def glue_ptr_size(mjs: Path) -> int | None:
 
 
 def glue_facts(mjs: Path) -> dict[str, Any]:
-    """What the JS harness needs to know about a glue, from ortwasm.glue's parser (the JS does not re-parse)."""
+    """What the JS harness needs to know about a glue, from ortwasm.checks.glue's parser (the JS does not re-parse)."""
     facts = parse_file(mjs)
     return {"ptr_size": facts.ptr_sizes[0] if facts.ptr_sizes else None,
             "index_i64": glue_index_key_count(mjs.read_text(errors="replace")),

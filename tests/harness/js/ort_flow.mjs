@@ -45,11 +45,11 @@ export class HarnessError extends Error {
   }
 }
 
-// ---------------------------------------------------------------- glue facts (computed in Python: ortwasm/glue.py)
+// ---------------------------------------------------------------- glue facts (computed in Python: ortwasm/checks/glue.py)
 
 /**
  * Refuse a glue that cannot run as the job asks, before instantiating anything. `facts` = {ptr_size, index_i64,
- * has_fs}, read from the .mjs by ortwasm.glue / ortwasm.gluefix (one parser, in Python) and handed over in the job.
+ * has_fs}, read from the .mjs by ortwasm.checks.glue / ortwasm.artifacts.gluefix (one parser, in Python) and handed over in the job.
  */
 export function checkGlue(facts, { wasm64 }) {
   const info = { ...facts };

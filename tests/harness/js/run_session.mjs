@@ -6,7 +6,7 @@
 //
 // JOB: {artifactDir, mjs, wasm, model, externalData: [{path, file}], mount: "api"|"fs"|"mounted-files",
 //       inputs: {name: {dims, type, data}}, outputs: [names], numThreads, wasm64, logLevel?, timeoutMs?,
-//       glue: {ptr_size, index_i64, has_fs}}   (glue facts from ortwasm.glue: one parser, in Python)
+//       glue: {ptr_size, index_i64, has_fs}}   (glue facts from ortwasm.checks.glue: one parser, in Python)
 //
 // Why a separate process per job: a failing artifact may abort, leak threads, or hang in its thread pool; a fresh
 // process keeps every job's RSS figure honest and lets the caller kill a hang. Whatever happens, exactly one JSON

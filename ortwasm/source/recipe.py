@@ -19,10 +19,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .errors import SourceError
+from .. import paths
+from ..errors import SourceError
+from ..toolchain.emscripten import RECIPE, proven_toolchains
 from .patchset import default_patch_root
-from .toolchain import RECIPE, proven_toolchains
 
 DEPS = "deps.toml"
 BUILD_PY_DEFINES = "build-py-defines.txt"

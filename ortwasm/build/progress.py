@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ..log import fmt_duration
+
+__all__ = ["Progress", "fmt_duration", "last_step_seconds", "link_phase", "running_tools"]
+
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 
 # What emcc runs during a link, in the order it runs them; the latest one running names the phase (link_phase).
@@ -98,13 +102,6 @@ def last_step_seconds(ninja_log: Path, output_suffix: str) -> float | None:
         if len(parts) >= 4 and parts[3].endswith(output_suffix) and parts[0].isdigit() and parts[1].isdigit():
             found = (int(parts[1]) - int(parts[0])) / 1000
     return found
-
-
-def fmt_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 @dataclass

@@ -27,22 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from . import paths
-from .deps import (
-    STAMP,
-    DebianSources,
-    SourceFile,
-    apply_ort_patch,
-    download,
-    extract_single_root,
-    sha256_file,
-    stamp_entry,
-)
-from .errors import DependencyError, SourceError, UsageError
-from .patchset import default_patch_root
-from .recipe import Dependency, Recipe, load_recipe
-from .source import EXPORT_STAMP
-from .toolchain import RECIPE, Toolchain
+from .. import log, paths
+from ..deps.dirs import STAMP, stamp_entry
+from ..digest import sha256_file
+from ..errors import DependencyError, SourceError, UsageError
+from ..source.patchset import default_patch_root
+from ..source.recipe import Dependency, Recipe, load_recipe
+from ..source.tree import EXPORT_STAMP
+from ..toolchain.emscripten import RECIPE, Toolchain
+from .debian import DebianSources, SourceFile, apply_ort_patch, download, extract_single_root
 
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # Written into the fetched ORT tree: where it came from, and which blobs a mirror could not supply.
@@ -53,7 +46,7 @@ GIT_TIMEOUT = 3600
 
 
 def _say(msg: str) -> None:
-    print(f"[fetch] {msg}", file=sys.stderr, flush=True)
+    log.say(msg, stage="fetch")
 
 
 def _git_env() -> dict[str, str]:

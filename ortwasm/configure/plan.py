@@ -18,12 +18,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .deps import cmake_defines as deps_defines
-from .options import BuildOptions
-from .recipe import load_recipe, require_recipe
-from .source import PreparedSource
-from .toolchain import Toolchain
-from .variants import Variant
+from ..deps.dirs import cmake_defines as deps_defines
+from ..options import BuildOptions
+from ..source.recipe import load_recipe, require_recipe
+from ..source.tree import PreparedSource
+from ..toolchain.emscripten import Toolchain
+from ..variants import Variant
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from .. import paths
+from ..errors import CannotCheck, CheckFailed
 from . import glue as gluemod
 from . import wasm as wasmmod
-from .errors import CannotCheck, CheckFailed
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
 __all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
@@ -305,7 +306,8 @@ def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expec
         counts = ", ".join(f"{m} x{n}" for m, n in glue.fs_markers)
         if glue.fs_present is None:
             raise CannotCheck(f"{art}/{gf}: cannot tell whether the FS is linked in: markers {counts}",
-                              "a new emscripten may have changed FS strings; update FS_MARKERS in ortwasm/glue.py")
+                              "a new emscripten may have changed FS strings; "
+                              "update FS_MARKERS in ortwasm/checks/glue.py")
         out.append(_fail(art, gf, "fs", glue.fs_present == exp.memfs,
                          f"{art}/{gf}: FS {'present' if exp.memfs else 'absent'} matches memfs={exp.memfs}",
                          f"{art}/{gf}: FS {'present' if glue.fs_present else 'absent'} ({counts}) but variant "
@@ -446,7 +448,7 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, basel
 def c_api_for(version: str | None) -> tuple[str, ...]:
     """The C API ORT ``version``'s artifacts must export: its recipe's ``[checks] c_api``, else 1.21.0's."""
     if version:
-        from .recipe import load_recipe
+        from ..source.recipe import load_recipe
 
         recipe = load_recipe(version)
         if recipe is not None and recipe.c_api:
@@ -456,19 +458,18 @@ def c_api_for(version: str | None) -> tuple[str, ...]:
 
 def default_budgets_path(version: str | None = None) -> Path:
     """The budgets of ONNX Runtime ``version`` (``patches/<version>/budgets.toml``) when it has its own, else
-    ``ci/budgets.toml`` of the working tree, else of the checkout this package runs from."""
+    ``ci/budgets.toml`` of the checkout this package runs from (or the wheel's copy); never the working directory's,
+    so a check judges the same way wherever it runs."""
     if version:
-        from .patchset import default_patch_root
+        from ..source.patchset import default_patch_root
 
         own = default_patch_root() / version / "budgets.toml"
         if own.is_file():
             return own
-    here = Path(__file__).resolve()
-    for cand in (Path.cwd() / "ci" / "budgets.toml", here.parents[1] / "ci" / "budgets.toml",
-                 here.parent / "_budgets.toml"):  # the copy an installed wheel carries
-        if cand.is_file():
-            return cand
-    raise CannotCheck("no ci/budgets.toml in the working directory or next to the ortwasm package",
+    cand = paths.shipped("ci/budgets.toml", "_budgets.toml")
+    if cand.is_file():
+        return cand
+    raise CannotCheck("no ci/budgets.toml next to the ortwasm package",
                       "pass the budgets file explicitly (ortwasm check DIR --budgets ci/budgets.toml)")
 
 

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError, Interrupted
+from ..errors import BuildError, Interrupted
+from ..toolchain.emscripten import ExecEnv
 from .progress import Progress, last_step_seconds, link_phase, running_tools
-from .toolchain import ExecEnv
 
 _ERROR_LINE = re.compile(r"(error:|Error:|CMake Error|FAILED:|ninja: error|em\+\+: error|emcc: error)")
 

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CannotCheck
+from ..errors import CannotCheck
 
 PAGE_SIZE = 65536
 _MAGIC = b"\0asm"

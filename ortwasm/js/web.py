@@ -25,21 +25,20 @@ import json
 import os
 import re
 import shutil
-import sys
 import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .atomic import staged_dir
-from .errors import BuildError
-from .progress import fmt_duration
-from .recipe import require_recipe
-from .runner import Runner
-from .source import PreparedSource
-from .toolchain import ExecEnv
-from .variants import load_table
+from .. import log, paths
+from ..atomic import staged_dir
+from ..build.runner import Runner
+from ..errors import BuildError
+from ..log import fmt_duration
+from ..source.recipe import require_recipe
+from ..source.tree import PreparedSource
+from ..toolchain.emscripten import ExecEnv
+from ..variants import load_table
 
 JS_DIR_NAME = "onnxruntime-web"
 JS_FORMAT = 1
@@ -122,8 +121,7 @@ class _Steps:
         self.done += 1
         elapsed = time.monotonic() - self.started
         eta = fmt_duration(max(0.0, sum(self.previous.values()) - elapsed)) if self.previous else "?"
-        print(f"ortwasm: js: [{self.done}/{self.total}] {name}  elapsed {fmt_duration(elapsed)}"
-              f"  ETA {eta}", file=sys.stderr, flush=True)
+        log.say(f"[{self.done}/{self.total}] {name}  elapsed {fmt_duration(elapsed)}  ETA {eta}", stage="js")
 
 
 def built_glues(out_root: Path) -> dict[str, Path]:
@@ -146,11 +144,11 @@ def build_js(source: PreparedSource, build_root: Path, out_root: Path,
     glues = glues or {}
     final = out_root / JS_DIR_NAME
     if is_current(out_root, source, glues):
-        print(f"ortwasm: js: up to date in {final}", file=sys.stderr)
+        log.say(f"up to date in {final}", stage="js")
         return WebBuild(final, json.loads((final / "manifest.json").read_text()))
     work = build_root / "js-build"
     runner = Runner(ExecEnv(), npm_env(), work / "build.log", "js")
-    print(f"ortwasm: js: log {runner.log_path}", file=sys.stderr)
+    log.say(f"log {runner.log_path}", stage="js")
     previous_file = build_root / "js-build.timings.json"
     previous = json.loads(previous_file.read_text()) if previous_file.exists() else {}
     steps = _Steps(len(NPM_STEPS) + 3, previous)
@@ -185,7 +183,7 @@ def build_js(source: PreparedSource, build_root: Path, out_root: Path,
     manifest = _install(tgzs[0], final, source, glues, timings)
     previous_file.write_text(json.dumps(timings, indent=2))
     total = sum(timings.values())
-    print(f"ortwasm: js: onnxruntime-web {source.version} built in {fmt_duration(total)} -> {final}", file=sys.stderr)
+    log.say(f"onnxruntime-web {source.version} built in {fmt_duration(total)} -> {final}", stage="js")
     return WebBuild(final, manifest)
 
 

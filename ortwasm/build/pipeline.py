@@ -6,23 +6,23 @@ sequences them, times them, and prints the closing summary.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 
-from . import artifacts, configure, paths, web
-from .checks import run_check
-from .deps import read_stamp
-from .errors import BuildError, CheckFailed, UsageError
-from .options import BuildOptions
-from .progress import fmt_duration
+from .. import log, paths
+from ..artifacts import collect as artifacts
+from ..checks.rules import run_check
+from ..configure import plan as configure
+from ..deps.dirs import read_stamp
+from ..errors import BuildError, CheckFailed, UsageError
+from ..js import web
+from ..options import BuildOptions
+from ..source.tree import PreparedSource, prepare, read_version
+from ..toolchain.emscripten import Toolchain, check_proven, find_toolchain
+from ..variants import Variant
 from .runner import Runner
-from .source import PreparedSource, prepare, read_version
-from .toolchain import Toolchain, check_proven, find_toolchain
-from .variants import Variant
 
 TARGET = "onnxruntime_webassembly"
 
@@ -34,15 +34,6 @@ class VariantResult:
     timings: dict[str, float]
     did_nothing: bool
     ccache: dict[str, int] = field(default_factory=dict)
-
-
-def _say(msg: str) -> None:
-    print(f"ortwasm: {msg}", file=sys.stderr, flush=True)
-
-
-def _group(title: str, end: bool = False) -> None:
-    if os.environ.get("GITHUB_ACTIONS"):
-        print("::endgroup::" if end else f"::group::{title}", flush=True)
 
 
 def build_env(toolchain: Toolchain, opts: BuildOptions) -> dict[str, str]:
@@ -86,9 +77,9 @@ def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
 def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
     started = time.monotonic()
     toolchain = find_toolchain(need_wasm64=any(v.memory64 for v in variants))
-    _say(f"toolchain: {toolchain.describe()}")
+    log.say(f"toolchain: {toolchain.describe()}")
     source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches)
-    _say(f"source: ONNX Runtime {source.version} at {source.path} "
+    log.say(f"source: ONNX Runtime {source.version} at {source.path} "
          f"({'patch set ' + source.patchset if source.patched else 'unpatched'})")
     check_proven(toolchain, source.version, allow=opts.allow_unproven_toolchain)
     for v in variants:
@@ -100,10 +91,9 @@ def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
                              "drop --no-patches, or build the OFF variants only")
     results = [_build_variant(opts, v, toolchain, source) for v in variants]
     if not opts.skip_js:
-        _group("build onnxruntime-web JS")
-        web.build_js(source, opts.build_dir, opts.out_dir, web.built_glues(opts.out_dir))
-        _group("", end=True)
-    _summary(results, time.monotonic() - started)
+        with log.group("build onnxruntime-web JS"):
+            web.build_js(source, opts.build_dir, opts.out_dir, web.built_glues(opts.out_dir))
+    log.summary([_summary_row(r) for r in results], time.monotonic() - started)
     return results
 
 
@@ -114,11 +104,11 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
     configure.write_init_cache(p)
     exec_env = toolchain.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
     runner = Runner(exec_env, build_env(toolchain, opts), p.build_dir / "build.log", v.name)
-    _say(f"{v.name}: log {runner.log_path}")
+    log.say(f"{v.name}: log {runner.log_path}")
     fingerprint = p.fingerprint(toolchain, source)
     why = configure.needs_configure(p, fingerprint)
     if why:
-        _say(f"{v.name}: configure ({why})")
+        log.say(f"{v.name}: configure ({why})")
         if why == configure.ENVIRONMENT_CHANGED:
             configure.reset_build_dir(p)
         timings["configure_s"] = runner.run(p.argv(toolchain), "configure", cwd=p.build_dir)
@@ -130,7 +120,15 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
 
 
 def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource) -> VariantResult:
-    _group(f"build {v.name}")
+    with log.group(f"build {v.name}"):
+        result = _build_variant_steps(opts, v, toolchain, source)
+    if result.did_nothing:
+        log.say(f"{v.name}: nothing to do (up to date)")
+    return result
+
+
+def _build_variant_steps(opts: BuildOptions, v: Variant, toolchain: Toolchain,
+                         source: PreparedSource) -> VariantResult:
     timings: dict[str, float] = {}
     p, runner, configured = configure_variant(opts, v, toolchain, source, timings)
     before = _ccache_counts(runner)
@@ -145,29 +143,15 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
     deps = read_stamp(opts.deps_dir) if opts.deps_dir else None
     arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings, deps)
     if arts.glue_fix.applied:
-        _say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
+        log.say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
     if not opts.skip_checks:
         rc = run_check(arts.directory, None, None, None, version=source.version)
         if rc != 0:
             raise CheckFailed(f"{v.name}: artifacts failed their checks", f"see above; artifacts in {arts.directory}")
-    _group("", end=True)
-    if did_nothing:
-        _say(f"{v.name}: nothing to do (up to date)")
     return VariantResult(v, arts, timings, did_nothing, delta)
 
 
-def _summary(results: list[VariantResult], seconds: float) -> None:
-    print(f"\n{'variant':<14} {'configure':>9} {'build':>9}  {'file':<30} {'bytes':>12}  sha256", file=sys.stderr)
-    for r in results:
-        for f in r.artifacts.entries:
-            print(f"{r.variant.name:<14} {fmt_duration(r.timings.get('configure_s', 0)):>9} "
-                  f"{fmt_duration(r.timings['build_s']):>9}  {f['name']!s:<30} {f['bytes']:>12,}  "
-                  f"{str(f['sha256'])[:16]}", file=sys.stderr)
-        if r.ccache:
-            hits = r.ccache.get("direct_cache_hit", 0) + r.ccache.get("preprocessed_cache_hit", 0)
-            total = hits + r.ccache.get("cache_miss", 0)
-            rate = f"{100 * hits / total:.0f}%" if total else "n/a"
-            print(f"{'':<14} ccache: {hits}/{total} hits ({rate})", file=sys.stderr)
-    if results and all(r.did_nothing for r in results):
-        print("ortwasm: nothing to do: every variant was up to date", file=sys.stderr)
-    print(f"total {fmt_duration(seconds)}", file=sys.stderr)
+def _summary_row(r: VariantResult) -> log.SummaryRow:
+    files = [(str(f["name"]), int(f["bytes"]), str(f["sha256"])) for f in r.artifacts.entries]
+    return log.SummaryRow(r.variant.name, r.timings.get("configure_s", 0), r.timings["build_s"], files, r.ccache,
+                          r.did_nothing)

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError
+from ..errors import BuildError
 
 FIXED_IN = (3, 1, 71)  # the first emscripten release whose glue says `address:"i64"` (docs/toolchain.md)
 OLD_KEY = re.compile(r"""(?P<q>["']?)index(?P=q)(?P<sep>\s*:\s*)(?P<v>["'])i64(?P=v)""")

@@ -12,14 +12,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import staged_dir
+from ..checks.rules import MANIFEST_FORMAT  # one constant for the writer and the reader
+from ..digest import sha256_file as sha256
+from ..errors import BuildError
+from ..source.tree import PreparedSource
+from ..toolchain.emscripten import Toolchain, proven_toolchains
+from ..variants import Variant
 from . import gluefix
-from .atomic import staged_dir
-from .checks import MANIFEST_FORMAT  # one constant for the writer and the reader
-from .deps import sha256_file as sha256
-from .errors import BuildError
-from .source import PreparedSource
-from .toolchain import Toolchain, proven_toolchains
-from .variants import Variant
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import CannotCheck
+from ..errors import CannotCheck
 
 FS_MARKERS: tuple[str, ...] = ("/dev/tty1", "/dev/shm/tmp", "/proc/self/fd", "ErrnoError", "MEMFS")
 # At least this many distinct markers means "FS linked in"; 1..(this-1) is inconclusive, not a guess.

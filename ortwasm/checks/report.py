@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .checks import ArtifactReport, CheckReport
+    from .rules import ArtifactReport, CheckReport
 
 
 def _n(v: int | None) -> str:

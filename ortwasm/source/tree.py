@@ -27,7 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PatchError, SourceError
+from ..errors import PatchError, SourceError
 from .patchset import PatchSet, find_patchset, supported_versions
 
 STAMP = ".ortwasm-source.json"

@@ -24,14 +24,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
-from .errors import PatchError, ToolchainError
-from .patchset import default_patch_root
+from .. import log, paths
+from ..errors import PatchError, ToolchainError
+from ..source.patchset import default_patch_root
 
 MIN_WASM64_VERSION = (3, 1, 69)
 RECIPE = "recipe.toml"
@@ -319,7 +318,7 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
             problem += f"; known about {toolchain.version}: {note}"
         fix = f"use emscripten {' or '.join(proven)}: {_how_to_get(proven)}"
     if allow:
-        print(f"ortwasm: warning: {problem}; building anyway ({ALLOW_FLAG})", file=sys.stderr)
+        log.warn(f"{problem}; building anyway ({ALLOW_FLAG})")
         return
     raise ToolchainError(problem, f"{fix}; or pass {ALLOW_FLAG} to build with {toolchain.version} anyway")
 

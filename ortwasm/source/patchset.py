@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from .. import paths
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,7 @@ class PatchSet:
 
 def default_patch_root() -> Path:
     """The repository's patches/ when running from a checkout, else the copy installed with the package."""
-    repo = Path(__file__).resolve().parent.parent / "patches"
-    if repo.is_dir():
-        return repo
-    return Path(str(resources.files("ortwasm") / "_patches"))
+    return paths.shipped("patches", "_patches")
 
 
 def supported_versions(root: Path | None = None) -> list[str]:

@@ -1,15 +1,11 @@
-"""ONNX Runtime's wasm dependencies: how CMake finds them, and filling them from their sources.
+"""Debian's registry as a source of dependency tarballs, and unpacking/patching what it gives.
 
-Online users get ORT's own FetchContent.  Offline (``--deps-dir``) every
-dependency is a directory handed to CMake through the cache entry its recipe
-names (``patches/<version>/deps.toml``).  FetchContent then skips ORT's own
-dependency patches, so they are applied when the directory is filled, and a
-stamp file records source, version and patches of each directory."""
+Why a private apt configuration: ``apt-get source --print-uris`` names each orig tarball with its sha256, so a
+download is verified against Debian's signed lists, and nothing of the host's apt state is touched.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -19,64 +15,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DependencyError
-from .recipe import Dependency, Recipe
-from .toolchain import Toolchain
-
-STAMP = ".ortwasm-deps.json"
-
-
-def cmake_defines(deps_dir: Path, recipe: Recipe) -> dict[str, str]:
-    """Map a filled deps dir to the cache entries that make ORT build offline."""
-    verify_deps_dir(deps_dir, recipe)
-    defines = {"FETCHCONTENT_FULLY_DISCONNECTED": "ON", "FETCHCONTENT_QUIET": "OFF"}
-    for dep in recipe.dependencies:
-        defines[dep.cmake_var] = str((deps_dir / dep.name).resolve())
-    return defines
-
-
-def stamp_entry(dep: Dependency) -> dict[str, str]:
-    """What a filled directory records about itself; a dir is current when its entry equals this."""
-    return {"source": dep.source, "version": dep.version, "patches": ",".join(dep.ort_patches)}
-
-
-def verify_deps_dir(deps_dir: Path, recipe: Recipe) -> dict[str, dict[str, str]]:
-    """Every dependency of the recipe is present, and (where the dir says) at the pinned version.
-
-    Why check the version: ORT configures happily against a wrong one and the build then fails an hour later
-    in a header, or worse, builds something nobody proved.
-    """
-    hint = fetch_hint(recipe.version)
-    if not deps_dir.is_dir():
-        raise DependencyError(f"--deps-dir {deps_dir} does not exist", hint)
-    missing = [f"{d.name}/{d.marker}" for d in recipe.dependencies if not (deps_dir / d.name / d.marker).exists()]
-    if missing:
-        raise DependencyError(f"--deps-dir {deps_dir} lacks {', '.join(missing)} (ONNX Runtime {recipe.version})",
-                              hint)
-    stamp = read_stamp(deps_dir)
-    for dep in recipe.dependencies:
-        found = stamp.get(dep.name, {}).get("version")
-        if found is not None and found != dep.version:
-            raise DependencyError(
-                f"{deps_dir / dep.name}: {dep.name} is version {found}, ONNX Runtime {recipe.version} pins "
-                f"{dep.version} (patches/{recipe.version}/deps.toml)",
-                f"refill it: {hint}; or point --deps-dir at dependencies for {recipe.version}")
-    return stamp
-
-
-def read_stamp(deps_dir: Path) -> dict[str, dict[str, str]]:
-    """What fetch-sources recorded about each dependency dir ({} for a dir the user filled by hand)."""
-    stamp_path = deps_dir / STAMP
-    data: dict[str, dict[str, str]] = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
-    return data
-
-
-def fetch_hint(version: str) -> str:
-    return (f"fill it with `bash ci/fetch-sources.sh --version {version}` (downloads once into "
-            "$ORTWASM_HOME/sources), or use --online-deps for ORT's own FetchContent")
-
-
-# --- filling a deps dir (ortwasm/fetch.py): Debian's registry, tarballs, ORT's patches ----------------------
+from ..digest import sha256_file
+from ..errors import DependencyError
+from ..toolchain.emscripten import Toolchain
 
 _URI_RE = re.compile(r"^'(?P<url>[^']+)'\s+(?P<name>\S+)\s+(?P<size>\d+)\s+(?P<hash>\S+)")
 
@@ -165,14 +106,6 @@ def download(src: SourceFile, dest_dir: Path) -> Path:
         raise DependencyError(f"{src.name}: sha256 mismatch after download", "retry; the mirror may be syncing")
     tmp.replace(dest)
     return dest
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def extract_single_root(archive: Path, dest: Path) -> None:

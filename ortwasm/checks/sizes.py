@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CannotCheck
+from ..errors import CannotCheck
 
 try:  # optional: pip install 'ortwasm[brotli]'
     import brotli as _brotli

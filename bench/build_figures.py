@@ -52,6 +52,7 @@ def file_facts(path: Path) -> dict[str, object]:
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from ortwasm import paths
+    from ortwasm.artifacts.manifest import Manifest
     from ortwasm.source.recipe import require_recipe
 
     ap = argparse.ArgumentParser()
@@ -71,17 +72,19 @@ def main() -> int:
         out = a.out / name
         if not (out / "manifest.json").exists():
             continue
-        manifest = json.loads((out / "manifest.json").read_text())
+        m = Manifest.read(out / "manifest.json")
+        manifest = m.to_json()
+        assert m.toolchain is not None and m.ort is not None and m.timings is not None, out
         variants[name] = {
             "ninja": ninja_wall(a.build_dir / name),
             "configure_s": configure_seconds(a.build_dir / name),
             "files": {p.name: file_facts(p) for p in sorted(out.glob("ort-wasm*"))},
-            "emscripten": manifest["toolchain"]["emscripten"],
-            "patchset": manifest["ort"]["patchset"],
+            "emscripten": m.toolchain.emscripten,
+            "patchset": m.ort.patchset,
             "glue_fix": manifest.get("glue_fix"),
             "toolchain": manifest["toolchain"],
-            "ort_commit": manifest["ort"].get("commit", ""),
-            "ccache": {k: int(v) for k, v in manifest["timings"].items() if k.startswith("ccache_")},
+            "ort_commit": m.ort.commit or "",
+            "ccache": {k: int(v) for k, v in m.timings.items() if k.startswith("ccache_")},
         }
     identity: dict[str, object] = {}
     base = a.baseline_out / "wasm32"

@@ -164,17 +164,16 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
 
 def _cmd_check(a: argparse.Namespace) -> int:
-    from .checks.rules import run_check
+    from .checks.report import run_check
 
     return run_check(a.path, a.budgets, a.baseline, a.report, json_path=a.json, version=_checked_version(a.path))
 
 
 def _checked_version(path: Path) -> str | None:
     """The ORT version the manifests under `path` (a variant dir or an out dir) name, if they agree on one."""
-    import json
+    from .artifacts.manifest import ort_version_of
 
-    found = {json.loads(m.read_text()).get("ort", {}).get("version")
-             for m in [path / "manifest.json", *path.glob("*/manifest.json")] if m.is_file()}
+    found = {ort_version_of(m) for m in [path / "manifest.json", *path.glob("*/manifest.json")] if m.is_file()}
     found.discard(None)
     return found.pop() if len(found) == 1 else None
 

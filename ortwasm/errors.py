@@ -3,8 +3,25 @@
 Each failure kind carries its own exit code, so CI scripts can tell "the
 artifacts broke a rule" (CheckFailed) from "the input could not be checked"
 (CannotCheck) or "the toolchain is missing" (ToolchainError) without parsing
-text.  Every error carries a hint: the message says what is wrong, the hint
-says what to do about it.
+text.  The code belongs to the kind, not to the command: a rule that fails
+exits 8 from ``check``, ``build`` and ``package`` alike (``package`` raises
+its refusals as PackageError subclasses that keep the check's code).  Every
+error carries a hint: the message says what is wrong, the hint says what to
+do about it.
+
+| code | kind |
+|---:|---|
+| 1 | any other OrtWasmError |
+| 2 | UsageError: bad arguments, unknown variant or version |
+| 3 | ToolchainError: no (or an unusable) emscripten |
+| 4 | SourceError: no or unsupported ONNX Runtime tree |
+| 5 | PatchError: the patch set does not apply, or the toolchain is unproven |
+| 6 | DependencyError: a dependency dir is missing or at the wrong pin |
+| 7 | BuildError: configure, compile or link failed |
+| 8 | CheckFailed: artifacts read and a rule broken (check, build, package) |
+| 9 | CannotCheck: input that cannot be judged (check, build, package) |
+| 10 | PackageError: a packaging refusal that is not a check (no JS, JS from another tree, ...) |
+| 130 | Interrupted |
 """
 
 from __future__ import annotations
@@ -59,6 +76,18 @@ class CannotCheck(OrtWasmError):
 
 class PackageError(OrtWasmError):
     return_code = 10
+
+
+class PackageCheckFailed(PackageError, CheckFailed):
+    """``package`` refused because a rule failed: a packaging refusal, with the rule's exit code."""
+
+    return_code = CheckFailed.return_code
+
+
+class PackageCannotCheck(PackageError, CannotCheck):
+    """``package`` refused an input it cannot judge (unreadable manifest, bad wasm): CannotCheck's exit code."""
+
+    return_code = CannotCheck.return_code
 
 
 class Interrupted(OrtWasmError):

@@ -26,6 +26,7 @@ import pytest
 
 from ortwasm import cli
 from ortwasm.checks import report, sizes
+from ortwasm.checks.report import run_check
 from ortwasm.checks.rules import (
     JSEP_C_API,
     MANIFEST_FORMAT,
@@ -35,7 +36,6 @@ from ortwasm.checks.rules import (
     c_api_from_header,
     check_dir,
     load_budgets,
-    run_check,
 )
 from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.errors import CannotCheck, CheckFailed

@@ -7,19 +7,29 @@ a later `package` could pick up.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from ..atomic import staged_dir
-from ..checks.rules import MANIFEST_FORMAT  # one constant for the writer and the reader
 from ..digest import sha256_file as sha256
 from ..errors import BuildError
 from ..source.tree import PreparedSource
 from ..toolchain.emscripten import Toolchain, proven_toolchains
 from ..variants import Variant
 from . import gluefix
+from .manifest import (
+    FETCHCONTENT,
+    Arch,
+    DependencyPin,
+    FileEntry,
+    GlueFixRecord,
+    Manifest,
+    OrtInfo,
+    ToolchainInfo,
+    VariantInfo,
+)
 
 
 @dataclass(frozen=True)
@@ -27,9 +37,9 @@ class Artifacts:
     variant: Variant
     directory: Path
     files: tuple[Path, ...]
-    manifest: dict[str, object]
+    manifest: Manifest
     glue_fix: gluefix.GlueFix
-    entries: tuple[dict[str, str | int], ...]
+    entries: tuple[FileEntry, ...]
 
 
 def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolchain, source: PreparedSource,
@@ -54,21 +64,20 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             shutil.copyfile(p, dst)
             copies.append(dst)
         fix = gluefix.apply(tmp / f"{stem}.mjs", variant.memory64, toolchain.version)
-        entries: list[dict[str, str | int]] = [
-            {"name": c.name, "bytes": c.stat().st_size, "sha256": sha256(c)} for c in copies]
-        manifest: dict[str, object] = {
-            "format": MANIFEST_FORMAT,
-            "variant": {"name": variant.name, "arch": variant.arch, "memfs": variant.memfs,
-                        "simd": variant.simd, "threads": variant.threads, "jsep": variant.jsep},
-            "files": entries,
-            "toolchain": {"emscripten": toolchain.version, "kind": toolchain.kind, "provider": toolchain.provider,
-                          "proven": toolchain.version in (proven_toolchains(source.version) or ())},
-            "ort": {"version": source.version, "patched": source.patched, "patchset": source.patchset,
-                    "source": source.origin, "commit": source.commit},
-            "dependencies": dependencies if dependencies is not None else "FetchContent (cmake/deps.txt)",
-            "defines": {k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
-            "timings": {k: round(v, 1) for k, v in timings.items()},
-            "glue_fix": fix.as_dict(),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest, fix, tuple(entries))
+        entries = tuple(FileEntry(c.name, c.stat().st_size, sha256(c)) for c in copies)
+        where = tmp / "manifest.json"
+        manifest = Manifest(
+            variant=VariantInfo(variant.name, cast(Arch, variant.arch), variant.memfs, variant.simd, variant.threads,
+                                variant.jsep),
+            files=entries,
+            toolchain=ToolchainInfo(toolchain.version, toolchain.kind, toolchain.provider,
+                                    toolchain.version in (proven_toolchains(source.version) or ())),
+            ort=OrtInfo(source.version, source.patched, source.patchset, source.origin, source.commit),
+            dependencies=FETCHCONTENT if dependencies is None else
+            {n: DependencyPin.from_stamp(e, where, n) for n, e in dependencies.items()},
+            defines={k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
+            timings={k: round(v, 1) for k, v in timings.items()},
+            glue_fix=GlueFixRecord(fix.applied, fix.replaced, fix.reason),
+        )
+        manifest.write(where)
+    return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest, fix, entries)

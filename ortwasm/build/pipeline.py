@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from .. import log, paths
 from ..artifacts import collect as artifacts
-from ..checks.rules import run_check
+from ..checks.report import check_and_report
 from ..configure import plan as configure
 from ..deps.dirs import read_stamp
-from ..errors import BuildError, CheckFailed, UsageError
+from ..errors import BuildError, UsageError
 from ..js import web
 from ..options import BuildOptions
 from ..source.tree import PreparedSource, prepare, read_version
@@ -145,13 +145,12 @@ def _build_variant_steps(opts: BuildOptions, v: Variant, toolchain: Toolchain,
     if arts.glue_fix.applied:
         log.say(f"{v.name}: glue fix: {arts.glue_fix.reason}")
     if not opts.skip_checks:
-        rc = run_check(arts.directory, None, None, None, version=source.version)
-        if rc != 0:
-            raise CheckFailed(f"{v.name}: artifacts failed their checks", f"see above; artifacts in {arts.directory}")
+        check_and_report(arts.directory, None, None, None, version=source.version).raise_if_failed(
+            hint=f"see above; artifacts in {arts.directory}")
     return VariantResult(v, arts, timings, did_nothing, delta)
 
 
 def _summary_row(r: VariantResult) -> log.SummaryRow:
-    files = [(str(f["name"]), int(f["bytes"]), str(f["sha256"])) for f in r.artifacts.entries]
+    files = [(f.name, f.bytes, f.sha256) for f in r.artifacts.entries]
     return log.SummaryRow(r.variant.name, r.timings.get("configure_s", 0), r.timings["build_s"], files, r.ccache,
                           r.did_nothing)

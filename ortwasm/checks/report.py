@@ -1,4 +1,7 @@
-"""Turn a CheckReport into markdown (for $GITHUB_STEP_SUMMARY and release notes) and JSON.
+"""Turn a CheckReport into markdown (for $GITHUB_STEP_SUMMARY and release notes) and JSON, and print it.
+
+The rendering layer over ``rules`` (which only judges and never prints): the CLI's ``check`` and the build's
+check step show a report through here; ``rules`` does not import this module.
 
 Why the JSON is "the manifest plus a ``checks`` key": the next build's
 ``--baseline`` reads it back, so gzip and brotli sizes measured today become
@@ -9,12 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TextIO
 
-if TYPE_CHECKING:
-    from .rules import ArtifactReport, CheckReport
+from ..artifacts.manifest import MANIFEST_FORMAT
+from ..errors import CheckFailed
+from .rules import ArtifactReport, CheckReport, c_api_for, check_dir, default_budgets_path
+from .sizes import DEFAULT_BROTLI_LIMIT, load_budgets
 
 
 def _n(v: int | None) -> str:
@@ -102,8 +108,8 @@ def render_markdown(rep: CheckReport) -> str:
 def manifest_with_checks(art: ArtifactReport, rep: CheckReport) -> dict[str, Any]:
     """The artifact's manifest (or a minimal one) with everything checked under ``checks``."""
     files = [{"name": s.name, "bytes": s.raw, "sha256": s.sha256} for s in art.sizes]
-    base: dict[str, Any] = dict(art.manifest) if art.manifest is not None else {
-        "format": 1, "variant": None, "files": files}
+    base: dict[str, Any] = art.manifest.to_json() if art.manifest is not None else {
+        "format": MANIFEST_FORMAT, "variant": None, "files": files}
     w, g = art.wasm, art.glue
     mem = w.memory
     base["checks"] = {
@@ -157,3 +163,41 @@ def write_markdown(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     _atomic_write(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def check_and_report(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
+                     json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
+                     size_cache: Path | None = None, out: TextIO | None = None,
+                     version: str | None = None) -> CheckReport:
+    """Check ``path`` and show the result: the markdown report (or its summary line when it goes to a file),
+    then one ``FAILED rule: message`` line per failure.  The caller decides what a failure means.
+
+    ``CannotCheck`` (bad input, exit 9) propagates to the CLI's one error boundary, which prints its hint;
+    no report is written then, because there is nothing trustworthy to put in it.  ``baseline`` is an older
+    manifest.json: raw growth is judged from its ``files``, gzip/brotli growth when it also carries the
+    ``checks`` key that ``json_path`` output (report.manifest_with_checks) adds.  ``size_cache`` (e.g.
+    ``paths.ortwasm_home() / "size-cache"``) makes re-checks of the same bytes skip compression.
+    """
+    stream = out or sys.stdout
+    budgets = load_budgets(budgets_path or default_budgets_path(version))
+    rep = check_dir(path, expect=None, budgets=budgets, baseline=baseline, brotli_limit=brotli_limit,
+                    size_cache=size_cache, required_api=c_api_for(version))
+    md = render_markdown(rep)
+    if report_md_path is not None:
+        write_markdown(report_md_path, md)
+    if json_path is not None:
+        write_json(json_path, report_json(rep))
+    stream.write(md if report_md_path is None else summary_line(rep) + "\n")
+    for f in rep.failures:
+        stream.write(f"FAILED {f.rule}: {f.message}\n")
+    return rep
+
+
+def run_check(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
+              json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
+              size_cache: Path | None = None, out: TextIO | None = None, version: str | None = None) -> int:
+    """``ortwasm check``: 0, or ``CheckFailed.return_code`` (8) after the report has named every failed rule
+    (the report already says it all, so no error line follows)."""
+    rep = check_and_report(path, budgets_path, baseline, report_md_path, json_path=json_path,
+                           brotli_limit=brotli_limit, size_cache=size_cache, out=out, version=version)
+    return 0 if rep.ok else CheckFailed.return_code

@@ -12,27 +12,27 @@ module that fails validation) raises ``CannotCheck`` (exit 9) at once.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal
 
 from .. import paths
+from ..artifacts.manifest import MANIFEST_FORMAT, Manifest
 from ..errors import CannotCheck, CheckFailed
+from ..source.patchset import default_patch_root
+from ..source.recipe import load_recipe
 from . import glue as gluemod
 from . import wasm as wasmmod
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
 __all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
            "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
-           "load_manifest", "run_check"]
+           "load_manifest"]
 
-MANIFEST_FORMAT = 1
 # Every Ort* function in ORT 1.21.0 onnxruntime/wasm/api.h outside ENABLE_TRAINING_APIS; onnxruntime-web's
 # wasm-core-impl calls all 27.  tests/test_checks.py re-reads api.h to keep this list honest.
 ORT_C_API: tuple[str, ...] = (
@@ -98,7 +98,7 @@ class ArtifactReport:
     directory: Path
     stem: str
     expectation: Expectation | None
-    manifest: Mapping[str, Any] | None
+    manifest: Manifest | None
     wasm: wasmmod.WasmInfo
     glue: gluemod.GlueFacts
     sizes: tuple[FileSizes, FileSizes]  # (.wasm, .mjs)
@@ -130,6 +130,9 @@ class Growth:
         return 100.0 * (self.after - self.before) / self.before if self.before else 0.0
 
 
+BUDGET_HINT = "fix the build, or raise the budget in ci/budgets.toml if the growth is intended"
+
+
 @dataclass(frozen=True)
 class CheckReport:
     root: Path
@@ -146,37 +149,40 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.failures
 
-    def raise_if_failed(self) -> None:
-        if self.failures:
-            lines = "\n  ".join(f.message for f in self.failures)
-            raise CheckFailed(f"{len(self.failures)} check(s) failed:\n  {lines}",
-                              "fix the build, or raise the budget in ci/budgets.toml if the growth is intended")
+    def raise_if_failed(self, refusing: str = "", hint: str = BUDGET_HINT,
+                        error: type[CheckFailed] = CheckFailed) -> None:
+        """Every failed rule in one ``CheckFailed`` (exit 8 from every command that checks).
+
+        ``refusing`` names what the failure stops (``package``: "refusing to package"); ``error`` lets that
+        stage raise its own subclass, which keeps the exit code of the failure kind.
+        """
+        if not self.failures:
+            return
+        lines = "\n  ".join(f.message for f in self.failures)
+        n = len(self.failures)
+        if refusing:
+            names = ", ".join(dict.fromkeys(f.artifact for f in self.failures))
+            raise error(f"{refusing}: {names} failed {n} check(s):\n  {lines}", hint)
+        raise error(f"{n} check(s) failed:\n  {lines}", hint)
+
+    @classmethod
+    def merge(cls, root: Path, reports: Sequence[CheckReport]) -> CheckReport:
+        """Several checks as one (``package`` checks each variant dir on its own, in parallel)."""
+        return cls(root, tuple(a for r in reports for a in r.artifacts), tuple(d for r in reports for d in r.deltas),
+                   tuple(g for r in reports for g in r.growth), tuple(f for r in reports for f in r.findings))
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CannotCheck(f"{path}: not readable JSON: {exc}", "rebuild, or remove the broken manifest") from None
-    if not isinstance(data, dict):
-        raise CannotCheck(f"{path}: a JSON {type(data).__name__}, not an object", "is this an ortwasm manifest.json?")
-    fmt = data.get("format")
-    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
-        raise CannotCheck(f"{path}: no integer 'format' >= 1", "is this an ortwasm manifest.json?")
-    if fmt > MANIFEST_FORMAT:
-        raise CannotCheck(f"{path}: format {fmt} was written by a newer ortwasm (this one reads {MANIFEST_FORMAT})",
-                          "upgrade ortwasm")
-    return data
+def load_manifest(path: Path) -> Manifest:
+    """The one reader (``Manifest.read``); kept under this name for the stages that import it from checks."""
+    return Manifest.read(path)
 
 
-def _expectation(manifest: Mapping[str, Any], where: Path) -> Expectation:
-    v = manifest.get("variant")
-    if not (isinstance(v, dict) and isinstance(v.get("name"), str) and v.get("arch") in ("wasm32", "wasm64")
-            and isinstance(v.get("memfs"), bool)):
-        raise CannotCheck(f"{where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); got {v!r}",
+def _expectation(manifest: Manifest, where: Path) -> Expectation:
+    v = manifest.variant
+    if v is None:
+        raise CannotCheck(f"{where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); got None",
                           "rebuild with a current ortwasm")
-    jsep = v.get("jsep")
-    return Expectation(v["name"], v["arch"], v["memfs"], jsep if isinstance(jsep, bool) else None)
+    return Expectation(v.name, v.arch, v.memfs, v.jsep)
 
 
 def _pairs(d: Path) -> list[str]:
@@ -331,17 +337,17 @@ def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expec
     return out
 
 
-def _manifest_findings(art: str, d: Path, manifest: Mapping[str, Any], sizes: Sequence[FileSizes]) -> list[Finding]:
+def _manifest_findings(art: str, d: Path, manifest: Manifest, sizes: Sequence[FileSizes]) -> list[Finding]:
     by_name = {s.name: s for s in sizes}
     out: list[Finding] = []
-    for entry in manifest.get("files", []):
-        fs = by_name.get(str(entry.get("name"))) if isinstance(entry, dict) else None
+    for entry in manifest.files or ():
+        fs = by_name.get(entry.name)
         if fs is None:
             continue
-        same = entry.get("bytes") == fs.raw and entry.get("sha256", fs.sha256) == fs.sha256
+        same = entry.bytes == fs.raw and entry.sha256 == fs.sha256
         out.append(_fail(art, fs.name, "manifest", same, f"{art}/{fs.name}: matches manifest.json",
                          f"{art}/{fs.name}: file is {fs.raw:,} B sha256 {fs.sha256[:16]} but {d}/manifest.json says "
-                         f"{entry.get('bytes')} B sha256 {str(entry.get('sha256'))[:16]}: changed after the build"))
+                         f"{entry.bytes} B sha256 {entry.sha256[:16]}: changed after the build"))
     return out
 
 
@@ -387,19 +393,16 @@ def _deltas(arts: Sequence[ArtifactReport], budgets: Budgets) -> tuple[list[Delt
 
 
 def _baseline(path: Path, arts: Sequence[ArtifactReport], pct: float) -> tuple[list[Growth], list[Finding]]:
-    base = load_manifest(path)
-    bname = (base.get("variant") or {}).get("name")
+    base = Manifest.read(path)
+    bname = base.variant.name if base.variant else None
     art = next((a for a in arts if bname in (a.name, a.expectation.name if a.expectation else None)), None)
     if art is None and len(arts) == 1:
         art = arts[0]
     if art is None:
         raise CannotCheck(f"baseline {path} is for variant {bname!r}; none of {[a.name for a in arts]} is",
                           "check one variant dir, or pass that variant's baseline manifest")
-    before: dict[tuple[str, str], int] = {}
-    for e in base.get("files", []):
-        if isinstance(e, dict) and isinstance(e.get("bytes"), int):
-            before[(e.get("name", ""), "raw")] = e["bytes"]
-    for e in (base.get("checks") or {}).get("files", []):  # written by report.manifest_with_checks
+    before: dict[tuple[str, str], int] = {(e.name, "raw"): e.bytes for e in base.files or ()}
+    for e in (base.checks or {}).get("files", []):  # written by report.manifest_with_checks
         for m in ("gzip", "brotli"):
             if isinstance(e, dict) and isinstance(e.get(m), int):
                 before[(e.get("name", ""), m)] = e[m]
@@ -448,8 +451,6 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, basel
 def c_api_for(version: str | None) -> tuple[str, ...]:
     """The C API ORT ``version``'s artifacts must export: its recipe's ``[checks] c_api``, else 1.21.0's."""
     if version:
-        from ..source.recipe import load_recipe
-
         recipe = load_recipe(version)
         if recipe is not None and recipe.c_api:
             return recipe.c_api
@@ -461,8 +462,6 @@ def default_budgets_path(version: str | None = None) -> Path:
     ``ci/budgets.toml`` of the checkout this package runs from (or the wheel's copy); never the working directory's,
     so a check judges the same way wherever it runs."""
     if version:
-        from ..source.patchset import default_patch_root
-
         own = default_patch_root() / version / "budgets.toml"
         if own.is_file():
             return own
@@ -471,31 +470,3 @@ def default_budgets_path(version: str | None = None) -> Path:
         return cand
     raise CannotCheck("no ci/budgets.toml next to the ortwasm package",
                       "pass the budgets file explicitly (ortwasm check DIR --budgets ci/budgets.toml)")
-
-
-def run_check(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
-              json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
-              size_cache: Path | None = None, out: TextIO | None = None, version: str | None = None) -> int:
-    """CLI entry: returns 0, or ``CheckFailed.return_code`` (8) after printing every failed rule.
-
-    ``CannotCheck`` (bad input, exit 9) propagates to the CLI's one error boundary, which prints its hint;
-    no report is written then, because there is nothing trustworthy to put in it.  ``baseline`` is an older
-    manifest.json: raw growth is judged from its ``files``, gzip/brotli growth when it also carries the
-    ``checks`` key that ``json_path`` output (report.manifest_with_checks) adds.  ``size_cache`` (e.g.
-    ``paths.ortwasm_home() / "size-cache"``) makes re-checks of the same bytes skip compression.
-    """
-    from . import report as reportmod  # report imports this module's types
-
-    stream = out or sys.stdout
-    budgets = load_budgets(budgets_path or default_budgets_path(version))
-    rep = check_dir(path, expect=None, budgets=budgets, baseline=baseline, brotli_limit=brotli_limit,
-                    size_cache=size_cache, required_api=c_api_for(version))
-    md = reportmod.render_markdown(rep)
-    if report_md_path is not None:
-        reportmod.write_markdown(report_md_path, md)
-    if json_path is not None:
-        reportmod.write_json(json_path, reportmod.report_json(rep))
-    stream.write(md if report_md_path is None else reportmod.summary_line(rep) + "\n")
-    for f in rep.failures:
-        stream.write(f"FAILED {f.rule}: {f.message}\n")
-    return 0 if rep.ok else CheckFailed.return_code

@@ -40,6 +40,9 @@ __all__ = ["NPM_NAME", "NPM_ROOT", "WHEEL_DIST", "PackageResult", "VariantFiles"
            "package", "record_hash", "write_tgz", "write_wheel"]
 
 
+WHEEL_MANIFEST_FORMAT = 2  # the wheel's combined manifest(), a document of its own (not manifest.json's format)
+
+
 @dataclass(frozen=True)
 class PackageResult:
     tgz: Path
@@ -76,9 +79,9 @@ def combined_manifest(layout: Layout, web: WebPackage, reports: dict[str, CheckR
         out[v.name] = {"arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "files": files,
                        "entries": layout.entries(v),
                        "checks": {"passed": len(rep.findings), "rules": sorted({f.rule for f in rep.findings})},
-                       "build": v.manifest}
+                       "build": v.manifest.to_json()}
     js = {k: val for k, val in web.manifest.items() if k not in ("files", "timings")}
-    return {"format": 2, "onnxruntime": web.ort.get("version"), "generator": GENERATOR,
+    return {"format": WHEEL_MANIFEST_FORMAT, "onnxruntime": web.ort.get("version"), "generator": GENERATOR,
             "npm": {"name": NPM_NAME, "version": npm_version},
             "wheel": {"name": WHEEL_DIST, "version": wheel_version, "npm_root": NPM_ROOT},
             "default": layout.default, "variants": out, "web": js}

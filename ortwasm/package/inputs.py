@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checks.rules import CheckReport, check_dir, load_manifest
+from ..artifacts.manifest import Manifest
+from ..checks.rules import CheckReport, check_dir
 from ..checks.sizes import Budgets
-from ..errors import CannotCheck, PackageError
+from ..errors import CannotCheck, PackageCannotCheck, PackageCheckFailed, PackageError
 from ..js.web import JS_DIR_NAME, JS_FORMAT
 from ..variants import load_table
 from .archive import sha256
@@ -42,27 +43,25 @@ class VariantFiles:
     jsep: bool
     directory: Path
     stem: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     data: dict[str, bytes]  # kind -> bytes
     sha256: dict[str, str]  # kind -> hex
 
     @property
     def ort(self) -> dict[str, Any]:
-        ort = self.manifest.get("ort")
-        return ort if isinstance(ort, dict) else {}
+        return self.manifest.ort.to_json() if self.manifest.ort else {}
 
     @property
     def ort_version(self) -> str:
-        version = self.ort.get("version")
-        if not isinstance(version, str) or not version:
+        version = self.manifest.ort.version if self.manifest.ort else None
+        if not version:
             raise PackageError(f"{self.name}: {self.directory}/manifest.json has no ort.version",
                                "rebuild with a current ortwasm; the package is named after the ORT version")
         return version
 
     @property
     def emscripten(self) -> str:
-        tc = self.manifest.get("toolchain")
-        return str(tc.get("emscripten", "?")) if isinstance(tc, dict) else "?"
+        return self.manifest.toolchain.emscripten if self.manifest.toolchain else "?"
 
 
 @dataclass(frozen=True)
@@ -94,24 +93,24 @@ def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFi
                            "built as or that it was checked", "rebuild it with `python build.py --variants "
                            f"{name}`; only OUT/<variant>/ dirs written by the build can be packaged")
     try:
-        manifest = load_manifest(mf)
+        manifest = Manifest.read(mf)
     except CannotCheck as exc:
-        raise PackageError(f"refusing to package {name}: {exc.message}", exc.hint) from None
-    v = manifest.get("variant")
-    if not (isinstance(v, dict) and v.get("arch") in ("wasm32", "wasm64") and isinstance(v.get("memfs"), bool)):
-        raise PackageError(f"refusing to package {name}: {mf} has no valid 'variant' (name, arch, memfs)",
-                           "rebuild with a current ortwasm")
-    if v.get("name") != name:
-        raise PackageError(f"refusing to package {name}: its manifest says it is variant {v.get('name')!r}",
+        raise PackageCannotCheck(f"refusing to package {name}: {exc.message}", exc.hint) from None
+    v = manifest.variant
+    if v is None:
+        raise PackageCannotCheck(f"refusing to package {name}: {mf} has no valid 'variant' (name, arch, memfs)",
+                                 "rebuild with a current ortwasm")
+    if v.name != name:
+        raise PackageError(f"refusing to package {name}: its manifest says it is variant {v.name!r}",
                            "the directory name is the variant name; do not rename OUT/<variant>/ dirs")
     if name not in table or not _SAFE_NAME.match(name):
         raise PackageError(f"refusing to package {name}: not a variant of the variant table "
                            "(ortwasm/data/variants.toml); its name becomes an import path, onnxruntime-web/<variant>",
                            f"package only table variants ({', '.join(table)}); move {d} out of the OUT dir")
-    jsep = bool(v.get("jsep", False))  # manifests from before the JSEP variants have no key: CPU builds
-    if table[name] != (v["arch"], v["memfs"], jsep):
+    jsep = bool(v.jsep)  # manifests from before the JSEP variants have no key: CPU builds
+    if table[name] != (v.arch, v.memfs, jsep):
         arch, memfs, want_jsep = table[name]
-        raise PackageError(f"refusing to package {name}: its manifest says arch={v['arch']} memfs={v['memfs']} "
+        raise PackageError(f"refusing to package {name}: its manifest says arch={v.arch} memfs={v.memfs} "
                            f"jsep={jsep}, the variant table says arch={arch} memfs={memfs} jsep={want_jsep}",
                            "rebuild it with this ortwasm's variant table")
     stems = sorted(p.name[:-5] for p in d.glob("*.wasm") if p.is_file())
@@ -122,10 +121,9 @@ def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFi
     want = JSEP_STEM if jsep else UPSTREAM_STEM
     if stem != want:
         raise PackageError(f"refusing to package {name}: its pair is {stem}.wasm/.mjs, but onnxruntime-web "
-                           f"{manifest.get('ort', {}).get('version', '')} loads only {want}.wasm/.mjs "
-                           f"for a {'WebGPU (JSEP)' if jsep else 'CPU'} variant",
+                           f"{manifest.ort.version if manifest.ort and manifest.ort.version else ''} loads only "
+                           f"{want}.wasm/.mjs for a {'WebGPU (JSEP)' if jsep else 'CPU'} variant",
                            "package SIMD + threads variants only (the release variants of the table)")
-    listed = {str(e.get("name")): e for e in manifest.get("files", []) if isinstance(e, dict)}
     data: dict[str, bytes] = {}
     sums: dict[str, str] = {}
     for kind in KINDS:
@@ -133,16 +131,17 @@ def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFi
         path = d / fname
         if not path.is_file():
             raise PackageError(f"refusing to package {name}: {path} is missing", "rebuild the variant")
-        entry = listed.get(fname)
-        if entry is None or not isinstance(entry.get("sha256"), str):
+        entry = manifest.file(fname)
+        if entry is None:
             raise PackageError(f"refusing to package {name}: {mf} does not list {fname} with a sha256",
                                "rebuild the variant; the manifest is what ties the files to their build")
         data[kind] = path.read_bytes()
         sums[kind] = sha256(data[kind])
-        if sums[kind] != entry["sha256"]:
-            raise PackageError(f"refusing to package {name}: {fname} is sha256 {sums[kind][:16]} but the manifest "
-                               f"says {str(entry['sha256'])[:16]}: changed after the build", "rebuild the variant")
-    return VariantFiles(name, str(v["arch"]), bool(v["memfs"]), jsep, d, stem, manifest, data, sums)
+        if sums[kind] != entry.sha256:  # check's "manifest" rule, found before the full check runs
+            raise PackageCheckFailed(f"refusing to package {name}: {fname} is sha256 {sums[kind][:16]} but the "
+                                     f"manifest says {entry.sha256[:16]}: changed after the build",
+                                     "rebuild the variant")
+    return VariantFiles(name, v.arch, v.memfs, jsep, d, stem, manifest, data, sums)
 
 
 def collect(out: Path, exclude: Path | None = None) -> list[VariantFiles]:
@@ -173,17 +172,14 @@ def check_all(variants: list[VariantFiles], budgets: Budgets) -> dict[str, Check
         try:
             return check_dir(v.directory, expect=None, budgets=budgets, baseline=None)
         except CannotCheck as exc:
-            raise PackageError(f"refusing to package {v.name}: it cannot be checked: {exc.message}", exc.hint) from None
+            raise PackageCannotCheck(f"refusing to package {v.name}: it cannot be checked: {exc.message}",
+                                     exc.hint) from None
 
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(variants)))) as pool:
         reports = dict(zip((v.name for v in variants), pool.map(one, variants), strict=True))
-    bad = [(v.name, f) for v in variants for f in reports[v.name].failures]
-    if bad:
-        names = ", ".join(dict.fromkeys(n for n, _ in bad))
-        lines = "\n  ".join(f.message for _, f in bad)
-        raise PackageError(f"refusing to package: {names} failed {len(bad)} check(s):\n  {lines}",
-                           f"fix the build (or ci/budgets.toml if the growth is intended); "
-                           f"`python -m ortwasm check {variants[0].directory.parent}/<variant>` shows the report")
+    CheckReport.merge(variants[0].directory.parent, [reports[v.name] for v in variants]).raise_if_failed(
+        "refusing to package", "fix the build (or ci/budgets.toml if the growth is intended); "
+        f"`python -m ortwasm check {variants[0].directory.parent}/<variant>` shows the report", PackageCheckFailed)
     for v in variants:  # the bytes packaged are the bytes the check measured
         measured = {Path(fs.name).suffix[1:]: fs.sha256 for a in reports[v.name].artifacts for fs in a.sizes}
         if measured != v.sha256:

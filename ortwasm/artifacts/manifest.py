@@ -1,0 +1,363 @@
+"""``OUT/<variant>/manifest.json``: the one contract between the build and every stage after it.
+
+Why typed and validated in one place: checks, package and the benches each used to re-validate the dict they
+needed by hand, with three different error messages for the same broken file.  ``Manifest.from_json`` is the
+only reader: it names the file and the key that is wrong.  ``to_json`` writes exactly the keys the build has
+always written, and nothing for a section the file did not have, so a manifest read and written again is the
+same JSON (manifests already on disk, and the minimal ones tests and ``check``'s report write, stay readable).
+
+Sections (``format`` 1): ``variant``, ``files`` (name, bytes, sha256), ``toolchain``, ``ort`` (version, patch
+set, source, commit), ``dependencies`` (each one's pin: version, source, and the tarball/sdist with its sha256
+or the git commit it came from; or the FetchContent marker), ``defines``, ``timings``, ``glue_fix``, and
+``checks`` (added by ``ortwasm check --json``, read back as a baseline).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal, cast
+
+from ..errors import CannotCheck
+
+MANIFEST_FORMAT = 1
+FETCHCONTENT: Final = "FetchContent (cmake/deps.txt)"  # `dependencies` when ORT's own FetchContent fetched them
+ARCHES = ("wasm32", "wasm64")
+Arch = Literal["wasm32", "wasm64"]
+
+
+class ManifestError(CannotCheck):
+    """A manifest that cannot be trusted: unreadable, from a newer ortwasm, or with a key of the wrong type."""
+
+
+def _bad(where: Path | str, key: str, want: str, got: object) -> ManifestError:
+    return ManifestError(f"{where}: {key!r} must be {want}; got {got!r}", "rebuild with a current ortwasm")
+
+
+class _Reader:
+    """Typed access to one JSON object, every error naming the file and the dotted key."""
+
+    def __init__(self, data: Mapping[str, Any], where: Path | str, prefix: str = "") -> None:
+        self.data, self.where, self.prefix = data, where, prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def text(self, key: str) -> str:
+        v = self.data.get(key)
+        if not isinstance(v, str):
+            raise _bad(self.where, self._key(key), "a string", v)
+        return v
+
+    def opt_str(self, key: str) -> str | None:
+        return None if key not in self.data else self.text(key)
+
+    def flag(self, key: str) -> bool:
+        v = self.data.get(key)
+        if not isinstance(v, bool):
+            raise _bad(self.where, self._key(key), "true or false", v)
+        return v
+
+    def opt_bool(self, key: str) -> bool | None:
+        return None if key not in self.data else self.flag(key)
+
+    def integer(self, key: str) -> int:
+        v = self.data.get(key)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise _bad(self.where, self._key(key), "an integer", v)
+        return v
+
+    def obj(self, key: str) -> _Reader:
+        v = self.data.get(key)
+        if not isinstance(v, dict):
+            raise _bad(self.where, self._key(key), "an object", v)
+        return _Reader(v, self.where, f"{self._key(key)}.")
+
+    def str_map(self, key: str) -> dict[str, str]:
+        r = self.obj(key)
+        for k, v in r.data.items():
+            if not isinstance(v, str):
+                raise _bad(self.where, r._key(k), "a string", v)
+        return dict(r.data)
+
+    def only(self, *keys: str) -> None:
+        extra = sorted(set(self.data) - set(keys))
+        if extra:
+            raise ManifestError(f"{self.where}: unknown key {self._key(extra[0])!r} (known: {', '.join(keys)})",
+                                "written by another tool or a newer ortwasm? rebuild with this one")
+
+
+def _drop_none(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """What the build was asked for; ``simd``/``threads``/``jsep`` are absent in manifests older than them."""
+
+    name: str
+    arch: Arch
+    memfs: bool
+    simd: bool | None = None
+    threads: bool | None = None
+    jsep: bool | None = None
+
+    @classmethod
+    def read(cls, r: _Reader) -> VariantInfo:
+        r.only("name", "arch", "memfs", "simd", "threads", "jsep")
+        arch = r.data.get("arch")
+        if not (isinstance(r.data.get("name"), str) and arch in ARCHES and isinstance(r.data.get("memfs"), bool)):
+            raise ManifestError(f"{r.where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); "
+                                f"got {dict(r.data)!r}", "rebuild with a current ortwasm")
+        return cls(r.text("name"), cast(Arch, arch), r.flag("memfs"), r.opt_bool("simd"), r.opt_bool("threads"),
+                   r.opt_bool("jsep"))
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none({"name": self.name, "arch": self.arch, "memfs": self.memfs, "simd": self.simd,
+                           "threads": self.threads, "jsep": self.jsep})
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    bytes: int
+    sha256: str
+
+    @classmethod
+    def read(cls, r: _Reader) -> FileEntry:
+        r.only("name", "bytes", "sha256")
+        return cls(r.text("name"), r.integer("bytes"), r.text("sha256"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ToolchainInfo:
+    emscripten: str
+    kind: str | None = None
+    provider: str | None = None
+    proven: bool | None = None  # False: built with --allow-unproven-toolchain
+
+    @classmethod
+    def read(cls, r: _Reader) -> ToolchainInfo:
+        r.only("emscripten", "kind", "provider", "proven")
+        return cls(r.text("emscripten"), r.opt_str("kind"), r.opt_str("provider"), r.opt_bool("proven"))
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none({"emscripten": self.emscripten, "kind": self.kind, "provider": self.provider,
+                           "proven": self.proven})
+
+
+@dataclass(frozen=True)
+class OrtInfo:
+    """The ONNX Runtime tree: what the wasm and the JS must agree on before they are packaged together."""
+
+    version: str | None = None
+    patched: bool | None = None
+    patchset: str | None = None
+    source: str | None = None
+    commit: str | None = None  # "" for a tree that is not a git checkout
+
+    @classmethod
+    def read(cls, r: _Reader) -> OrtInfo:
+        r.only("version", "patched", "patchset", "source", "commit")
+        return cls(r.opt_str("version"), r.opt_bool("patched"), r.opt_str("patchset"), r.opt_str("source"),
+                   r.opt_str("commit"))
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none({"version": self.version, "patched": self.patched, "patchset": self.patchset,
+                           "source": self.source, "commit": self.commit})
+
+
+@dataclass(frozen=True)
+class DependencyPin:
+    """One offline dependency as fetch-sources recorded it (its stamp entry): enough to fetch it again.
+
+    ``tarball``/``sdist`` name what was unpacked (``sha256`` is the sdist's; a Debian tarball is verified
+    against Debian's signed lists by name), ``commit`` is the git commit a tag resolved to.
+    """
+
+    version: str
+    source: str
+    patches: str | None = None  # ORT's own patches applied to it, comma-separated ("" for none)
+    tarball: str | None = None
+    sdist: str | None = None
+    sha256: str | None = None
+    commit: str | None = None
+
+    KEYS = ("version", "source", "patches", "tarball", "sdist", "sha256", "commit")
+
+    @classmethod
+    def read(cls, r: _Reader) -> DependencyPin:
+        r.only(*cls.KEYS)
+        return cls(r.text("version"), r.text("source"), r.opt_str("patches"), r.opt_str("tarball"),
+                   r.opt_str("sdist"), r.opt_str("sha256"), r.opt_str("commit"))
+
+    @classmethod
+    def from_stamp(cls, entry: Mapping[str, str], where: Path | str, name: str) -> DependencyPin:
+        return cls.read(_Reader(entry, where, f"dependencies.{name}."))
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none({"version": self.version, "source": self.source, "patches": self.patches,
+                           "tarball": self.tarball, "sdist": self.sdist, "sha256": self.sha256,
+                           "commit": self.commit})
+
+
+@dataclass(frozen=True)
+class GlueFixRecord:
+    applied: bool
+    replaced: int
+    reason: str
+
+    @classmethod
+    def read(cls, r: _Reader) -> GlueFixRecord:
+        r.only("applied", "replaced", "reason")
+        return cls(r.flag("applied"), r.integer("replaced"), r.text("reason"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"applied": self.applied, "replaced": self.replaced, "reason": self.reason}
+
+
+Dependencies = Mapping[str, DependencyPin] | Literal["FetchContent (cmake/deps.txt)"]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A variant's ``manifest.json``.  Every section but ``format`` may be absent (``None``): hand-made and
+    minimal manifests (a report of artifacts that had none) are read too, and written back as they were."""
+
+    format: int = MANIFEST_FORMAT
+    variant: VariantInfo | None = None
+    files: tuple[FileEntry, ...] | None = None
+    toolchain: ToolchainInfo | None = None
+    ort: OrtInfo | None = None
+    dependencies: Dependencies | None = None
+    defines: Mapping[str, str] | None = None
+    timings: Mapping[str, float] | None = None
+    glue_fix: GlueFixRecord | None = None
+    checks: Mapping[str, Any] | None = field(default=None, compare=False)  # ``check --json``'s, as written
+    variant_null: bool = field(default=False, repr=False)  # `"variant": null` (report of an unmanifested pair)
+
+    KEYS = ("format", "variant", "files", "toolchain", "ort", "dependencies", "defines", "timings", "glue_fix",
+            "checks")
+
+    def file(self, name: str) -> FileEntry | None:
+        return next((f for f in self.files or () if f.name == name), None)
+
+    @classmethod
+    def from_json(cls, data: object, where: Path | str) -> Manifest:
+        """Validate ``data`` (parsed JSON) read from ``where``; raises ``ManifestError`` naming the bad key."""
+        if not isinstance(data, dict):
+            raise ManifestError(f"{where}: a JSON {type(data).__name__}, not an object",
+                                "is this an ortwasm manifest.json?")
+        fmt = data.get("format")
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+            raise ManifestError(f"{where}: no integer 'format' >= 1", "is this an ortwasm manifest.json?")
+        if fmt > MANIFEST_FORMAT:
+            raise ManifestError(f"{where}: format {fmt} was written by a newer ortwasm (this one reads "
+                                f"{MANIFEST_FORMAT})", "upgrade ortwasm")
+        r = _Reader(data, where)
+        r.only(*cls.KEYS)
+        variant = None if data.get("variant") is None else VariantInfo.read(r.obj("variant"))
+        files = None
+        if "files" in data:
+            if not isinstance(data["files"], list):
+                raise _bad(where, "files", "a list", data["files"])
+            files = tuple(FileEntry.read(_Reader(e, where, f"files[{i}].")) if isinstance(e, dict)
+                          else cls._not_obj(where, f"files[{i}]", e) for i, e in enumerate(data["files"]))
+        deps: Dependencies | None = None
+        if "dependencies" in data:
+            raw = data["dependencies"]
+            if raw == FETCHCONTENT:
+                deps = FETCHCONTENT
+            elif isinstance(raw, dict):
+                deps = {n: DependencyPin.read(r.obj("dependencies").obj(n)) for n in raw}
+            else:
+                raise _bad(where, "dependencies", f"an object of pins or {FETCHCONTENT!r}", raw)
+        timings = None
+        if "timings" in data:
+            t = r.obj("timings")
+            for k, v in t.data.items():
+                if not isinstance(v, int | float) or isinstance(v, bool):
+                    raise _bad(where, t._key(k), "a number", v)
+            timings = dict(t.data)
+        checks = r.obj("checks").data if "checks" in data else None
+        return cls(
+            fmt, variant, files,
+            ToolchainInfo.read(r.obj("toolchain")) if r.has("toolchain") else None,
+            OrtInfo.read(r.obj("ort")) if r.has("ort") else None,
+            deps,
+            r.str_map("defines") if r.has("defines") else None,
+            timings,
+            GlueFixRecord.read(r.obj("glue_fix")) if r.has("glue_fix") else None,
+            checks,
+            variant_null="variant" in data and data["variant"] is None,
+        )
+
+    @staticmethod
+    def _not_obj(where: Path | str, key: str, got: object) -> FileEntry:
+        raise _bad(where, key, "an object", got)
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ManifestError(f"{path}: not readable JSON: {exc}", "rebuild, or remove the broken manifest") from None
+        return cls.from_json(data, path)
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as the build writes it: sections present, keys sorted (as ``json.dumps(sort_keys=True)``
+        writes them, so a report that embeds it without sorting writes the same bytes)."""
+        deps: object = None
+        if self.dependencies is not None:
+            deps = self.dependencies if isinstance(self.dependencies, str) else \
+                {n: p.to_json() for n, p in self.dependencies.items()}
+        out: dict[str, Any] = _drop_none({
+            "format": self.format,
+            "variant": self.variant.to_json() if self.variant else None,
+            "files": [f.to_json() for f in self.files] if self.files is not None else None,
+            "toolchain": self.toolchain.to_json() if self.toolchain else None,
+            "ort": self.ort.to_json() if self.ort else None,
+            "dependencies": deps,
+            "defines": dict(self.defines) if self.defines is not None else None,
+            "timings": dict(self.timings) if self.timings is not None else None,
+            "glue_fix": self.glue_fix.to_json() if self.glue_fix else None,
+            "checks": dict(self.checks) if self.checks is not None else None,
+        })
+        if self.variant_null:
+            out["variant"] = None
+        return _sorted(out)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+
+
+def ort_version_of(path: Path) -> str | None:
+    """``ort.version`` of any ortwasm manifest (a variant's or the JS stage's), else None, without judging the
+    rest: ``check`` picks the version's C API and budgets before the full read judges the file."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    ort = data.get("ort") if isinstance(data, dict) else None
+    version = ort.get("version") if isinstance(ort, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def _sorted(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: _sorted_any(obj[k]) for k in sorted(obj)}
+
+
+def _sorted_any(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return _sorted(obj)
+    if isinstance(obj, list):
+        return [_sorted_any(x) for x in obj]
+    return obj

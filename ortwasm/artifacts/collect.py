@@ -24,7 +24,6 @@ from .manifest import (
     Arch,
     DependencyPin,
     FileEntry,
-    GlueFixRecord,
     Manifest,
     OrtInfo,
     ToolchainInfo,
@@ -77,7 +76,7 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             {n: DependencyPin.from_stamp(e, where, n) for n, e in dependencies.items()},
             defines={k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},
             timings={k: round(v, 1) for k, v in timings.items()},
-            glue_fix=GlueFixRecord(fix.applied, fix.replaced, fix.reason),
+            glue_fix=fix,
         )
         manifest.write(where)
     return Artifacts(variant, final, tuple(final / c.name for c in copies), manifest, fix, entries)

@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..checks.glue import OLD_INDEX_KEY
 from ..errors import BuildError
 
 FIXED_IN = (3, 1, 71)  # the first emscripten release whose glue says `address:"i64"` (docs/toolchain.md)
-OLD_KEY = re.compile(r"""(?P<q>["']?)index(?P=q)(?P<sep>\s*:\s*)(?P<v>["'])i64(?P=v)""")
+OLD_KEY = OLD_INDEX_KEY  # the pattern the checks read, so the fix and the glue_fix rule cannot disagree
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,6 @@ class GlueFix:
     applied: bool
     replaced: int
     reason: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"applied": self.applied, "replaced": self.replaced, "reason": self.reason}
 
 
 def fix_text(text: str) -> tuple[str, int]:

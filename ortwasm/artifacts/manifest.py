@@ -15,12 +15,13 @@ or the git commit it came from; or the FetchContent marker), ``defines``, ``timi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, TypeVar, cast
 
 from ..errors import CannotCheck
+from .gluefix import GlueFix
 
 MANIFEST_FORMAT = 1
 FETCHCONTENT: Final = "FetchContent (cmake/deps.txt)"  # `dependencies` when ORT's own FetchContent fetched them
@@ -48,35 +49,29 @@ class _Reader:
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def text(self, key: str) -> str:
+    def _get(self, key: str, want: str, ok: Callable[[object], bool]) -> Any:
         v = self.data.get(key)
-        if not isinstance(v, str):
-            raise _bad(self.where, self._key(key), "a string", v)
+        if not ok(v):
+            raise _bad(self.where, self._key(key), want, v)
         return v
+
+    def text(self, key: str) -> str:
+        return cast(str, self._get(key, "a string", lambda v: isinstance(v, str)))
+
+    def flag(self, key: str) -> bool:
+        return cast(bool, self._get(key, "true or false", lambda v: isinstance(v, bool)))
+
+    def integer(self, key: str) -> int:
+        return cast(int, self._get(key, "an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)))
 
     def opt_str(self, key: str) -> str | None:
         return None if key not in self.data else self.text(key)
 
-    def flag(self, key: str) -> bool:
-        v = self.data.get(key)
-        if not isinstance(v, bool):
-            raise _bad(self.where, self._key(key), "true or false", v)
-        return v
-
     def opt_bool(self, key: str) -> bool | None:
         return None if key not in self.data else self.flag(key)
 
-    def integer(self, key: str) -> int:
-        v = self.data.get(key)
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise _bad(self.where, self._key(key), "an integer", v)
-        return v
-
     def obj(self, key: str) -> _Reader:
-        v = self.data.get(key)
-        if not isinstance(v, dict):
-            raise _bad(self.where, self._key(key), "an object", v)
-        return _Reader(v, self.where, f"{self._key(key)}.")
+        return _Reader(self._get(key, "an object", lambda v: isinstance(v, dict)), self.where, f"{self._key(key)}.")
 
     def str_map(self, key: str) -> dict[str, str]:
         r = self.obj(key)
@@ -96,6 +91,29 @@ def _drop_none(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+_READERS: dict[str, Callable[[_Reader, str], Any]] = {
+    "str": _Reader.text, "Arch": _Reader.text, "bool": _Reader.flag, "int": _Reader.integer}
+R = TypeVar("R")
+
+
+def read_record(cls: type[R], r: _Reader) -> R:
+    """A record dataclass from its JSON object: each field's key read at the field's type (``X | None``: the key
+    may be absent), any other key refused.  One reader for every section, so they all fail the same way."""
+    values: dict[str, Any] = {}
+    names = [f.name for f in fields(cast(Any, cls))]
+    r.only(*names)
+    for f in fields(cast(Any, cls)):
+        base, _, optional = str(f.type).partition(" | ")
+        if not (optional and f.name not in r.data):
+            values[f.name] = _READERS[base](r, f.name)
+    return cls(**values)
+
+
+def record_json(record: object) -> dict[str, Any]:
+    """A record as JSON: its fields, none of the absent (``None``) ones."""
+    return _drop_none(asdict(cast(Any, record)))
+
+
 @dataclass(frozen=True)
 class VariantInfo:
     """What the build was asked for; ``simd``/``threads``/``jsep`` are absent in manifests older than them."""
@@ -109,49 +127,31 @@ class VariantInfo:
 
     @classmethod
     def read(cls, r: _Reader) -> VariantInfo:
-        r.only("name", "arch", "memfs", "simd", "threads", "jsep")
         arch = r.data.get("arch")
         if not (isinstance(r.data.get("name"), str) and arch in ARCHES and isinstance(r.data.get("memfs"), bool)):
             raise ManifestError(f"{r.where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); "
                                 f"got {dict(r.data)!r}", "rebuild with a current ortwasm")
-        return cls(r.text("name"), cast(Arch, arch), r.flag("memfs"), r.opt_bool("simd"), r.opt_bool("threads"),
-                   r.opt_bool("jsep"))
-
-    def to_json(self) -> dict[str, Any]:
-        return _drop_none({"name": self.name, "arch": self.arch, "memfs": self.memfs, "simd": self.simd,
-                           "threads": self.threads, "jsep": self.jsep})
+        return read_record(cls, r)
 
 
 @dataclass(frozen=True)
 class FileEntry:
+    """A file as built: the check and the package compare the bytes on disk with these (edited after the build?)."""
+
     name: str
     bytes: int
     sha256: str
 
-    @classmethod
-    def read(cls, r: _Reader) -> FileEntry:
-        r.only("name", "bytes", "sha256")
-        return cls(r.text("name"), r.integer("bytes"), r.text("sha256"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "bytes": self.bytes, "sha256": self.sha256}
-
 
 @dataclass(frozen=True)
 class ToolchainInfo:
+    """Which emcc built it (``kind``: emsdk, path, native-debian, chroot) and whether the patch set is proven
+    with that version."""
+
     emscripten: str
     kind: str | None = None
     provider: str | None = None
     proven: bool | None = None  # False: built with --allow-unproven-toolchain
-
-    @classmethod
-    def read(cls, r: _Reader) -> ToolchainInfo:
-        r.only("emscripten", "kind", "provider", "proven")
-        return cls(r.text("emscripten"), r.opt_str("kind"), r.opt_str("provider"), r.opt_bool("proven"))
-
-    def to_json(self) -> dict[str, Any]:
-        return _drop_none({"emscripten": self.emscripten, "kind": self.kind, "provider": self.provider,
-                           "proven": self.proven})
 
 
 @dataclass(frozen=True)
@@ -163,16 +163,6 @@ class OrtInfo:
     patchset: str | None = None
     source: str | None = None
     commit: str | None = None  # "" for a tree that is not a git checkout
-
-    @classmethod
-    def read(cls, r: _Reader) -> OrtInfo:
-        r.only("version", "patched", "patchset", "source", "commit")
-        return cls(r.opt_str("version"), r.opt_bool("patched"), r.opt_str("patchset"), r.opt_str("source"),
-                   r.opt_str("commit"))
-
-    def to_json(self) -> dict[str, Any]:
-        return _drop_none({"version": self.version, "patched": self.patched, "patchset": self.patchset,
-                           "source": self.source, "commit": self.commit})
 
 
 @dataclass(frozen=True)
@@ -191,37 +181,9 @@ class DependencyPin:
     sha256: str | None = None
     commit: str | None = None
 
-    KEYS = ("version", "source", "patches", "tarball", "sdist", "sha256", "commit")
-
-    @classmethod
-    def read(cls, r: _Reader) -> DependencyPin:
-        r.only(*cls.KEYS)
-        return cls(r.text("version"), r.text("source"), r.opt_str("patches"), r.opt_str("tarball"),
-                   r.opt_str("sdist"), r.opt_str("sha256"), r.opt_str("commit"))
-
     @classmethod
     def from_stamp(cls, entry: Mapping[str, str], where: Path | str, name: str) -> DependencyPin:
-        return cls.read(_Reader(entry, where, f"dependencies.{name}."))
-
-    def to_json(self) -> dict[str, Any]:
-        return _drop_none({"version": self.version, "source": self.source, "patches": self.patches,
-                           "tarball": self.tarball, "sdist": self.sdist, "sha256": self.sha256,
-                           "commit": self.commit})
-
-
-@dataclass(frozen=True)
-class GlueFixRecord:
-    applied: bool
-    replaced: int
-    reason: str
-
-    @classmethod
-    def read(cls, r: _Reader) -> GlueFixRecord:
-        r.only("applied", "replaced", "reason")
-        return cls(r.flag("applied"), r.integer("replaced"), r.text("reason"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"applied": self.applied, "replaced": self.replaced, "reason": self.reason}
+        return read_record(cls, _Reader(entry, where, f"dependencies.{name}."))
 
 
 Dependencies = Mapping[str, DependencyPin] | Literal["FetchContent (cmake/deps.txt)"]
@@ -240,7 +202,7 @@ class Manifest:
     dependencies: Dependencies | None = None
     defines: Mapping[str, str] | None = None
     timings: Mapping[str, float] | None = None
-    glue_fix: GlueFixRecord | None = None
+    glue_fix: GlueFix | None = None
     checks: Mapping[str, Any] | None = field(default=None, compare=False)  # ``check --json``'s, as written
     variant_null: bool = field(default=False, repr=False)  # `"variant": null` (report of an unmanifested pair)
 
@@ -269,7 +231,7 @@ class Manifest:
         if "files" in data:
             if not isinstance(data["files"], list):
                 raise _bad(where, "files", "a list", data["files"])
-            files = tuple(FileEntry.read(_Reader(e, where, f"files[{i}].")) if isinstance(e, dict)
+            files = tuple(read_record(FileEntry, _Reader(e, where, f"files[{i}].")) if isinstance(e, dict)
                           else cls._not_obj(where, f"files[{i}]", e) for i, e in enumerate(data["files"]))
         deps: Dependencies | None = None
         if "dependencies" in data:
@@ -277,7 +239,7 @@ class Manifest:
             if raw == FETCHCONTENT:
                 deps = FETCHCONTENT
             elif isinstance(raw, dict):
-                deps = {n: DependencyPin.read(r.obj("dependencies").obj(n)) for n in raw}
+                deps = {n: read_record(DependencyPin, r.obj("dependencies").obj(n)) for n in raw}
             else:
                 raise _bad(where, "dependencies", f"an object of pins or {FETCHCONTENT!r}", raw)
         timings = None
@@ -290,12 +252,12 @@ class Manifest:
         checks = r.obj("checks").data if "checks" in data else None
         return cls(
             fmt, variant, files,
-            ToolchainInfo.read(r.obj("toolchain")) if r.has("toolchain") else None,
-            OrtInfo.read(r.obj("ort")) if r.has("ort") else None,
+            read_record(ToolchainInfo, r.obj("toolchain")) if r.has("toolchain") else None,
+            read_record(OrtInfo, r.obj("ort")) if r.has("ort") else None,
             deps,
             r.str_map("defines") if r.has("defines") else None,
             timings,
-            GlueFixRecord.read(r.obj("glue_fix")) if r.has("glue_fix") else None,
+            read_record(GlueFix, r.obj("glue_fix")) if r.has("glue_fix") else None,
             checks,
             variant_null="variant" in data and data["variant"] is None,
         )
@@ -318,17 +280,17 @@ class Manifest:
         deps: object = None
         if self.dependencies is not None:
             deps = self.dependencies if isinstance(self.dependencies, str) else \
-                {n: p.to_json() for n, p in self.dependencies.items()}
+                {n: record_json(p) for n, p in self.dependencies.items()}
         out: dict[str, Any] = _drop_none({
             "format": self.format,
-            "variant": self.variant.to_json() if self.variant else None,
-            "files": [f.to_json() for f in self.files] if self.files is not None else None,
-            "toolchain": self.toolchain.to_json() if self.toolchain else None,
-            "ort": self.ort.to_json() if self.ort else None,
+            "variant": record_json(self.variant) if self.variant else None,
+            "files": [record_json(f) for f in self.files] if self.files is not None else None,
+            "toolchain": record_json(self.toolchain) if self.toolchain else None,
+            "ort": record_json(self.ort) if self.ort else None,
             "dependencies": deps,
             "defines": dict(self.defines) if self.defines is not None else None,
             "timings": dict(self.timings) if self.timings is not None else None,
-            "glue_fix": self.glue_fix.to_json() if self.glue_fix else None,
+            "glue_fix": record_json(self.glue_fix) if self.glue_fix else None,
             "checks": dict(self.checks) if self.checks is not None else None,
         })
         if self.variant_null:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.manifest import Manifest
+from ..artifacts.manifest import Manifest, record_json
 from ..checks.rules import CheckReport, check_dir
 from ..checks.sizes import Budgets
 from ..errors import CannotCheck, PackageCannotCheck, PackageCheckFailed, PackageError
@@ -49,7 +49,7 @@ class VariantFiles:
 
     @property
     def ort(self) -> dict[str, Any]:
-        return self.manifest.ort.to_json() if self.manifest.ort else {}
+        return record_json(self.manifest.ort) if self.manifest.ort else {}
 
     @property
     def ort_version(self) -> str:

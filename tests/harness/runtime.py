@@ -153,14 +153,13 @@ def compare_outputs(
 
 
 def glue_ptr_size(mjs: Path) -> int | None:
-    sizes = parse_file(mjs).ptr_sizes
-    return sizes[0] if sizes else None
+    return parse_file(mjs).ptr_size
 
 
 def glue_facts(mjs: Path) -> dict[str, Any]:
     """What the JS harness needs to know about a glue, from ortwasm.checks.glue's parser (the JS does not re-parse)."""
     facts = parse_file(mjs)
-    return {"ptr_size": facts.ptr_sizes[0] if facts.ptr_sizes else None,
+    return {"ptr_size": facts.ptr_size,
             "index_i64": glue_index_key_count(mjs.read_text(errors="replace")),
             "has_fs": bool(facts.fs_present)}
 

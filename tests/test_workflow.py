@@ -193,8 +193,11 @@ def test_artifacts_lay_out_as_out_variant(wf: dict[str, Any]) -> None:
 
 
 def test_actions_are_pinned(wf: dict[str, Any]) -> None:
+    """Pinned to commit SHAs (a tag can be moved; the comment beside each names the release it was)."""
     uses = [s["uses"] for job in wf["jobs"] for s in steps(wf, job) if "uses" in s]
-    assert uses and all(re.fullmatch(r"actions/[\w-]+@v\d+", u) for u in uses), uses
+    assert uses and all(re.fullmatch(r"actions/[\w-]+@[0-9a-f]{40}", u) for u in uses), uses
+    text = (REPO / ".github" / "workflows" / "build.yml").read_text()
+    assert all(re.search(re.escape(u) + r"  # v\d+\.\d+\.\d+$", text, re.M) for u in uses), uses
 
 
 def _actionlint_cmd() -> list[str] | None:

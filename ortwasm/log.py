@@ -35,6 +35,11 @@ def say(msg: str, stage: str = "") -> None:
     print(f"{PREFIX}: {stage + ': ' if stage else ''}{msg}", file=sys.stderr, flush=True)
 
 
+def command(quoted: str) -> None:
+    """A command about to run, shell-quoted (``+ cmd``, as ``set -x`` shows it), so a log can be replayed."""
+    print(f"+ {quoted}", file=sys.stderr, flush=True)
+
+
 def warn(msg: str) -> None:
     say(f"warning: {msg}")
     if _github():

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError, Interrupted
+from ..log import command as echo_command
 from ..toolchain.emscripten import ExecEnv
 from .progress import Progress, last_step_seconds, link_phase, running_tools
 
@@ -61,7 +61,7 @@ class Runner:
         """
         quoted = " ".join(shlex.quote(a) for a in argv)
         if self.echo:
-            print(f"+ {quoted}", file=sys.stderr, flush=True)
+            echo_command(quoted)
         full, env = self.exec_env.wrap(argv, cwd, self.env)
         bar = Progress(self.label) if progress else None
         if bar is not None and link_output and cwd is not None:

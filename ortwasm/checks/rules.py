@@ -30,8 +30,7 @@ from . import wasm as wasmmod
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
 __all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
-           "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
-           "load_manifest"]
+           "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets"]
 
 # Every Ort* function in ORT 1.21.0 onnxruntime/wasm/api.h outside ENABLE_TRAINING_APIS; onnxruntime-web's
 # wasm-core-impl calls all 27.  tests/test_checks.py re-reads api.h to keep this list honest.
@@ -170,11 +169,6 @@ class CheckReport:
         """Several checks as one (``package`` checks each variant dir on its own, in parallel)."""
         return cls(root, tuple(a for r in reports for a in r.artifacts), tuple(d for r in reports for d in r.deltas),
                    tuple(g for r in reports for g in r.growth), tuple(f for r in reports for f in r.findings))
-
-
-def load_manifest(path: Path) -> Manifest:
-    """The one reader (``Manifest.read``); kept under this name for the stages that import it from checks."""
-    return Manifest.read(path)
 
 
 def _expectation(manifest: Manifest, where: Path) -> Expectation:
@@ -354,7 +348,7 @@ def _manifest_findings(art: str, d: Path, manifest: Manifest, sizes: Sequence[Fi
 def _artifact(d: Path, stem: str, multi: bool, expect: Expectation | None, required: Sequence[str],
               budgets: Budgets, futs: Sequence[Future[FileSizes]]) -> ArtifactReport:
     mf = d / "manifest.json"
-    manifest = load_manifest(mf) if mf.is_file() else None
+    manifest = Manifest.read(mf) if mf.is_file() else None
     exp = expect or (_expectation(manifest, mf) if manifest is not None else None)
     name = exp.name if exp else d.name
     name = f"{name}/{stem}" if multi else name

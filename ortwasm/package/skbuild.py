@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import string
@@ -61,7 +62,8 @@ FRONTEND = ("pyproject_hooks>=1.0",)  # the PEP 517 caller; ``build`` uses the s
 # files), so the build sees only what cmake/wheel/pyproject.toml says.
 _SETTINGS_ENV_PREFIX = "SKBUILD_"
 _SETTINGS_ENV = ("CMAKE_ARGS",)
-_LOG_TAIL = 15
+# A Python exception's last line, CMake's "CMake Error at ...", a tool's "error: ..."
+_ERROR_LINE = re.compile(r"^(\w+(Error|Exception)\b|CMake Error|error:)")
 
 
 def project_dir() -> Path:
@@ -100,7 +102,8 @@ def unmet(requirements: Iterable[str]) -> list[str]:
 
 
 def _install_hint(missing: Sequence[str]) -> str:
-    return f"install it with: {shlex.quote(sys.executable)} -m pip install {' '.join(map(shlex.quote, missing))}"
+    pip = " ".join([shlex.quote(sys.executable), "-m", "pip", "install", *map(shlex.quote, missing)])
+    return f"install {'it' if len(missing) == 1 else 'them'} with: {pip}"
 
 
 def stage(files: Mapping[str, bytes], staging: Path) -> Path:
@@ -169,15 +172,15 @@ class _Runner:
 
 
 def _failed(what: str, runner: _Runner) -> PackageError:
-    """``<what> failed: <first error line>`` with the whole backend output in a log that outlives the temp dir."""
+    """``<what> failed: <the error line>``, the whole backend output in a log that outlives the temp dir: one line
+    to read, the rest one ``less`` away."""
     text = "".join(runner.output)
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    first = next((ln.strip() for ln in lines if "error" in ln.lower()), lines[-1].strip() if lines else "no output")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if _ERROR_LINE.match(ln)]
     fd, log = tempfile.mkstemp(prefix="ortwasm-wheel-", suffix=".log")
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    tail = "\n".join(lines[-_LOG_TAIL:])
-    return PackageError(f"{what} failed: {first}\n{tail}", f"full log: {log}")
+    return PackageError(f"{what} failed: {(errors or lines or ['no output'])[-1]}", f"full log: {log}")
 
 
 def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:

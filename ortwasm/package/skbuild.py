@@ -13,8 +13,10 @@ with::
         tgz, wheel = write_all(dest, {tgz_name: lambda f: write_tgz(f, npm, epoch),
                                       built.name: lambda f: f.write(built.read_bytes())})
 
-(``whl`` stays ``wheel_files(...)``; ``stage`` drops its ``.dist-info``, which the backend writes.  The built
-wheel goes through ``write_all`` so the tarball and the wheel still appear together or not at all.)
+(imports ``tempfile`` and ``from .skbuild import build_wheel, stage``; ``whl`` stays ``wheel_files(...)``, and
+``stage`` drops its ``.dist-info``, which the backend writes.  The built wheel goes through ``write_all`` so the
+tarball and the wheel still appear together or not at all.  Then ``write_wheel`` is unused, and test_package's
+``test_failed_write_keeps_the_old_pair`` patches ``build_wheel`` instead.)
 
 Why a build backend after all (archive.py says why there was none): the design card asks for the wheel to be a
 CMake project built by scikit-build-core, so its file list is an ``install()`` rule and its metadata a

@@ -476,7 +476,7 @@ def test_failed_write_keeps_the_old_pair(tmp_path: Path, monkeypatch: pytest.Mon
     def boom(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pk, "write_wheel", boom)
+    monkeypatch.setattr(pk, "build_wheel", boom)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # a new tarball would differ from the old one
     with pytest.raises(OSError, match="disk full"):
         pk.build_packages(out, tmp_path / "dist")

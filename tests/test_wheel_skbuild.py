@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import stat
 import sys
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -27,7 +29,7 @@ from ortwasm.package import skbuild
 from ortwasm.paths import artifact_cache_dir
 from tests.test_package import fake_out, fake_web, sha
 
-EPOCH = 499162500  # archive.DEFAULT_EPOCH, what the hand-written wheel is dated by default
+EPOCH = 499162500  # archive.DEFAULT_EPOCH, what the hand-written wheel was dated by default
 INFO = "ortwasm_artifacts-1.21.0.post1.dist-info"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,6 +45,31 @@ def backend() -> None:
 def read_zip(path: Path) -> tuple[list[zipfile.ZipInfo], dict[str, bytes]]:
     with zipfile.ZipFile(path) as zf:
         return zf.infolist(), {n: zf.read(n) for n in zf.namelist()}
+
+
+def hand_written(out: Path, dest: Path) -> Path:
+    """The wheel ortwasm wrote before scikit-build-core, for the same OUT: ``build_packages``'s own wheel files
+    (``wheel_files``, spied on their way to ``stage``) zipped the way the retired ``archive.write_wheel`` did."""
+    seen: dict[str, bytes] = {}
+    real_stage = pk.stage
+
+    def spy(files: dict[str, bytes], staging: Path) -> Path:
+        seen.update(files)
+        return real_stage(files, staging)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pk, "stage", spy)
+        name = pk.build_packages(out, dest / "pkg").wheel.name
+    date = time.gmtime(max(EPOCH, 315532800))[:6]
+    path = dest / name
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for entry, data in seen.items():  # wheel_files' order
+            zi = zipfile.ZipInfo(entry, date_time=date)
+            zi.create_system = 3
+            zi.external_attr = (stat.S_IFREG | 0o644) << 16
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(zi, data, compresslevel=6)
+    return path
 
 
 def staged_from(wheel: Path, staging: Path) -> Path:
@@ -93,7 +120,7 @@ def built(backend: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     """Today's wheel, then two scikit-build-core builds of its contents from different dirs (build and project
     paths differ between them, as between two machines)."""
     root = tmp_path_factory.mktemp("skbuild")
-    hand = pk.build_packages(fake_out(root), root / "hand").wheel
+    hand = hand_written(fake_out(root), root / "hand")
     a = skbuild.build_wheel(staged_from(hand, root / "staging-a"), root / "a", EPOCH)
     b = skbuild.build_wheel(staged_from(hand, root / "elsewhere" / "staging-b"), root / "b", EPOCH)
     return hand, a, b
@@ -132,7 +159,7 @@ def test_settings_from_the_environment_do_not_leak_in(backend: None, built: tupl
 
 
 def test_missing_backend_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    hand = pk.build_packages(fake_out(tmp_path), tmp_path / "hand").wheel
+    hand = hand_written(fake_out(tmp_path), tmp_path / "hand")
     monkeypatch.setattr(skbuild, "build_requirements", lambda project=None: ["scikit-build-core==0.0.1"])
     with pytest.raises(PackageError, match=r"needs scikit-build-core==0\.0\.1, not installed") as err:
         skbuild.build_wheel(staged_from(hand, tmp_path / "staging"), tmp_path / "dest", EPOCH)
@@ -208,7 +235,7 @@ def test_real_wasm32_memfs(backend: None, tmp_path: Path) -> None:
     out.mkdir()
     (out / "wasm32-memfs").symlink_to(real)
     fake_web(out, ort=json.loads((real / "manifest.json").read_text())["ort"])  # the JS stage's shape, same build
-    hand = pk.build_packages(out, tmp_path / "hand").wheel
+    hand = hand_written(out, tmp_path / "hand")
     a = skbuild.build_wheel(staged_from(hand, tmp_path / "staging-a"), tmp_path / "a", EPOCH)
     b = skbuild.build_wheel(staged_from(hand, tmp_path / "staging-b"), tmp_path / "b", EPOCH)
     print(f"sha256 {sha(a)} {a.stat().st_size:,} B\nsha256 {sha(b)} {b.stat().st_size:,} B")

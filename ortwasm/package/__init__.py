@@ -15,13 +15,16 @@ Modules: ``inputs`` (read and vet OUT), ``npm`` (package.json, entry points, REA
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..checks.rules import CheckReport, default_budgets_path
 from ..checks.sizes import Budgets, load_budgets
+from ..errors import PackageError
 from .archive import (
     GENERATOR,
     package_revision,
@@ -30,14 +33,14 @@ from .archive import (
     source_date_epoch,
     write_all,
     write_tgz,
-    write_wheel,
 )
 from .inputs import KINDS, VariantFiles, WebPackage, check_all, check_same_source, collect, read_web
 from .npm import NPM_NAME, Layout, check_embedded_glue, choose_default, choose_default_jsep, npm_files
+from .skbuild import build_wheel, stage
 from .wheel import NPM_ROOT, WHEEL_DIST, wheel_files
 
 __all__ = ["NPM_NAME", "NPM_ROOT", "WHEEL_DIST", "PackageResult", "VariantFiles", "build_packages", "collect",
-           "package", "record_hash", "write_tgz", "write_wheel"]
+           "package", "record_hash", "write_tgz"]
 
 
 WHEEL_MANIFEST_FORMAT = 2  # the wheel's combined manifest(), a document of its own (not manifest.json's format)
@@ -87,6 +90,11 @@ def combined_manifest(layout: Layout, web: WebPackage, reports: dict[str, CheckR
             "default": layout.default, "variants": out, "web": js}
 
 
+def _copy(src: Path, f: IO[bytes]) -> None:
+    with src.open("rb") as r:
+        shutil.copyfileobj(r, f)
+
+
 def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None) -> PackageResult:
     """Vet and check everything in ``path`` (OUT), then write the npm tarball and the wheel into ``dest`` atomically."""
     timings: dict[str, float] = {}
@@ -107,8 +115,14 @@ def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None) ->
     whl = wheel_files(npm, pairs, layout.default, manifest, wheel_version, npm_version, ort)
     tgz_name = f"{NPM_NAME}-{npm_version}.tgz"
     whl_name = f"{WHEEL_DIST}-{wheel_version}-py3-none-any.whl"
-    tgz, wheel = write_all(dest, {tgz_name: lambda f: write_tgz(f, npm, epoch),
-                                  whl_name: lambda f: write_wheel(f, whl, epoch)})
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ortwasm-wheel.", dir=dest) as tmp:
+        built = build_wheel(stage(whl, Path(tmp) / "staging"), Path(tmp), epoch)
+        if built.name != whl_name:
+            raise PackageError(f"internal error: scikit-build-core named the wheel {built.name}, not {whl_name}",
+                               "report this to ortwasm's maintainers with cmake/wheel/pyproject.toml")
+        tgz, wheel = write_all(dest, {tgz_name: lambda f: write_tgz(f, npm, epoch),
+                                      whl_name: lambda f: _copy(built, f)})
     timings["write_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     return PackageResult(tgz, wheel, tuple(v.name for v in variants), ort, timings, layout.default, npm_version)

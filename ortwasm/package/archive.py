@@ -1,15 +1,12 @@
-"""Byte-reproducible archives (npm tarball, wheel) and the all-or-nothing write of both.
+"""Byte-reproducible archives (the npm tarball; the wheel's RECORD hashes) and the all-or-nothing write of both.
 
 Reproducibility: entries sorted, mtimes from ``SOURCE_DATE_EPOCH`` (default npm's own constant
 1985-10-26T08:15:00Z), uid/gid 0 with empty owner names, modes 0644, gzip header mtime 0 and no file name.
 Same inputs, same bytes out (with the same zlib: deflate output may differ between zlib builds).
 Compression level 6: 0.8 % larger than 9 on the wasm at half the time.
 
-Why the wheel is written directly (wheel spec: ``WHEEL``, ``METADATA``, ``RECORD`` with sha256) instead of by
-hatchling or scikit-build-core via ``python -m build``: the wheel holds no code to build, only data and a generated
-``__init__.py``.  A build backend would copy 80 MB into a project dir, stamp its own mtimes and generator versions,
-and need its own pinned version installed to stay reproducible; writing the zip ourselves is faster, needs nothing
-installed, and lets this package own every byte (sorted entries, fixed date, fixed modes).
+The wheel itself is built by scikit-build-core from ``cmake/wheel/`` (``skbuild.py`` says why and how it stays
+reproducible); ``write_all`` still writes it beside the tarball, so both appear together or not at all.
 """
 
 from __future__ import annotations
@@ -19,11 +16,8 @@ import gzip
 import hashlib
 import io
 import os
-import stat
 import tarfile
 import tempfile
-import time
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +26,6 @@ from typing import IO
 from ..errors import PackageError
 
 DEFAULT_EPOCH = 499162500  # 1985-10-26T08:15:00Z: what `npm pack` stamps on every entry
-ZIP_MIN_EPOCH = 315532800  # 1980-01-01: a zip cannot date anything earlier
 LEVEL = 6
 FILE_MODE = 0o644
 GENERATOR = "ortwasm"  # no version: the bytes must not depend on whether ortwasm is pip-installed or a checkout
@@ -74,17 +67,6 @@ def write_tgz(f: IO[bytes], files: dict[str, bytes], epoch: int) -> None:
 
 def record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def write_wheel(f: IO[bytes], files: dict[str, bytes], epoch: int) -> None:
-    date = time.gmtime(max(epoch, ZIP_MIN_EPOCH))[:6]
-    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
-        for path, data in files.items():  # already in wheel order
-            zi = zipfile.ZipInfo(path, date_time=date)
-            zi.create_system = 3  # unix, so external_attr's mode bits are read
-            zi.external_attr = (stat.S_IFREG | FILE_MODE) << 16
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(zi, data, compresslevel=LEVEL)
 
 
 def _write_tmp(dest: Path, name: str, writer: Callable[[IO[bytes]], None]) -> Path:

@@ -59,8 +59,10 @@ def main() -> int:
     (src / "onnxruntime" / "wasm" / "pre.js").touch()
     cmd = [sys.executable, "build.py", "build", "--ort-version", a.ort_version, "--variants", v.name, "--skip-js"]
     t0 = time.monotonic()
+    # SIGINT back to its default in the child: a background launcher (`nohup ... &`) leaves it ignored, and an
+    # ignored SIGINT is inherited, which would test a driver that cannot see Ctrl-C at all.
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None
     seen_link: float | None = None
     sent: list[float] = []

@@ -13,7 +13,7 @@ import pytest
 
 from ortwasm.build.progress import Progress, fmt_duration, last_step_seconds, link_phase, running_tools
 from ortwasm.build.runner import Runner, first_error
-from ortwasm.errors import BuildError
+from ortwasm.errors import BuildError, Interrupted
 from ortwasm.toolchain.emscripten import ExecEnv
 
 
@@ -85,6 +85,23 @@ def test_ctrl_c_becomes_interrupted_and_is_logged(tmp_path: Path) -> None:
                           timeout=120, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)})
     assert proc.stdout.startswith("INTERRUPTED"), proc.stdout + proc.stderr
     assert "rerun the same command" in proc.stdout
+    assert "### interrupted" in log.read_text()
+
+
+@pytest.mark.parametrize("script", [
+    "print('[3/9] x', flush=True); print('ninja: build stopped: interrupted by user.', flush=True); "
+    "raise SystemExit(2)",
+    "import os, signal; print('[3/9] x', flush=True); os.kill(os.getpid(), signal.SIGINT)",
+], ids=["ninja-says-so", "killed-by-sigint"])
+def test_a_child_interrupted_alone_is_an_interruption(tmp_path: Path, script: str) -> None:
+    """Ctrl-C that reaches the build's child but not the driver (whose SIGINT is ignored when it was started in
+    the background, as `nohup ... &` does): an interruption with the rerun hint, not "build failed"."""
+    log = tmp_path / "build.log"
+    r = Runner(ExecEnv(), {}, log, "wasm32", echo=False)
+    with pytest.raises(Interrupted, match="build of wasm32 interrupted") as err:
+        r.run([sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); " + script],
+              "build", progress=True)
+    assert "rerun the same command" in err.value.hint
     assert "### interrupted" in log.read_text()
 
 

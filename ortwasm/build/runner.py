@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -22,6 +23,7 @@ from ..log import command as echo_command
 from ..toolchain.emscripten import ExecEnv
 from .progress import Progress, last_step_seconds, link_phase, running_tools
 
+_INTERRUPTED_LINE = re.compile(r"ninja: build stopped: interrupted by user")
 _ERROR_LINE = re.compile(r"(error:|Error:|CMake Error|FAILED:|ninja: error|em\+\+: error|emcc: error)")
 
 
@@ -113,6 +115,13 @@ class Runner:
                         bar.finish()
             seconds = time.monotonic() - started
             log.write(f"### {stage} exit {rc} after {seconds:.1f}s\n")
+        if rc == -signal.SIGINT or (rc != 0 and any(_INTERRUPTED_LINE.search(t) for t in self._tail[-3:])):
+            # Ctrl-C reached the child but not us (our SIGINT ignored, as under `nohup ... &`), or the child alone
+            # was interrupted: still an interruption, not a failure, and the rerun continues.
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write("### interrupted\n")
+            raise Interrupted(f"{stage} of {self.label} interrupted",
+                              "rerun the same command: it continues from where it stopped")
         if rc != 0:
             raise BuildError(f"{stage} of {self.label} failed: {first_error(kept)}",
                              f"full log: {self.log_path}")

@@ -99,3 +99,24 @@ def test_print_cmake_shows_define_per_variant(tmp_path: Path, capsys: pytest.Cap
 def test_bad_define_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--print-cmake", "--cmake_extra_defines", "NOEQUALS"]) == UsageError.return_code
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_shared_init_cache_is_the_committed_cmake_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cmake/ortwasm-init.cmake is where the shared defines live: every variant's defines carry each of its keys,
+    and a line ortwasm cannot read is refused naming the file and line, never skipped."""
+    from ortwasm.configure import plan as plan_mod
+
+    shared = plan_mod.shared_init_cache()
+    assert shared["onnxruntime_BUILD_UNIT_TESTS"] == "OFF" and shared["CMAKE_EXPORT_COMPILE_COMMANDS"] == "ON"
+    for v in load_table().values():
+        d = variant_defines(_opts(tmp_path), v, patched=True, version="1.21.0")
+        assert {k: d[k] for k in shared} == shared
+    bad = tmp_path / "init.cmake"
+    bad.write_text('# ok\nset(onnxruntime_ENABLE_PYTHON "OFF" CACHE BOOL "" FORCE)\nset(X ON)\n')
+    monkeypatch.setattr(plan_mod, "SHARED_INIT_CACHE", bad)
+    plan_mod.shared_init_cache.cache_clear()
+    try:
+        with pytest.raises(UsageError, match=r"init\.cmake:3: not of the form"):
+            plan_mod.shared_init_cache()
+    finally:
+        plan_mod.shared_init_cache.cache_clear()

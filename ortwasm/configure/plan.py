@@ -12,14 +12,18 @@ dir is reconfigured from scratch instead of failing confusingly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..deps.dirs import cmake_defines as deps_defines
+from ..errors import UsageError
 from ..options import BuildOptions
+from ..paths import shipped
 from ..source.recipe import load_recipe, require_recipe
 from ..source.tree import PreparedSource
 from ..toolchain.emscripten import Toolchain
@@ -57,6 +61,32 @@ def _onoff(flag: bool) -> str:
     return "ON" if flag else "OFF"
 
 
+SHARED_INIT_CACHE = shipped("cmake/ortwasm-init.cmake", "_cmake/ortwasm-init.cmake")
+_SET = re.compile(r'^set\((\w+) "([^"]*)" CACHE (?:BOOL|STRING) "" FORCE\)\s*(?:#.*)?$')
+
+
+@functools.cache
+def shared_init_cache() -> dict[str, str]:
+    """The defines every variant shares, from the committed ``cmake/ortwasm-init.cmake``.
+
+    Why a CMake file and not a dict here: it is the one place that says what ortwasm sets beyond ORT's own
+    build.py, in the language the cache is written in, and it can be read (or used with ``cmake -C``) without
+    reading Python.  Any line that is not a comment, blank or the exact ``set(...)`` form is refused.
+    """
+    out: dict[str, str] = {}
+    for n, line in enumerate(SHARED_INIT_CACHE.read_text().splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        m = _SET.match(text)
+        if m is None:
+            raise UsageError(f"{SHARED_INIT_CACHE}:{n}: not of the form "
+                             'set(KEY "VALUE" CACHE BOOL|STRING "" FORCE)',
+                             "fix that line; ortwasm reads only that form")
+        out[m.group(1)] = m.group(2)
+    return out
+
+
 def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version: str = "") -> dict[str, str]:
     settings = list(opts.emscripten_settings)
     for key, value in (("MALLOC", "dlmalloc"), ("STACK_SIZE", "5242880")):
@@ -65,27 +95,17 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
     catching = not opts.disable_wasm_exception_catching and not opts.enable_wasm_api_exception_catching
     recipe = load_recipe(version) if version else None
     d: dict[str, str] = {**recipe.build_py_defines, **recipe.configure_defines} if recipe else {}
+    d.update({"CMAKE_BUILD_TYPE": opts.config, **shared_init_cache()})
     d.update({
-        "CMAKE_BUILD_TYPE": opts.config,
-        "onnxruntime_BUILD_UNIT_TESTS": "OFF",  # ON makes onnxruntime_unittests.cmake look for npm
-        "onnxruntime_BUILD_SHARED_LIB": "OFF",
-        "onnxruntime_ENABLE_PYTHON": "OFF",
-        "onnxruntime_USE_FULL_PROTOBUF": "OFF",
-        "onnxruntime_BUILD_WEBASSEMBLY_STATIC_LIB": "OFF",
         "onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_CATCHING": _onoff(catching),
         "onnxruntime_ENABLE_WEBASSEMBLY_API_EXCEPTION_CATCHING": _onoff(opts.enable_wasm_api_exception_catching),
         "onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_THROWING": _onoff(
             not opts.disable_wasm_exception_catching or opts.enable_wasm_api_exception_catching),
-        "onnxruntime_WEBASSEMBLY_RUN_TESTS_IN_BROWSER": "OFF",
         "onnxruntime_ENABLE_WEBASSEMBLY_SIMD": _onoff(variant.simd),
         "onnxruntime_ENABLE_WEBASSEMBLY_THREADS": _onoff(variant.threads),
         "onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64": _onoff(variant.memory64),
         "onnxruntime_USE_JSEP": _onoff(variant.jsep),  # what ORT's build.py --use_jsep sets
-        "onnxruntime_ENABLE_WEBASSEMBLY_DEBUG_INFO": "OFF",
-        "onnxruntime_ENABLE_WEBASSEMBLY_PROFILING": "OFF",
         "onnxruntime_EMSCRIPTEN_SETTINGS": ";".join(settings),
-        "ONNX_CUSTOM_PROTOC_EXECUTABLE": "/usr/bin/protoc",
-        "CMAKE_EXPORT_COMPILE_COMMANDS": "ON",
     })
     if patched:
         # Unpatched trees don't know the option; leaving it out keeps the baseline an honest upstream configure.

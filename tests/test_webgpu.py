@@ -36,8 +36,18 @@ pytestmark = [pytest.mark.artifacts, pytest.mark.browser]
 
 JSEP = tuple(v.name for v in load_table().values() if v.jsep)
 JSEP_MEMFS = tuple(n for n in JSEP if load_table()[n].memfs)
+
+
+def _marked(names: tuple[str, ...]) -> list[object]:
+    return [pytest.param(n, marks=MEMFS_GPU_EXTERNAL) if load_table()[n].memfs else n for n in names]
 OFFICIAL = "onnxruntime-web@1.21.0"
 BIG = os.environ.get("ORTWASM_BIG_TESTS") == "1"
+# Known, measured: ORT 1.21's JSEP external-data loader (core/framework/external_data_loader.cc, used for every
+# initializer placed on WebGPU) reads Module.MountedFiles with 32-bit offsets; a MEMFS build keeps external data in
+# MEMFS instead, so it fails "Module.MountedFiles is not available".  strict: the fix (the loader reading the MEMFS
+# file, 64-bit offsets, in MEMFS builds) must turn these into passes, and then the marks go.
+MEMFS_GPU_EXTERNAL = pytest.mark.xfail(strict=True, reason="JSEP+MEMFS: ORT's WebGPU external-data loader reads "
+                                       "Module.MountedFiles, which a MEMFS build replaces (fix not built yet)")
 # ORT's session state logs one line per provider: "Node(s) placed on [JsExecutionProvider]. Number of nodes: N"
 # (1.21 graph_partitioner/session_state, VERBOSE), then "Node name: ... Op type: ..." lines under it.
 PLACED = re.compile(r"placed on \[(\w+)\]")
@@ -110,7 +120,7 @@ def test_official_pair_control(official_dist: Path, split_case: models.ModelCase
     assert_on_webgpu(result)
 
 
-@pytest.mark.parametrize("variant", JSEP)
+@pytest.mark.parametrize("variant", _marked(JSEP))
 def test_two_files_on_webgpu(variant: str, official_dist: Path, split_case: models.ModelCase) -> None:
     where = _pair(variant)
     result = _run(_webgpu_job(split_case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
@@ -141,20 +151,22 @@ def test_package_webgpu_subpath_finds_the_jsep_pair(our_app: Path, split_case: m
     assert_on_webgpu(result)
 
 
-def test_package_variant_entries_on_webgpu(our_app: Path, split_case: models.ModelCase) -> None:
+@pytest.mark.parametrize("variant", _marked(JSEP))
+def test_package_variant_entries_on_webgpu(variant: str, our_app: Path, split_case: models.ModelCase) -> None:
     """Each JSEP variant's own entry, `onnxruntime-web/<variant>`, sets wasmPaths to its pair and runs on WebGPU."""
     dist = package_dist(our_app)
-    for name in _jsep_in_package(our_app):
-        result = _run(_webgpu_job(split_case, dist), dist, f"ort.{name}.min.mjs")
-        assert_matches(result, split_case)
-        assert_on_webgpu(result)
+    if variant not in _jsep_in_package(our_app):
+        pytest.skip(f"NO {variant} in the package built from {artifact_cache_dir()}")
+    result = _run(_webgpu_job(split_case, dist), dist, f"ort.{variant}.min.mjs")
+    assert_matches(result, split_case)
+    assert_on_webgpu(result)
 
 
 # ------------------------------------------------------------------ past 4 GiB, and more than 1 GiB of weights
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (a 4.8 GB sparse file over HTTP)")
-@pytest.mark.parametrize("variant", JSEP_MEMFS)
+@pytest.mark.parametrize("variant", _marked(JSEP_MEMFS))
 def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
     where = _pair(variant)
     case = models.cached_case("far_offset")
@@ -164,6 +176,7 @@ def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights)")
+@MEMFS_GPU_EXTERNAL
 def test_more_than_1gib_of_weights_on_webgpu(official_dist: Path) -> None:
     """Five 256 MiB initializers (1.25 GiB): on wasm32 that is more than the heap comfortably holds twice."""
     where = _pair("wasm32-jsep-memfs")
@@ -196,13 +209,19 @@ def test_cpu_pair_under_the_webgpu_bundle_is_a_clear_error(variant: str, officia
     assert "not built with JSEP" in (result.error or ""), result.describe()
 
 
-@pytest.mark.parametrize("variant", ["wasm32-jsep-memfs"])
+@pytest.mark.parametrize("variant", ["wasm32-jsep", "wasm32-jsep-memfs"])
 def test_jsep_pair_under_the_cpu_bundle_runs_on_the_cpu(variant: str, official_dist: Path,
-                                                        split_case: models.ModelCase) -> None:
-    """The reverse: a JSEP pair loaded by the wasm-only bundle (wasmPaths naming the .jsep files) is a working
-    CPU build, not an abort: the JSEP kernels are simply not registered."""
+                                                        split_case: models.ModelCase, tmp_path: Path) -> None:
+    """The reverse: a JSEP pair loaded by the wasm-only bundle (under the CPU names, as a user renaming files or
+    pointing wasmPaths at it would) is a working CPU build, not an abort: the JSEP kernels are not registered."""
     where = _pair(variant)
-    result = run_client_browser(case_job(official_dist, split_case, num_threads=2, wasm_dir=where, log_level=0),
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    for kind in ("wasm", "mjs"):  # the glue fetches its wasm by its own (.jsep) name
+        data = (where / f"ort-wasm-simd-threaded.jsep.{kind}").read_bytes()
+        for stem in ("ort-wasm-simd-threaded", "ort-wasm-simd-threaded.jsep"):
+            (pair / f"{stem}.{kind}").write_bytes(data)
+    result = run_client_browser(case_job(official_dist, split_case, num_threads=2, wasm_dir=pair, log_level=0),
                                 official_dist, "ort.wasm.min.mjs")
     assert_matches(result, split_case)
 

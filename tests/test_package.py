@@ -581,12 +581,14 @@ def test_jsep_pairs_go_where_the_webgpu_bundles_look(tmp_path: Path) -> None:
     assert pkg["exports"]["./webgpu"] == UPSTREAM_PACKAGE_JSON["exports"]["./webgpu"], "upstream's, untouched"
     assert pkg["exports"]["."] == UPSTREAM_PACKAGE_JSON["exports"]["."], "nothing dropped, nothing remapped"
     entry = pkg["exports"]["./wasm64-jsep-memfs"]
-    assert "node" not in entry and entry["import"] == "./dist/ort.wasm64-jsep-memfs.min.mjs"
+    assert entry["import"] == "./dist/ort.wasm64-jsep-memfs.min.mjs"
+    node_entry = got["dist/ort.wasm64-jsep-memfs.node.mjs"].decode()  # Node has no WebGPU: a named refusal
+    assert "throw new Error(" in node_entry and "Node has no WebGPU" in node_entry and "from '" not in node_entry
     text = got["dist/ort.wasm64-jsep-memfs.min.mjs"].decode()
     assert "from './ort.webgpu.min.mjs'" in text and "new URL('./wasm64-jsep-memfs/', import.meta.url)" in text
     assert "Memory64" in text, "the wasm64 guard comes first"
     assert "new URL('./', import.meta.url)" in got["dist/ort.wasm32-jsep.min.mjs"].decode()
-    assert "dist/ort.wasm32-jsep.node.mjs" not in got
+    assert "Node has no WebGPU" in got["dist/ort.wasm32-jsep.node.cjs"].decode()
     assert "WebGPU" in got["README.md"].decode() and "Left out" not in got["README.md"].decode()
 
 

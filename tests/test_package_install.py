@@ -251,7 +251,12 @@ def test_real_end_to_end(tmp_path: Path) -> None:
     dist = npm_install(a.tgz, app, offline=False) / "dist"
     add_model(app / "add.onnx")
     # the default first; then its pair goes, so every other variant proves it loads its own
-    order = [a.default, *(v for v in a.variants if v != a.default)]
+    cpu = [v for v in a.variants if not load_table()[v].jsep]
+    for v in (v for v in a.variants if load_table()[v].jsep):  # browser-only: Node gets a named refusal
+        for script, ext in ((RUN_ADD, "mjs"), (RUN_ADD_CJS, "cjs")):
+            run = node(app, script, f"onnxruntime-web/{v}", "2", ext=ext, timeout=120)
+            assert run.returncode != 0 and "Node has no WebGPU" in run.stderr, (v, ext, run.stderr[-2000:])
+    order = [a.default, *(v for v in cpu if v != a.default)]
     for v in order:
         if v != a.default:
             for kind in ("wasm", "mjs"):
@@ -262,7 +267,7 @@ def test_real_end_to_end(tmp_path: Path) -> None:
             assert run.returncode == 0, f"{v} ({ext}): {run.stderr[-3000:]}"
             got = json.loads(run.stdout.strip().splitlines()[-1])
             assert got == {"z": [11, 22, 33], "wasmPaths": dir_url(pair_dir)}, (v, ext, got)
-    wasm64 = [v for v in a.variants if VARIANTS[v][0] == "wasm64"]
+    wasm64 = [v for v in cpu if VARIANTS[v][0] == "wasm64"]
     if not wasm64:
         warnings.warn("!!! no wasm64 variant packaged: the Memory64 refusal ran only in the fast tier", stacklevel=1)
     preload = app / "no-memory64.mjs"

@@ -63,9 +63,9 @@ class Layout:
         return f"{self.pair_dir(v)}/{v.stem}.{kind}"
 
     def entries(self, v: VariantFiles) -> dict[str, str]:
-        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS; JSEP: browser only)."""
-        if v.jsep:
-            return {"import": f"dist/ort.{v.name}.min.mjs"}
+        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS).  A JSEP variant's Node
+        entries only throw: Node has no WebGPU, and an import that fails at once, naming what to use, beats
+        upstream's WebGPU bundle failing later on ``navigator``."""
         return {"import": f"dist/ort.{v.name}.min.mjs", "node.import": f"dist/ort.{v.name}.node.mjs",
                 "node.require": f"dist/ort.{v.name}.node.cjs"}
 
@@ -171,9 +171,9 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
             raise PackageError(f"refusing to package {v.name}: onnxruntime-web already exports {key!r}",
                                "rename the variant in the variant table")
         e = layout.entries(v)
-        node = {"node": {"import": f"./{e['node.import']}", "require": f"./{e['node.require']}"}} \
-            if "node.import" in e else {}
-        exports[key] = ({"types": types} if isinstance(types, str) else {}) | node | {"import": f"./{e['import']}"}
+        exports[key] = ({"types": types} if isinstance(types, str) else {}) | {
+            "node": {"import": f"./{e['node.import']}", "require": f"./{e['node.require']}"},
+            "import": f"./{e['import']}"}
     pkg["exports"] = exports
     pkg["ortwasm"] = ortwasm_field
     broken = sorted({t for t in [*_targets(exports), *(pkg.get(f) for f in (*_REMAPPED_FIELDS, "types"))]
@@ -220,8 +220,14 @@ def entry_files(layout: Layout, web: WebPackage) -> dict[str, bytes]:
     for v in layout.variants:
         sub = "./" if layout.is_default(v) else f"./{v.name}/"
         entries = layout.entries(v)
+        if v.jsep:
+            why = (f"{NPM_NAME}/{v.name} is a WebGPU (JSEP) build for browsers; Node has no WebGPU: "
+                   f"import a CPU variant ({NPM_NAME}/wasm32-memfs, ...) in Node")
+            out[entries["node.import"]] = f"{_header(v, layout, WEBGPU_ESM)}throw new Error({json.dumps(why)});\n"
+            out[entries["node.require"]] = f"'use strict';\n{_header(v, layout, WEBGPU_ESM)}" \
+                                           f"throw new Error({json.dumps(why)});\n"
         bundles = [(entries["import"], WEBGPU_ESM if v.jsep else BROWSER_ESM)]
-        if "node.import" in entries:
+        if not v.jsep:
             bundles.append((entries["node.import"], NODE_ESM))
         for path, bundle in bundles:
             rel = "./" + bundle.removeprefix("dist/")
@@ -230,7 +236,7 @@ def entry_files(layout: Layout, web: WebPackage) -> dict[str, bytes]:
                          f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
                          f"  ort.env.wasm.wasmPaths = new URL('{sub}', import.meta.url).href;\n}}\n\n"
                          f"export * from '{rel}';\n{default}")
-        if "node.require" not in entries:
+        if v.jsep:
             continue
         here = "__dirname" if layout.is_default(v) else f"require('node:path').join(__dirname, '{v.name}')"
         rel = "./" + NODE_CJS.removeprefix("dist/")

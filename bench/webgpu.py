@@ -28,8 +28,10 @@ from ortwasm.variants import load_table
 
 OFFICIAL = "onnxruntime-web@1.21.0"
 GIB = 1 << 30
-# (variant, model case): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
-RUNS = (("wasm32-jsep-memfs", "gather_1g25"), ("wasm32-jsep-memfs", "far_offset"), ("wasm64-jsep-memfs", "far_offset"))
+# (variant, model case): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.  The MEMFS
+# rows fail today (docs/toolchain.md, "JSEP + MEMFS external data"); they stay so the figure changes when that does.
+RUNS = (("wasm32-jsep", "gather_1g25"), ("wasm32-jsep-memfs", "gather_1g25"), ("wasm32-jsep-memfs", "far_offset"),
+        ("wasm64-jsep-memfs", "far_offset"))
 
 
 def build_rows(version: str) -> dict[str, Any]:

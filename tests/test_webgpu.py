@@ -176,16 +176,16 @@ def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights)")
-@MEMFS_GPU_EXTERNAL
-def test_more_than_1gib_of_weights_on_webgpu(official_dist: Path) -> None:
+@pytest.mark.parametrize("variant", _marked(("wasm32-jsep", "wasm32-jsep-memfs")))
+def test_more_than_1gib_of_weights_on_webgpu(variant: str, official_dist: Path) -> None:
     """Five 256 MiB initializers (1.25 GiB): on wasm32 that is more than the heap comfortably holds twice."""
-    where = _pair("wasm32-jsep-memfs")
+    where = _pair(variant)
     case = models.cached_case("gather_1g25")
     result = _run(_webgpu_job(case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
     assert_matches(result, case)
     assert_on_webgpu(result)
     hwm = result.memory.get("hwm") or {}
-    print(f"\nwasm32-jsep-memfs 1.25 GiB on WebGPU: session {result.timings.get('session_ms', 0) / 1000:.1f} s, "
+    print(f"\n{variant} 1.25 GiB on WebGPU: session {result.timings.get('session_ms', 0) / 1000:.1f} s, "
           f"VmHWM {', '.join(f'{k} {v / 2**30:.2f} GiB' for k, v in sorted(hwm.items()))}")  # type: ignore[union-attr]
 
 

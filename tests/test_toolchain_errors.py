@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from ortwasm import cli
 from ortwasm.artifacts import gluefix
+from ortwasm.configure.plan import GLUEFIX_SCRIPT
 from ortwasm.deps.dirs import verify_deps_dir
-from ortwasm.errors import DependencyError, ToolchainError
+from ortwasm.errors import BuildError, DependencyError, ToolchainError
 from ortwasm.source.recipe import require_recipe
 from ortwasm.toolchain.emscripten import find_toolchain, parse_emcc_version
 from tests.harness.trees import minimal_ort_tree
@@ -59,14 +64,31 @@ def test_missing_dependency_in_deps_dir(tmp_path: Path) -> None:
         verify_deps_dir(tmp_path / "nope", recipe)
 
 
+def _cmake() -> str:
+    found = shutil.which("cmake")
+    if found is None:
+        pytest.skip("NO CMAKE on PATH: apt-get install cmake (the glue fix is a cmake -P step of the link)")
+    return found
+
+
 def test_glue_fix_rewrites_both_occurrences(tmp_path: Path) -> None:
+    """cmake/ortwasm-gluefix.cmake, the link's POST_BUILD step: every quoting, both occurrences, the count stamped,
+    a lookalike name left alone; the result is what the checks' OLD_INDEX_KEY pattern says it should be."""
     mjs = tmp_path / "g.mjs"
-    mjs.write_text("var a=new WebAssembly.Memory({initial:1n,index:\"i64\"});b={'index':'i64',shared:!0}")
-    fix = gluefix.apply(mjs, memory64=True)
+    text = "var a=new WebAssembly.Memory({initial:1n,index:\"i64\"});b={'index':'i64',shared:!0};reindex:\"i64\";"
+    mjs.write_text(text)
+    run = subprocess.run([_cmake(), f"-DGLUE={mjs}", "-P", str(GLUEFIX_SCRIPT)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    want = gluefix.OLD_KEY.sub(lambda m: f"{m['q']}address{m['q']}{m['sep']}{m['v']}i64{m['v']}", text)
+    assert mjs.read_text() == want and want.count("address") == 2 and "reindex" in want
+    assert (tmp_path / "g.mjs.ortwasm-gluefix").read_text().strip() == "2"
+    fix = gluefix.recorded(mjs, memory64=True, emscripten="3.1.69")
     assert fix.applied and fix.replaced == 2
-    assert "index" not in mjs.read_text() and mjs.read_text().count("address") == 2
-    assert not gluefix.apply(mjs, memory64=True).applied
-    assert gluefix.apply(mjs, memory64=False).reason.startswith("wasm32")
+    assert gluefix.recorded(mjs, memory64=False).reason.startswith("wasm32")
+    mjs.write_text(text)  # linked again after the step: the stamp is older than the glue
+    os.utime(mjs, (time.time() + 5, time.time() + 5))
+    with pytest.raises(BuildError, match="did not run after the last link"):
+        gluefix.recorded(mjs, memory64=True, emscripten="3.1.69")
 
 
 def test_deps_dir_of_the_wrong_version_names_dependency_found_and_pinned(tmp_path: Path) -> None:

@@ -275,14 +275,21 @@ def test_compile_flags_for_6x_only(tmp_path: Path) -> None:
 
 
 def test_glue_fix_is_for_old_emscripten_only(tmp_path: Path) -> None:
+    """The link gets the glue-fix step only for wasm64 with an emscripten before the rename; newer glue is left
+    exactly as the toolchain wrote it, and collect records why."""
+    from ortwasm.configure.plan import GLUEFIX_HOOK_VAR
+
+    user = BuildOptions(ort_source=tmp_path, build_dir=tmp_path / "b", out_dir=tmp_path / "o", deps_dir=None)
+    source = PreparedSource(tmp_path, "1.30.0", True, "x", "test")
+    for name, version, hooked in (("wasm64", "3.1.69", True), ("wasm64", "6.0.5", False), ("wasm32", "3.1.69", False)):
+        defines = plan(user, load_table()[name], source, tc(version)).defines
+        assert (GLUEFIX_HOOK_VAR in defines) is hooked, (name, version)
     mjs = tmp_path / "g.mjs"
     for version in ("6.0.5", "3.1.71", "4.0.23"):
         mjs.write_text(OLD_GLUE)
-        fix = gluefix.apply(mjs, memory64=True, emscripten=version)
+        fix = gluefix.recorded(mjs, memory64=True, emscripten=version)
         assert not fix.applied and fix.replaced == 0 and f"emscripten {version}" in fix.reason
-        assert mjs.read_text() == OLD_GLUE  # left exactly as the toolchain wrote it
-    fix = gluefix.apply(mjs, memory64=True, emscripten="3.1.69")
-    assert fix.applied and fix.replaced == 2 and 'index:"i64"' not in mjs.read_text()
+        assert mjs.read_text() == OLD_GLUE
 
 
 @pytest.mark.parametrize(("version", "applied"), [("6.0.5", False), ("3.1.69", True)])
@@ -291,7 +298,10 @@ def test_manifest_records_whether_the_fix_ran(tmp_path: Path, version: str, appl
     build = tmp_path / "build"
     build.mkdir()
     (build / f"{v.artifact_stem}.wasm").write_bytes(b"\0asm\1\0\0\0")
-    (build / f"{v.artifact_stem}.mjs").write_text(OLD_GLUE)
+    (build / f"{v.artifact_stem}.mjs").write_text(OLD_GLUE.replace('index:"i64"', 'address:"i64"') if applied
+                                                  else OLD_GLUE)  # what the link's fix step left
+    if applied:
+        (build / f"{v.artifact_stem}.mjs.ortwasm-gluefix").write_text("2\n")
     source = PreparedSource(tmp_path, "1.30.0", True, "x", "test")
     arts = artifacts.collect(v, build, tmp_path / "out", tc(version, "sid"), source, {}, {})
     manifest = json.loads((arts.directory / "manifest.json").read_text())

@@ -62,7 +62,7 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
             dst = tmp / p.name
             shutil.copyfile(p, dst)
             copies.append(dst)
-        fix = gluefix.apply(tmp / f"{stem}.mjs", variant.memory64, toolchain.version)
+        fix = gluefix.recorded(build_dir / f"{stem}.mjs", variant.memory64, toolchain.version)
         entries = tuple(FileEntry(c.name, c.stat().st_size, sha256(c)) for c in copies)
         where = tmp / "manifest.json"
         manifest = Manifest(

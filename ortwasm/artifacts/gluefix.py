@@ -1,11 +1,12 @@
-"""The wasm64 + pthreads glue fix for emscripten 3.1.69 (a checked post-link step).
+"""The wasm64 + pthreads glue fix for emscripten 3.1.69: a post-link step Ninja runs, checked and recorded here.
 
 3.1.69 creates its shared 64-bit memory with ``{..., index: "i64"}``; the key
 was later renamed ``address`` and Node 24 (and current Chrome) ignore
 ``index``, then reject the memory as 32-bit (``maximum ... above the upper
 bound 65536``).  The key appears twice, in the feature probe and in the
-constructor; both must change.  We rewrite only when the toolchain emitted
-the old key, say so in the build log, and fail if any occurrence survives.
+constructor; both must change.  ``cmake/ortwasm-gluefix.cmake`` rewrites them
+as a POST_BUILD step of the link (so the fix is part of the build graph);
+``recorded`` checks that it ran and that no occurrence survived.
 
 Only emscripten releases before the rename get the fix (``FIXED_IN``): a newer one (sid's 6.0.x) emits
 ``address`` itself, and its glue is left byte for byte as the toolchain wrote it; if such glue still held
@@ -14,7 +15,6 @@ Only emscripten releases before the rename get the fix (``FIXED_IN``): a newer o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,13 +32,6 @@ class GlueFix:
     reason: str
 
 
-def fix_text(text: str) -> tuple[str, int]:
-    def repl(m: re.Match[str]) -> str:
-        return f"{m['q']}address{m['q']}{m['sep']}{m['v']}i64{m['v']}"
-
-    return OLD_KEY.subn(repl, text)
-
-
 def needs_fix(emscripten: str | None) -> bool:
     """Whether glue from this emscripten (X.Y.Z) can carry the old key; None (unknown) is treated as old."""
     if emscripten is None:
@@ -49,18 +42,29 @@ def needs_fix(emscripten: str | None) -> bool:
         return True
 
 
-def apply(mjs: Path, memory64: bool, emscripten: str | None = None) -> GlueFix:
-    """Rewrite the old key in ``mjs`` when the glue is wasm64 and ``emscripten`` predates FIXED_IN."""
+STAMP_SUFFIX = ".ortwasm-gluefix"  # what cmake/ortwasm-gluefix.cmake writes beside the glue: how many it rewrote
+
+
+def recorded(build_mjs: Path, memory64: bool, emscripten: str | None = None) -> GlueFix:
+    """What the link's glue-fix step did to ``build_mjs`` (the glue in the build dir), for the manifest.
+
+    The fix itself is a POST_BUILD step of the link (cmake/ortwasm-gluefix.cmake, hooked in by
+    configure/plan.py), so Ninja runs it exactly when it relinks.  Here it is only verified: the step must have
+    run after the last link (its stamp no older than the glue), and no old key may be left.
+    """
     if not memory64:
         return GlueFix(False, 0, "wasm32: no 64-bit memory descriptor")
     if not needs_fix(emscripten):
         return GlueFix(False, 0, f"emscripten {emscripten} emits the `address` key itself (fixed in "
                                  f"{'.'.join(map(str, FIXED_IN))}); not applied")
-    text = mjs.read_text(encoding="utf-8")
-    fixed, count = fix_text(text)
+    stamp = build_mjs.with_name(build_mjs.name + STAMP_SUFFIX)
+    if not stamp.is_file() or stamp.stat().st_mtime < build_mjs.stat().st_mtime:
+        raise BuildError(f"{build_mjs}: the glue-fix step did not run after the last link (no fresh {stamp.name})",
+                         f"reconfigure: delete {build_mjs.parent / 'ortwasm-configure.json'} and rerun the build")
+    if OLD_KEY.search(build_mjs.read_text(encoding="utf-8")):
+        raise BuildError(f"{build_mjs.name}: `index:\"i64\"` survived the glue fix", "report this emscripten version")
+    count = int(stamp.read_text().strip() or 0)
     if count == 0:
         return GlueFix(False, 0, "toolchain already emits the `address` key")
-    if OLD_KEY.search(fixed):
-        raise BuildError(f"{mjs.name}: `index:\"i64\"` survived the glue fix", "report this emscripten version")
-    mjs.write_text(fixed, encoding="utf-8")
-    return GlueFix(True, count, f"rewrote {count} `index:\"i64\"` to `address:\"i64\"` (emscripten 3.1.69 glue bug)")
+    return GlueFix(True, count, f"rewrote {count} `index:\"i64\"` to `address:\"i64\"` in the link's POST_BUILD step "
+                                "(cmake -P ortwasm-gluefix.cmake; emscripten 3.1.69 glue bug)")

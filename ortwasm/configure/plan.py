@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifacts.gluefix import needs_fix
 from ..deps.dirs import cmake_defines as deps_defines
 from ..errors import UsageError
 from ..options import BuildOptions
@@ -122,7 +123,37 @@ def plan(opts: BuildOptions, variant: Variant, source: PreparedSource,
     defines = variant_defines(opts, variant, source.patched, source.version)
     if toolchain is not None:  # flags this emscripten release needs (toolchain.COMPILE_FLAGS), appended last
         defines.update(toolchain.cmake_defines(defines))
+        if variant.memory64 and needs_fix(toolchain.version):
+            # ORT's own project() includes this after it is declared; the hook adds the glue fix as a POST_BUILD
+            # step of the link, so Ninja runs it (and reruns it) with the link it belongs to.
+            defines[GLUEFIX_HOOK_VAR] = str(build_dir / GLUEFIX_HOOK)
     return ConfigurePlan(variant, source.path / "cmake", build_dir, defines)
+
+
+GLUEFIX_SCRIPT = shipped("cmake/ortwasm-gluefix.cmake", "_cmake/ortwasm-gluefix.cmake")
+GLUEFIX_HOOK_VAR = "CMAKE_PROJECT_onnxruntime_INCLUDE"  # ORT's top-level project() is `onnxruntime` (1.21, 1.30)
+GLUEFIX_HOOK = "ortwasm-hooks.cmake"
+
+
+def _gluefix_hook(build_dir: Path) -> str:
+    """The hook CMake includes after ORT's project(): at the end of the top-level directory (when
+    onnxruntime_webassembly exists) it appends the glue fix to the link's POST_BUILD steps, after ORT's own.
+
+    The script is copied into the build dir, which the toolchain's chroot can see; its sha256 is on the
+    command line, so a changed script changes the link edge and Ninja relinks.
+    """
+    script = build_dir / GLUEFIX_SCRIPT.name
+    digest = hashlib.sha256(GLUEFIX_SCRIPT.read_bytes()).hexdigest()[:16]
+    return ("# Written by ortwasm (configure/plan.py): the wasm64 glue fix as a step of the link.\n"
+            "cmake_language(DEFER DIRECTORY \"${CMAKE_SOURCE_DIR}\" CALL _ortwasm_gluefix_hook)\n"
+            "function(_ortwasm_gluefix_hook)\n"
+            "  if(TARGET onnxruntime_webassembly)\n"
+            "    add_custom_command(TARGET onnxruntime_webassembly POST_BUILD\n"
+            "      COMMAND \"${CMAKE_COMMAND}\" \"-DGLUE=$<TARGET_FILE:onnxruntime_webassembly>\"\n"
+            f"              -DORTWASM_GLUEFIX_SHA256={digest} -P \"{script}\"\n"
+            "      VERBATIM)\n"
+            "  endif()\n"
+            "endfunction()\n")
 
 
 def write_init_cache(p: ConfigurePlan) -> None:
@@ -133,6 +164,9 @@ def write_init_cache(p: ConfigurePlan) -> None:
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         lines.append(f'set({key} "{escaped}" CACHE {typ} "" FORCE)\n')
     p.init_cache.write_text("".join(lines))
+    if GLUEFIX_HOOK_VAR in p.defines:
+        shutil.copyfile(GLUEFIX_SCRIPT, p.build_dir / GLUEFIX_SCRIPT.name)
+        (p.build_dir / GLUEFIX_HOOK).write_text(_gluefix_hook(p.build_dir))
 
 
 STAMP_NAME = "ortwasm-configure.json"

@@ -29,6 +29,14 @@ if [[ "$(cat "$venv/.ortwasm-deps" 2>/dev/null)" != "$stamp" ]]; then
   "$venv/bin/pip" install -q --disable-pip-version-check $deps
   echo "$stamp" > "$venv/.ortwasm-deps"
 fi
+# The wheel's build backend asks for cmake and ninja (PyPI) only when no suitable binary is on PATH: ask it, and
+# install what it names into the venv (a bare host has neither; the toolchain's cmake lives in the chroot).
+extra=$("$venv/bin/python" -c 'from ortwasm.package.skbuild import unmet_requirements as u; print(" ".join(u()))')
+if [[ -n "$extra" ]]; then
+  echo "[test] installing the wheel backend's requirements into $venv: $extra"
+  # shellcheck disable=SC2086  # word splitting of the requirement list is intended
+  "$venv/bin/pip" install -q --disable-pip-version-check $extra
+fi
 ort121="$ORTWASM_HOME/ort121-venv"
 if [[ ! -x "$ort121/bin/python" ]]; then
   echo "[test] installing native onnxruntime 1.21.0 into $ort121"

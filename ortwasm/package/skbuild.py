@@ -103,6 +103,19 @@ def unmet(requirements: Iterable[str]) -> list[str]:
     return missing
 
 
+def unmet_requirements() -> list[str]:
+    """Everything building the wheel needs that this interpreter lacks: the pinned backend first, then what the
+    backend itself asks for (cmake and ninja from PyPI only when no suitable binary is on PATH).  ci/test.sh
+    installs exactly these into the test venv."""
+    missing = unmet(build_requirements())
+    if missing:
+        return missing
+    from pyproject_hooks import BuildBackendHookCaller
+
+    hooks = BuildBackendHookCaller(str(project_dir()), BACKEND, runner=_Runner(0))
+    return unmet(hooks.get_requires_for_build_wheel({}))
+
+
 def _install_hint(missing: Sequence[str]) -> str:
     pip = " ".join([shlex.quote(sys.executable), "-m", "pip", "install", *map(shlex.quote, missing)])
     return f"install {'it' if len(missing) == 1 else 'them'} with: {pip}"

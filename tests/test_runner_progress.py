@@ -55,6 +55,7 @@ from ortwasm.build.progress import running_tools
 from ortwasm.build.runner import Runner
 from ortwasm.toolchain.emscripten import ExecEnv
 
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background launcher (nohup ... &) leaves it ignored
 log, marker = Path(sys.argv[1]), sys.argv[2]
 r = Runner(ExecEnv(), {}, log, "wasm32", echo=False)
 

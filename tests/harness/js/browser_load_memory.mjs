@@ -16,6 +16,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { chromiumProcesses, sumOf } from './chromium_procs.mjs';
+
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -50,43 +52,6 @@ const failHarness = (stage) => (e) =>
 process.on('uncaughtException', failHarness('browser-harness'));
 process.on('unhandledRejection', failHarness('browser-harness'));
 
-/** Every descendant of `root` with its Chromium --type (null: the browser process), VmHWM and VmRSS in bytes. */
-function chromiumProcesses(root) {
-  const children = new Map();
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(pid));
-    } catch {
-      /* process ended */
-    }
-  }
-  const out = [];
-  const stack = [...(children.get(root) ?? [])];
-  while (stack.length) {
-    const pid = stack.pop();
-    stack.push(...(children.get(pid) ?? []));
-    try {
-      // Chromium rewrites its process titles: the arguments may be one space-separated string
-      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').flatMap((a) => a.split(' '));
-      if (!argv[0] || !argv[0].includes('chrom')) continue;
-      const typeArg = argv.find((a) => a.startsWith('--type='));
-      const sub = argv.find((a) => a.startsWith('--utility-sub-type='));
-      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-      out.push({ pid, type: typeArg ? typeArg.slice(7) : 'browser', sub_type: sub ? sub.slice(19) : null,
-                 vm_hwm: kb('VmHWM'), vm_rss: kb('VmRSS') });
-    } catch {
-      /* process ended */
-    }
-  }
-  return out;
-}
-
-const sumOf = (procs, type, key) => procs.filter((p) => p.type === type).reduce((s, p) => s + p[key], 0);
 
 async function main() {
   const argv = process.argv.slice(2);

@@ -18,6 +18,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { chromiumProcesses } from './chromium_procs.mjs';
+
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -57,60 +59,13 @@ const failHarness = (stage) => (e) =>
 process.on('uncaughtException', failHarness('browser-harness'));
 process.on('unhandledRejection', failHarness('browser-harness'));
 
-/** Sum VmRSS over the descendants of `root` (the browser, its renderer, GPU and utility processes). */
-function treeRss(root) {
-  const children = new Map();
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(pid));
-    } catch {
-      /* process ended */
-    }
-  }
-  let total = 0;
-  const stack = [...(children.get(root) ?? [])];
-  while (stack.length) {
-    const pid = stack.pop();
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch {
-      /* process ended */
-    }
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
+/** Sum of VmRSS over the browser's process tree (the browser, its renderer, GPU and utility processes). */
+const treeRss = (root) => chromiumProcesses(root).reduce((s, p) => s + p.vm_rss, 0);
 
-/** VmHWM per Chromium process type (renderer, gpu-process, utility, browser) over the descendants of `root`. */
+/** VmHWM per Chromium process type (renderer, gpu-process, utility, browser, ...). */
 function treeHwm(root) {
   const byType = {};
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      let p = Number(pid);
-      let under = false;
-      for (let hops = 0; hops < 8 && p > 1; hops++) {
-        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (p === root) {
-          under = true;
-          break;
-        }
-      }
-      if (!under) continue;
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) byType[type] = (byType[type] ?? 0) + Number(m[1]) * 1024;
-    } catch {
-      /* process ended */
-    }
-  }
+  for (const p of chromiumProcesses(root)) byType[p.type] = (byType[p.type] ?? 0) + p.vm_hwm;
   return byType;
 }
 

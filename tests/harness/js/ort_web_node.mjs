@@ -26,9 +26,9 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
+import { readWhole } from './read_whole.mjs';
 import { writeResult } from './result.mjs';
 
-const CHUNK = 64 * 1024 * 1024;
 const state = { stage: 'job', timings: {}, memory: {}, outFile: null, backend: null };
 let emitted = false;
 
@@ -63,23 +63,6 @@ function fail(e) {
 }
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-
-/** Read a file of any size into one Uint8Array (readFileSync refuses files over 2 GiB). */
-function readWhole(file) {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
-    for (let off = 0; off < size;) {
-      const n = fs.readSync(fd, bytes, off, Math.min(CHUNK, size - off), off);
-      if (n <= 0) throw new Error(`short read of ${file} at ${off}`);
-      off += n;
-    }
-    return bytes;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** An HTTP server in this process serving `files` (host paths) at /ext<i>/<name>; see truncateAt above. */
 async function serveFiles(files, truncateAt) {

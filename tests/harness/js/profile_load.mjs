@@ -22,9 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { readWhole } from './read_whole.mjs';
 import { writeResult } from './result.mjs';
 
-const CHUNK = 64 * 1024 * 1024;
 const state = { stage: 'job', timings: {}, memory: {}, outFile: null, extra: {} };
 const phases = { factory_ms: null, mounts: [], create_session: [], ort_init: [] };
 
@@ -48,22 +48,6 @@ function emit(fields, code) {
 const fail = (e) => emit({ error: e instanceof Error ? `${e.message}` : String(e), stage: state.stage }, 1);
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-
-function readWhole(file) {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
-    for (let off = 0; off < size;) {
-      const n = fs.readSync(fd, bytes, off, Math.min(CHUNK, size - off), off);
-      if (n <= 0) throw new Error(`short read of ${file} at ${off}`);
-      off += n;
-    }
-    return bytes;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Wrap m[name] so every call's [start, end] (performance.now) lands in `into` (async results awaited). */
 function timeCalls(m, name, into) {

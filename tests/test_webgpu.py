@@ -87,6 +87,15 @@ def _run(job: ClientJob, dist: Path, entry: str) -> RunResult:
     return result
 
 
+def _matches_on_webgpu(case: models.ModelCase, dist: Path, entry: str, **fields: object) -> RunResult:
+    """Run `case` through `entry` (a file of `dist`) on the WebGPU adapter; it must match native onnxruntime with
+    every node on WebGPU."""
+    result = _run(_webgpu_job(case, dist, **fields), dist, entry)
+    assert_matches(result, case)
+    assert_on_webgpu(result)
+    return result
+
+
 def placements(result: RunResult) -> dict[str, int]:
     """Provider -> nodes placed on it, from ORT's verbose log lines the browser driver kept."""
     out: dict[str, int] = {}
@@ -115,17 +124,13 @@ def test_official_pair_control(official_dist: Path, split_case: models.ModelCase
     """The harness itself: upstream's JSEP pair on this adapter.  If this fails, the variants' failures are moot."""
     if not CHROMIUM.exists():
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
-    result = _run(_webgpu_job(split_case, official_dist), official_dist, "ort.webgpu.min.mjs")
-    assert_matches(result, split_case)
-    assert_on_webgpu(result)
+    _matches_on_webgpu(split_case, official_dist, "ort.webgpu.min.mjs")
 
 
 @pytest.mark.parametrize("variant", _marked(JSEP))
 def test_two_files_on_webgpu(variant: str, official_dist: Path, split_case: models.ModelCase) -> None:
     where = _pair(variant)
-    result = _run(_webgpu_job(split_case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
-    assert_matches(result, split_case)
-    assert_on_webgpu(result)
+    _matches_on_webgpu(split_case, official_dist, "ort.webgpu.min.mjs", wasm_dir=where)
 
 
 # ------------------------------------------------------------------ the drop-in package: no wasmPaths written
@@ -146,9 +151,7 @@ def test_package_webgpu_subpath_finds_the_jsep_pair(our_app: Path, split_case: m
     dist = package_dist(our_app)
     pkg = json.loads((dist.parent / "package.json").read_text())
     assert pkg["exports"]["./webgpu"]["import"] == "./dist/ort.webgpu.bundle.min.mjs"
-    result = _run(_webgpu_job(split_case, dist), dist, "ort.webgpu.bundle.min.mjs")
-    assert_matches(result, split_case)
-    assert_on_webgpu(result)
+    _matches_on_webgpu(split_case, dist, "ort.webgpu.bundle.min.mjs")
 
 
 @pytest.mark.parametrize("variant", _marked(JSEP))
@@ -157,9 +160,7 @@ def test_package_variant_entries_on_webgpu(variant: str, our_app: Path, split_ca
     dist = package_dist(our_app)
     if variant not in _jsep_in_package(our_app):
         pytest.skip(f"NO {variant} in the package built from {artifact_cache_dir()}")
-    result = _run(_webgpu_job(split_case, dist), dist, f"ort.{variant}.min.mjs")
-    assert_matches(result, split_case)
-    assert_on_webgpu(result)
+    _matches_on_webgpu(split_case, dist, f"ort.{variant}.min.mjs")
 
 
 # ------------------------------------------------------------------ past 4 GiB, and more than 1 GiB of weights
@@ -170,9 +171,7 @@ def test_package_variant_entries_on_webgpu(variant: str, our_app: Path, split_ca
 def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
     where = _pair(variant)
     case = models.cached_case("far_offset")
-    result = _run(_webgpu_job(case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
-    assert_matches(result, case)
-    assert_on_webgpu(result)
+    _matches_on_webgpu(case, official_dist, "ort.webgpu.min.mjs", wasm_dir=where)
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights)")
@@ -181,9 +180,7 @@ def test_more_than_1gib_of_weights_on_webgpu(variant: str, official_dist: Path) 
     """Five 256 MiB initializers (1.25 GiB): on wasm32 that is more than the heap comfortably holds twice."""
     where = _pair(variant)
     case = models.cached_case("gather_1g25")
-    result = _run(_webgpu_job(case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
-    assert_matches(result, case)
-    assert_on_webgpu(result)
+    result = _matches_on_webgpu(case, official_dist, "ort.webgpu.min.mjs", wasm_dir=where)
     hwm = result.memory.get("hwm") or {}
     print(f"\n{variant} 1.25 GiB on WebGPU: session {result.timings.get('session_ms', 0) / 1000:.1f} s, "
           f"VmHWM {', '.join(f'{k} {v / 2**30:.2f} GiB' for k, v in sorted(hwm.items()))}")  # type: ignore[union-attr]

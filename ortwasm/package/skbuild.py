@@ -198,6 +198,11 @@ def _failed(what: str, runner: _Runner) -> PackageError:
     return PackageError(f"{what} failed: {(errors or lines or ['no output'])[-1]}", f"full log: {log}")
 
 
+def _unavailable(e: Exception) -> PackageError:
+    return PackageError(f"scikit-build-core cannot be imported by {sys.executable}: {str(e).splitlines()[0]}",
+                        _install_hint(build_requirements()[:1]))
+
+
 def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:
     """Build the ``ortwasm_artifacts`` wheel from ``staging`` (``ortwasm_artifacts/`` as ``stage`` writes it) with
     scikit-build-core, dated ``epoch``, and move it into ``dest`` in one rename: ``dest`` never holds half a wheel.
@@ -212,22 +217,23 @@ def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:
     from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller
 
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        missing = unmet_requirements()  # cmake/ninja only when missing: the backend's own answer, so its rule
+    except BackendUnavailable as e:
+        raise _unavailable(e) from None
+    if missing:
+        raise PackageError(f"building the wheel needs {', '.join(missing)}: no suitable binary on PATH "
+                           f"and none installed for {sys.executable}", _install_hint(missing))
     runner = _Runner(epoch)
     with tempfile.TemporaryDirectory(prefix=".ortwasm-wheel.", dir=dest) as tmp:
         project = _prepare_project(staging, Path(tmp) / "project")
         hooks = BuildBackendHookCaller(str(project), BACKEND, runner=runner)
         try:
-            # cmake/ninja only when missing: the backend's own answer, so the rule is scikit-build-core's.
-            missing = unmet(hooks.get_requires_for_build_wheel({}))
-            if missing:
-                raise PackageError(f"building the wheel needs {', '.join(missing)}: no suitable binary on PATH "
-                                   f"and none installed for {sys.executable}", _install_hint(missing))
             out = Path(tmp) / "out"
             out.mkdir()
             name = hooks.build_wheel(str(out), {})
         except BackendUnavailable as e:
-            raise PackageError(f"scikit-build-core cannot be imported by {sys.executable}: {str(e).splitlines()[0]}",
-                               _install_hint(build_requirements()[:1])) from None
+            raise _unavailable(e) from None
         except subprocess.CalledProcessError:
             raise _failed("building the wheel with scikit-build-core", runner) from None
         built = out / name

@@ -34,12 +34,13 @@ from tests.harness.runtime import CHROMIUM, RunResult
 
 pytestmark = [pytest.mark.artifacts, pytest.mark.browser]
 
-JSEP = tuple(v.name for v in load_table().values() if v.jsep)
-JSEP_MEMFS = tuple(n for n in JSEP if load_table()[n].memfs)
+TABLE = load_table()
+JSEP = tuple(v.name for v in TABLE.values() if v.jsep)
+JSEP_MEMFS = tuple(n for n in JSEP if TABLE[n].memfs)
 
 
 def _marked(names: tuple[str, ...]) -> list[object]:
-    return [pytest.param(n, marks=MEMFS_GPU_EXTERNAL) if load_table()[n].memfs else n for n in names]
+    return [pytest.param(n, marks=MEMFS_GPU_EXTERNAL) if TABLE[n].memfs else n for n in names]
 OFFICIAL = "onnxruntime-web@1.21.0"
 BIG = os.environ.get("ORTWASM_BIG_TESTS") == "1"
 # Known, measured: ORT 1.21's JSEP external-data loader (core/framework/external_data_loader.cc, used for every

@@ -7,7 +7,8 @@ Usage: python bench/webgpu.py [--skip-runs] [--results bench/results/webgpu-1.21
 
 Memory is the kernel's high-water mark (VmHWM) of each Chromium process, read when the run ends: the renderer
 holds the wasm heap, the GPU process holds SwiftShader's buffers (on a real GPU those would be in VRAM).  Peak
-heap is the wasm memory size after the session exists (the heap never shrinks, so that is its peak).
+heap is the wasm memory size after the session exists (the heap never shrinks, so that is its peak), read by the
+harness page from the WebAssembly.Memory the glue creates.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from ortwasm.variants import load_table
 
 OFFICIAL = "onnxruntime-web@1.21.0"
 GIB = 1 << 30
-# (variant, model case): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.  The MEMFS
-# rows fail today (docs/toolchain.md, "JSEP + MEMFS external data"); they stay so the figure changes when that does.
+# (variant, model case): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
 RUNS = (("wasm32-jsep", "gather_1g25"), ("wasm32-jsep-memfs", "gather_1g25"), ("wasm32-jsep-memfs", "far_offset"),
         ("wasm64-jsep-memfs", "far_offset"))
 
@@ -81,14 +81,16 @@ def run_rows() -> list[dict[str, Any]]:
         row: dict[str, Any] = {"variant": variant, "model": key, "ok": result.ok, "error": result.error,
                "weights_bytes": weights, "session_s": round(result.timings.get("session_ms", 0) / 1000, 2),
                "run_s": round(result.timings.get("run_ms", 0) / 1000, 2),
-               "vmhwm_bytes": hwm, "renderer_plus_gpu_gib": round(both, 3),
+               "wasm_heap_bytes": result.memory.get("wasm_heap_bytes"), "vmhwm_bytes": hwm,
+               "renderer_plus_gpu_gib": round(both, 3),
                "placements": [p.split("]", 2)[-1].strip() for p in placed][:4],
                "adapter": result.raw.get("adapter")}
         if weights and both:
             row["renderer_plus_gpu_x_weights"] = round(both * GIB / weights, 2)
         rows.append(row)
-        print(f"{variant:20} {key:12} ok={result.ok} session {row['session_s']:7.2f} s  renderer+GPU VmHWM "
-              f"{row['renderer_plus_gpu_gib']:.2f} GiB  {hwm}", flush=True)
+        print(f"{variant:20} {key:12} ok={result.ok} session {row['session_s']:7.2f} s  wasm heap "
+              f"{(row['wasm_heap_bytes'] or 0) / GIB:.2f} GiB  renderer+GPU VmHWM {row['renderer_plus_gpu_gib']:.2f} "
+              f"GiB  {hwm}", flush=True)
     return rows
 
 

@@ -13,10 +13,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import log, paths
 from .errors import OrtWasmError, SourceError, UsageError
 from .options import CONFIGS, BuildOptions
+
+if TYPE_CHECKING:
+    from .source.recipe import Recipe
 
 SUBCOMMANDS = ("build", "check", "doctor", "matrix", "package", "fetch-sources")
 
@@ -48,6 +52,11 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--config", choices=CONFIGS, default="Release")
     b.add_argument("--enable_wasm_api_exception_catching", action="store_true")
     b.add_argument("--disable_wasm_exception_catching", action="store_true")
+    b.add_argument("--disable_rtti", action="store_true", help="-Donnxruntime_DISABLE_RTTI=ON (as ORT's build.py)")
+    b.add_argument("--preset", default=None, metavar="NAME",
+                   help="a named set of ORT build.py flags from patches/<version>/recipe.toml [presets] "
+                        "(release: the official dist's flags); builds into <build-dir>-NAME and <out>-NAME "
+                        "unless --build-dir/--out are given")
     b.add_argument("--emscripten_settings", nargs="*", default=[], help="extra -s KEY=VALUE settings")
     b.add_argument("--cmake_extra_defines", nargs="*", default=[], help="extra KEY=VALUE cache entries")
     b.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2)
@@ -119,13 +128,34 @@ def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     home = paths.ortwasm_home()  # a version without a recipe (--no-patches) still gets dirs of its own
     build = a.build_dir or (recipe.build_dir if recipe else home / f"build-{version}")
     out = a.out or (recipe.out_dir if recipe else home / f"out-{version}")
+    if a.preset is not None:
+        _apply_preset(a, recipe, version)
+        # a preset's artifacts differ from the default's: their own dirs, so neither rebuilds the other's
+        build = a.build_dir or build.with_name(f"{build.name}-{a.preset}")
+        out = a.out or out.with_name(f"{out.name}-{a.preset}")
     deps = a.deps_dir
     if deps is None and not a.online_deps and recipe is not None and recipe.deps_dir.is_dir():
         deps = recipe.deps_dir
     return build, out, deps
 
 
-def _build_options(a: argparse.Namespace) -> BuildOptions:
+def _apply_preset(a: argparse.Namespace, recipe: Recipe | None, version: str) -> None:
+    """Set a preset's build.py flags as if given on the command line: our flags carry build.py's names, so the
+    recipe keeps upstream's exact flags and nothing translates them."""
+    presets = recipe.presets if recipe else {}
+    if a.preset not in presets:
+        raise UsageError(f"ONNX Runtime {version} has no preset {a.preset!r} "
+                         f"(patches/{version}/recipe.toml [presets]: {', '.join(sorted(presets)) or 'none'})",
+                         "pick one of those, or give the build.py flags yourself")
+    for flag in presets[a.preset]:
+        dest = flag.lstrip("-").replace("-", "_")
+        if not isinstance(getattr(a, dest, None), bool):
+            raise UsageError(f"preset {a.preset!r} of ONNX Runtime {version} uses {flag}, which ortwasm build "
+                             "does not take as a switch", f"fix patches/{version}/recipe.toml [presets]")
+        setattr(a, dest, True)
+
+
+def build_options(a: argparse.Namespace) -> BuildOptions:
     build_dir, out_dir, deps = _version_dirs(a)
     defines: list[tuple[str, str]] = []
     for item in a.cmake_extra_defines:
@@ -138,7 +168,8 @@ def _build_options(a: argparse.Namespace) -> BuildOptions:
         deps_dir=deps.resolve() if deps else None, config=a.config, enable_wasm_memfs=a.enable_wasm_memfs,
         apply_patches=not a.no_patches, jobs=max(1, a.jobs), use_ccache=not a.no_ccache,
         enable_wasm_api_exception_catching=a.enable_wasm_api_exception_catching,
-        disable_wasm_exception_catching=a.disable_wasm_exception_catching,
+        disable_wasm_exception_catching=a.disable_wasm_exception_catching, disable_rtti=a.disable_rtti,
+        preset=a.preset or "",
         emscripten_settings=tuple(a.emscripten_settings), extra_defines=tuple(defines), skip_checks=a.skip_checks,
         skip_js=a.skip_js,
         allow_unproven_toolchain=a.allow_unproven_toolchain,
@@ -153,7 +184,7 @@ def _cmd_build(a: argparse.Namespace) -> int:
     if a.toolchain is not None:  # the flag is ORTWASM_TOOLCHAIN for this run (and what it starts)
         os.environ[PROVIDER_ENV] = a.toolchain
         selected_provider()  # an unknown name fails here, naming the choices
-    opts = _build_options(a)
+    opts = build_options(a)
     requested = [n.strip() for n in a.variants.split(",") if n.strip()] if a.variants else None
     variants = resolve_requested(load_table(), requested, opts.enable_wasm_memfs)
     if a.print_cmake:

@@ -21,6 +21,8 @@ class BuildOptions:
     use_ccache: bool = True
     enable_wasm_api_exception_catching: bool = False
     disable_wasm_exception_catching: bool = False
+    disable_rtti: bool = False
+    preset: str = ""  # a [presets] name of the version's recipe.toml: its build.py flags are set above
     emscripten_settings: tuple[str, ...] = ()
     extra_defines: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     skip_checks: bool = False

@@ -14,7 +14,9 @@ import pytest
 
 from ortwasm.build.pipeline import build_env, configure_variant
 from ortwasm.build.runner import Runner
+from ortwasm.cli import build_options, make_parser
 from ortwasm.options import BuildOptions
+from ortwasm.source.recipe import require_recipe
 from ortwasm.source.tree import PreparedSource
 from ortwasm.source.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache
 from ortwasm.toolchain.emscripten import Toolchain
@@ -39,16 +41,33 @@ def _normalise(cache: dict[str, str], build_dir: Path) -> dict[str, str]:
     return {k: v.replace(str(build_dir), "<BUILD>") for k, v in cache.items()}
 
 
-@pytest.mark.parametrize("memfs", [False, True], ids=["off", "memfs"])
+# id -> (our variant, build.py flags beyond the shared ones, our preset).  The preset case reads its build.py
+# flags from the recipe, as `python build.py --preset` does, so the data and its translation are both checked.
+CASES = {
+    "off": ("wasm32", (), None),
+    "memfs": ("wasm32-memfs", ("--enable_wasm_memfs",), None),
+    "jsep": ("wasm32-jsep", ("--use_jsep",), None),
+    "release": ("wasm32", None, "release"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
 def test_cmake_cache_equals_build_py(configure_setup: tuple[BuildOptions, Toolchain, PreparedSource],
-                                     memfs: bool) -> None:
+                                     case: str) -> None:
     opts, tc, src = configure_setup
-    variant = load_table()["wasm32-memfs" if memfs else "wasm32"]
-    ours_plan, _, _ = configure_variant(opts, replace(variant, name="fidelity-ours"), tc, src, {})
+    name, flags, preset = CASES[case]
+    if preset is not None:
+        ns = make_parser().parse_args(["build", "--preset", preset, "--ort-source", str(opts.ort_source),
+                                       "--build-dir", str(opts.build_dir), "--out", str(opts.out_dir),
+                                       *(["--deps-dir", str(opts.deps_dir)] if opts.deps_dir else [])])
+        opts = build_options(ns)
+        flags = require_recipe(src.version).presets[preset]
+    assert flags is not None
+    variant = load_table()[name]
+    ours_plan, _, _ = configure_variant(opts, replace(variant, name=f"fidelity-ours-{case}"), tc, src, {})
 
     add_emsdk_shim(src.path, tc)
-    up = UpstreamBuild(src.path, opts.build_dir / "fidelity-buildpy", opts.deps_dir,
-                       extra_flags=("--enable_wasm_memfs",) if memfs else ())
+    up = UpstreamBuild(src.path, opts.build_dir / f"fidelity-buildpy-{case}", opts.deps_dir, extra_flags=flags)
     exec_env = tc.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
     runner = Runner(exec_env, build_env(tc, opts), up.build_dir / "build.log", "build.py")
     runner.run(up.argv(build=False), "build.py --update", cwd=src.path)
@@ -60,4 +79,8 @@ def test_cmake_cache_equals_build_py(configure_setup: tuple[BuildOptions, Toolch
     detail = "\n".join(f"  {k}: ours={ours.get(k)!r} build.py={theirs.get(k)!r}" for k in differ)
     print(f"compared {len(ours.keys() & theirs.keys())} shared cache entries; allowed: {sorted(ALLOWED)}")
     assert not differ, f"CMakeCache differs from ORT build.py's on {len(differ)} keys:\n{detail}"
-    assert theirs["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] == ("ON" if memfs else "OFF")
+    assert theirs["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] == ("ON" if variant.memfs else "OFF")
+    assert theirs["onnxruntime_USE_JSEP"] == ("ON" if variant.jsep else "OFF")
+    if preset == "release":  # the preset did change what it is for, on both sides
+        assert theirs["onnxruntime_DISABLE_RTTI"] == "ON"
+        assert theirs["onnxruntime_ENABLE_WEBASSEMBLY_API_EXCEPTION_CATCHING"] == "ON"

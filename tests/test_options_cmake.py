@@ -12,6 +12,7 @@ from ortwasm.errors import UsageError
 from ortwasm.options import BuildOptions
 from ortwasm.source.tree import PreparedSource
 from ortwasm.variants import load_table, resolve_requested
+from tests.harness.trees import minimal_ort_tree
 
 
 def _opts(tmp_path: Path, **kw: object) -> BuildOptions:
@@ -120,3 +121,47 @@ def test_shared_init_cache_is_the_committed_cmake_file(tmp_path: Path, monkeypat
             plan_mod.shared_init_cache()
     finally:
         plan_mod.shared_init_cache.cache_clear()
+
+
+def _preset_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["build", "--ort-source", str(minimal_ort_tree(tmp_path / "ort")), "--online-deps", *extra]
+
+
+def test_release_preset_sets_the_release_pipelines_flags_and_its_own_dirs(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preset is the recipe's build.py flags, applied as if typed: RTTI off, API-level exception catching."""
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ORTWASM_ARTIFACTS", raising=False)
+    parser = cli.make_parser()
+    plain = cli.build_options(parser.parse_args(_preset_args(tmp_path)))
+    release = cli.build_options(parser.parse_args(_preset_args(tmp_path, "--preset", "release")))
+    assert release.preset == "release" and release.disable_rtti and release.enable_wasm_api_exception_catching
+    assert release.build_dir == plain.build_dir.with_name(plain.build_dir.name + "-release")
+    assert release.out_dir == plain.out_dir.with_name(plain.out_dir.name + "-release")
+    variant = load_table()["wasm32"]
+    on, off = (variant_defines(o, variant, patched=True, version="1.21.0") for o in (release, plain))
+    changed = {k: (off.get(k), on.get(k)) for k in on.keys() | off.keys() if on.get(k) != off.get(k)}
+    assert changed == {"onnxruntime_DISABLE_RTTI": ("OFF", "ON"),
+                       "onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_CATCHING": ("ON", "OFF"),
+                       "onnxruntime_ENABLE_WEBASSEMBLY_API_EXCEPTION_CATCHING": ("OFF", "ON")}
+    given = cli.build_options(parser.parse_args(_preset_args(tmp_path, "--preset", "release", "--out",
+                                                             str(tmp_path / "mine"))))
+    assert given.out_dir == (tmp_path / "mine").resolve()  # an explicit --out wins
+
+
+def test_unknown_preset_is_a_usage_error_naming_the_known_ones(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main([*_preset_args(tmp_path, "--preset", "fast"), "--print-cmake"])
+    err = capsys.readouterr().err
+    assert rc == UsageError.return_code
+    assert "no preset 'fast'" in err and "release" in err
+
+
+def test_a_preset_flag_the_cli_does_not_take_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recipe typo (a build.py flag ortwasm has no switch for) must not be dropped silently."""
+    root = tmp_path / "patches"
+    (root / "1.21.0").mkdir(parents=True)
+    (root / "1.21.0" / "recipe.toml").write_text('[presets]\nodd = ["--use_webnn"]\n')
+    monkeypatch.setattr("ortwasm.source.recipe.default_patch_root", lambda: root)
+    with pytest.raises(UsageError, match="--use_webnn"):
+        cli.build_options(cli.make_parser().parse_args(_preset_args(tmp_path, "--preset", "odd")))

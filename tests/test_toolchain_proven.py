@@ -146,6 +146,6 @@ def test_cli_flag_reaches_build_options(tmp_path: Path) -> None:
     base = ["build", "--ort-source", str(minimal_ort_tree(tmp_path / "ort")), "--online-deps",
             "--build-dir", str(tmp_path / "b")]
     parser = cli.make_parser()
-    assert cli._build_options(parser.parse_args(base)).allow_unproven_toolchain is False
-    opts = cli._build_options(parser.parse_args([*base, "--allow-unproven-toolchain"]))
+    assert cli.build_options(parser.parse_args(base)).allow_unproven_toolchain is False
+    opts = cli.build_options(parser.parse_args([*base, "--allow-unproven-toolchain"]))
     assert opts.allow_unproven_toolchain is True

@@ -38,17 +38,8 @@ TABLE = load_table()
 JSEP = tuple(v.name for v in TABLE.values() if v.jsep)
 JSEP_MEMFS = tuple(n for n in JSEP if TABLE[n].memfs)
 
-
-def _marked(names: tuple[str, ...]) -> list[object]:
-    return [pytest.param(n, marks=MEMFS_GPU_EXTERNAL) if TABLE[n].memfs else n for n in names]
 OFFICIAL = "onnxruntime-web@1.21.0"
 BIG = os.environ.get("ORTWASM_BIG_TESTS") == "1"
-# Known, measured: ORT 1.21's JSEP external-data loader (core/framework/external_data_loader.cc, used for every
-# initializer placed on WebGPU) reads Module.MountedFiles with 32-bit offsets; a MEMFS build keeps external data in
-# MEMFS instead, so it fails "Module.MountedFiles is not available".  strict: the fix (the loader reading the MEMFS
-# file, 64-bit offsets, in MEMFS builds) must turn these into passes, and then the marks go.
-MEMFS_GPU_EXTERNAL = pytest.mark.xfail(strict=True, reason="JSEP+MEMFS: ORT's WebGPU external-data loader reads "
-                                       "Module.MountedFiles, which a MEMFS build replaces (fix not built yet)")
 # ORT's session state logs one line per provider: "Node(s) placed on [JsExecutionProvider]. Number of nodes: N"
 # (1.21 graph_partitioner/session_state, VERBOSE), then "Node name: ... Op type: ..." lines under it.
 PLACED = re.compile(r"placed on \[(\w+)\]")
@@ -128,7 +119,7 @@ def test_official_pair_control(official_dist: Path, split_case: models.ModelCase
     _matches_on_webgpu(split_case, official_dist, "ort.webgpu.min.mjs")
 
 
-@pytest.mark.parametrize("variant", _marked(JSEP))
+@pytest.mark.parametrize("variant", JSEP)
 def test_two_files_on_webgpu(variant: str, official_dist: Path, split_case: models.ModelCase) -> None:
     where = _pair(variant)
     _matches_on_webgpu(split_case, official_dist, "ort.webgpu.min.mjs", wasm_dir=where)
@@ -155,7 +146,7 @@ def test_package_webgpu_subpath_finds_the_jsep_pair(our_app: Path, split_case: m
     _matches_on_webgpu(split_case, dist, "ort.webgpu.bundle.min.mjs")
 
 
-@pytest.mark.parametrize("variant", _marked(JSEP))
+@pytest.mark.parametrize("variant", JSEP)
 def test_package_variant_entries_on_webgpu(variant: str, our_app: Path, split_case: models.ModelCase) -> None:
     """Each JSEP variant's own entry, `onnxruntime-web/<variant>`, sets wasmPaths to its pair and runs on WebGPU."""
     dist = package_dist(our_app)
@@ -168,7 +159,7 @@ def test_package_variant_entries_on_webgpu(variant: str, our_app: Path, split_ca
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (a 4.8 GB sparse file over HTTP)")
-@pytest.mark.parametrize("variant", _marked(JSEP_MEMFS))
+@pytest.mark.parametrize("variant", JSEP_MEMFS)
 def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
     where = _pair(variant)
     case = models.cached_case("far_offset")
@@ -176,15 +167,17 @@ def test_far_offset_on_webgpu(variant: str, official_dist: Path) -> None:
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights)")
-@pytest.mark.parametrize("variant", _marked(("wasm32-jsep", "wasm32-jsep-memfs")))
+@pytest.mark.parametrize("variant", ("wasm32-jsep", "wasm32-jsep-memfs"))
 def test_more_than_1gib_of_weights_on_webgpu(variant: str, official_dist: Path) -> None:
     """Five 256 MiB initializers (1.25 GiB): on wasm32 that is more than the heap comfortably holds twice."""
     where = _pair(variant)
     case = models.cached_case("gather_1g25")
     result = _matches_on_webgpu(case, official_dist, "ort.webgpu.min.mjs", wasm_dir=where)
-    hwm = result.memory.get("hwm") or {}
+    hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
+    heap = result.memory.get("wasm_heap_bytes") or 0
+    peaks = ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in sorted(hwm.items()))
     print(f"\n{variant} 1.25 GiB on WebGPU: session {result.timings.get('session_ms', 0) / 1000:.1f} s, "
-          f"VmHWM {', '.join(f'{k} {v / 2**30:.2f} GiB' for k, v in sorted(hwm.items()))}")  # type: ignore[union-attr]
+          f"wasm heap {heap / 2**30:.2f} GiB, VmHWM {peaks}")
 
 
 # ------------------------------------------------------------------ bad input

@@ -102,6 +102,7 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
         "onnxruntime_ENABLE_WEBASSEMBLY_API_EXCEPTION_CATCHING": _onoff(opts.enable_wasm_api_exception_catching),
         "onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_THROWING": _onoff(
             not opts.disable_wasm_exception_catching or opts.enable_wasm_api_exception_catching),
+        "onnxruntime_DISABLE_RTTI": _onoff(opts.disable_rtti),
         "onnxruntime_ENABLE_WEBASSEMBLY_SIMD": _onoff(variant.simd),
         "onnxruntime_ENABLE_WEBASSEMBLY_THREADS": _onoff(variant.threads),
         "onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64": _onoff(variant.memory64),

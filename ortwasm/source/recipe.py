@@ -16,7 +16,7 @@ Files in ``patches/<version>/``:
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
@@ -75,6 +75,7 @@ class Recipe:
     js_glues: tuple[str, ...]  # [js] glues: the glue files js/web's build.ts embeds (placeholders unless built)
     js_drop: str  # [js] drop: regex of the dist bundles that embed or load a placeholder glue
     c_api: tuple[str, ...]  # [checks] c_api: what the glue must export (empty: checks.ORT_C_API, 1.21.0's)
+    presets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [presets] name -> ORT build.py flags
 
     def path(self, name: str) -> Path:
         return self.directory / name
@@ -162,6 +163,7 @@ def load_recipe(version: str, root: Path | None = None) -> Recipe | None:
     data = tomllib.loads(path.read_text())  # [toolchain] is validated by toolchain.proven_toolchains
     layout = _table(data, "layout", path)
     source = _table(data, "source", path)
+    presets = _table(data, "presets", path)
     return Recipe(
         version=version,
         directory=directory,
@@ -178,6 +180,7 @@ def load_recipe(version: str, root: Path | None = None) -> Recipe | None:
         js_glues=_strs(_table(data, "js", path), "glues", path),
         js_drop=_str(_table(data, "js", path), "drop", path, "$^"),
         c_api=_strs(_table(data, "checks", path), "c_api", path),
+        presets={name: _strs(presets, name, path) for name in presets},
     )
 
 

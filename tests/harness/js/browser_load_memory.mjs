@@ -2,6 +2,7 @@
 // browser_run.mjs, extended for memory figures (bench/runtime_load_browser.py): drive ort_web_page.html in headless
 // Debian Chromium with playwright-core and print ONE JSON line, with every Chromium process's own peak (VmHWM) and
 // current RSS (VmRSS), grouped by its --type= (renderer, gpu-process, utility, ... ; none: the browser process).
+// The browser, its flags and the one-line answer are browser_common.mjs's, as for browser_run.mjs.
 //
 //   ORTWASM_NODE_MODULES=/var/cache/ortwasm/node/node_modules node browser_load_memory.mjs JOB.json [--out RESULT.json]
 //
@@ -12,77 +13,17 @@
 // window.ortwasmSampleRss (called by the page right after InferenceSession.create) answers renderer + GPU VmRSS.
 // Playwright keeps helper renderers beside the page's; each is in `processes`, the sum in peak_renderers_sum.
 
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-
+import { emit, launchChromium, openPage, runDriver, runInPage } from './browser_common.mjs';
 import { chromiumProcesses, sumOf } from './chromium_procs.mjs';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--js-flags=--expose-gc',
-];
-
-let outFile = null;
-let emitted = false;
-let browser = null;
-const consoleTail = [];
-
-function emit(result, code) {
-  if (emitted) return;
-  emitted = true;
-  result.console = consoleTail.slice(-40);
-  const line = JSON.stringify(result);
-  if (outFile) fs.writeFileSync(outFile, `${line}\n`);
-  fs.writeSync(1, `\n${line}\n`);
-  const done = () => process.exit(code);
-  if (browser) browser.close().then(done, done);
-  else done();
-  setTimeout(done, 10000).unref();
-}
-
-const failHarness = (stage) => (e) =>
-  emit({ ok: false, outputs: {}, error: `${e?.name ?? 'Error'}: ${e?.message ?? e}`, stage }, 1);
-process.on('uncaughtException', failHarness('browser-harness'));
-process.on('unhandledRejection', failHarness('browser-harness'));
-
-
-async function main() {
-  const argv = process.argv.slice(2);
-  const jobFile = argv[0];
-  const i = argv.indexOf('--out');
-  if (i >= 0) outFile = argv[i + 1];
-  if (!jobFile) throw new Error('usage: browser_load_memory.mjs JOB.json [--out RESULT.json]');
-  const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
-
-  const modules = process.env.ORTWASM_NODE_MODULES ?? '/var/cache/ortwasm/node/node_modules';
-  const require = createRequire(path.join(modules, 'noop.js'));
-  const { chromium } = require('playwright-core');
-
-  browser = await chromium.launch({
-    executablePath: job.chromium ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', ...CHROMIUM_ARGS],
-    timeout: 60000,
-  });
-  const page = await browser.newPage();
+async function main(job) {
+  const browser = await launchChromium(job);
   let afterSession = null;
-  await page.exposeFunction('ortwasmSampleRss', () => {
+  const page = await openPage(browser, job, () => {
     afterSession = chromiumProcesses(process.pid);
     return sumOf(afterSession, 'gpu-process', 'vm_rss') + Math.max(0, ...afterSession.filter((p) => p.type === 'renderer')
       .map((p) => p.vm_rss));
   });
-  page.on('console', (m) => consoleTail.push(`${m.type()}: ${m.text()}`.slice(0, 2000)));
-  page.on('pageerror', (e) => consoleTail.push(`pageerror: ${e.message}`.slice(0, 2000)));
-  page.setDefaultTimeout(job.timeoutMs ?? 900000);
-  await page.goto(job.pageUrl);
-  await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 60000 });
   // job.drainOnly: fetch each external data URL and read the body to its end, keeping nothing: the speed of the
   // source as the page sees it (the browser's `cat FILE > /dev/null`), in a fresh browser of its own.
   await page.evaluate(() => {
@@ -103,12 +44,7 @@ async function main() {
   });
   const atStart = chromiumProcesses(process.pid);
 
-  let result;
-  try {
-    result = await page.evaluate((j) => (j.drainOnly ? drain(j) : window.runJob(j)), job);
-  } catch (e) {
-    result = { ok: false, outputs: {}, error: `page: ${e?.message ?? e}`, stage: 'browser' };
-  }
+  const result = await runInPage(page, (j) => (j.drainOnly ? drain(j) : window.runJob(j)), job);
   const atEnd = chromiumProcesses(process.pid);
   // Playwright keeps spare and helper renderers beside the page's: the page's is the one with the highest peak.
   const renderers = atEnd.filter((p) => p.type === 'renderer');
@@ -134,4 +70,4 @@ async function main() {
   emit(result, result.ok ? 0 : 1);
 }
 
-main().catch(failHarness('browser-harness'));
+runDriver('browser_load_memory.mjs', main);

@@ -1,0 +1,108 @@
+// What the two Chromium drivers share (browser_run.mjs for the tests, browser_load_memory.mjs for
+// bench/runtime_load_browser.py), so both run the same browser and answer the same way: ONE JSON line on stdout (and
+// in --out), like ort_web_node.mjs, even when the harness itself fails, so the Python side always has a result.
+// Why Debian's chromium and these flags: a downloaded browser build does not run on these machines, and without
+// the networking flags Chromium keeps reaching for hosts it cannot reach (docs/toolchain.md "Runtimes").
+// playwright's launch() gives every run a fresh temporary --user-data-dir and removes it afterwards.
+
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--js-flags=--expose-gc', // so the page can collect unmounted bytes before the RSS-after-session sample
+];
+
+let outFile = null;
+let emitted = false;
+let browser = null;
+let ownFields = () => {};
+const consoleTail = [];
+
+/** Write the answer and exit; the first call wins, so a late error cannot print a second line. */
+export function emit(result, code) {
+  if (emitted) return;
+  emitted = true;
+  result.console = consoleTail.slice(-40);
+  ownFields(result);
+  const line = JSON.stringify(result);
+  if (outFile) fs.writeFileSync(outFile, `${line}\n`);
+  fs.writeSync(1, `\n${line}\n`);
+  const done = () => process.exit(code);
+  if (browser) browser.close().then(done, done);
+  else done();
+  setTimeout(done, 10000).unref(); // a browser that does not close must not hold the answer back
+}
+
+const failHarness = (e) =>
+  emit({ ok: false, outputs: {}, error: `${e?.name ?? 'Error'}: ${e?.message ?? e}`, stage: 'browser-harness' }, 1);
+
+/**
+ * Run `main(job)`, the job read from `name JOB.json [--out RESULT.json]`. `finish(result)` adds the driver's own
+ * fields to every answer, a harness failure's too, after the console tail.
+ */
+export function runDriver(name, main, finish = () => {}) {
+  ownFields = finish;
+  process.on('uncaughtException', failHarness);
+  process.on('unhandledRejection', failHarness);
+  const start = async () => {
+    const argv = process.argv.slice(2);
+    const i = argv.indexOf('--out');
+    if (i >= 0) outFile = argv[i + 1];
+    if (!argv[0]) throw new Error(`usage: ${name} JOB.json [--out RESULT.json]`);
+    return main(JSON.parse(fs.readFileSync(argv[0], 'utf8')));
+  };
+  start().catch(failHarness);
+}
+
+/** Headless Chromium (job.chromium); `extraArgs` after the shared flags. */
+export async function launchChromium(job, extraArgs = []) {
+  // playwright-core is installed beside the toolchain, not in this repository
+  const modules = process.env.ORTWASM_NODE_MODULES ?? '/var/cache/ortwasm/node/node_modules';
+  const require = createRequire(path.join(modules, 'noop.js'));
+  const { chromium } = require('playwright-core');
+  browser = await chromium.launch({
+    executablePath: job.chromium ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', ...CHROMIUM_ARGS, ...extraArgs],
+    timeout: 60000,
+  });
+  return browser;
+}
+
+/**
+ * The harness page, loaded and ready for window.runJob. The page cannot see its own RSS: it asks the driver through
+ * window.ortwasmSampleRss, answered by `sampleRss`. `onConsole` sees each console line whole (the tail keeps 2000
+ * characters of each, and only the last 40).
+ */
+export async function openPage(launched, job, sampleRss, onConsole = () => {}) {
+  const page = await launched.newPage();
+  await page.exposeFunction('ortwasmSampleRss', sampleRss);
+  page.on('console', (m) => {
+    const text = `${m.type()}: ${m.text()}`;
+    consoleTail.push(text.slice(0, 2000));
+    onConsole(text);
+  });
+  page.on('pageerror', (e) => consoleTail.push(`pageerror: ${e.message}`.slice(0, 2000)));
+  page.setDefaultTimeout(job.timeoutMs ?? 900000);
+  await page.goto(job.pageUrl);
+  await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 60000 });
+  return page;
+}
+
+/** `fn(job)` evaluated in the page, or a failed result if the page is gone. */
+export async function runInPage(page, fn, job) {
+  try {
+    return await page.evaluate(fn, job);
+  } catch (e) {
+    // the page died (renderer OOM/crash) or timed out: still one JSON line
+    return { ok: false, outputs: {}, error: `page: ${e?.message ?? e}`, stage: 'browser' };
+  }
+}

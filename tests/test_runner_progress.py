@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.build.progress import Progress, fmt_duration, last_step_seconds, link_phase, running_tools
+from ortwasm.build.progress import (
+    Progress,
+    fmt_duration,
+    last_step_seconds,
+    link_estimate,
+    link_phase,
+    running_tools,
+)
 from ortwasm.build.runner import Runner, first_error
 from ortwasm.errors import BuildError, Interrupted
 from ortwasm.toolchain.emscripten import ExecEnv
@@ -143,6 +150,19 @@ def test_link_estimate_from_previous_ninja_log(tmp_path: Path) -> None:
     assert eta is not None and eta >= 300.0  # the link still to come is in the ETA
     p.phase("wasm-opt")
     assert "link: wasm-opt" in out.getvalue().splitlines()[-1]
+
+
+def test_a_variant_that_never_linked_borrows_a_peers_link(tmp_path: Path) -> None:
+    """Its own log has compiles only (a first build, or one stopped before the link): the ETA uses the peer's."""
+    own, peer, empty = tmp_path / "wasm64-jsep-memfs", tmp_path / "wasm32-jsep-memfs", tmp_path / "wasm32-jsep"
+    for d in (own, peer, empty):
+        d.mkdir()
+    (own / ".ninja_log").write_text("# ninja log v6\n0\t900\t1\ta.o\tx\n")
+    (peer / ".ninja_log").write_text("# ninja log v6\n0\t2100000\t2\tort-wasm-simd-threaded.jsep.mjs\ty\n")
+    assert link_estimate((own, empty, peer), "ort-wasm-simd-threaded.jsep.mjs") == 2100.0
+    (own / ".ninja_log").write_text("# ninja log v6\n0\t1800000\t2\tort-wasm-simd-threaded.jsep.mjs\ty\n")
+    assert link_estimate((own, peer), "ort-wasm-simd-threaded.jsep.mjs") == 1800.0  # its own link comes first
+    assert link_estimate((empty,), "ort-wasm-simd-threaded.jsep.mjs") is None
 
 
 def test_silent_link_shows_the_running_tool(tmp_path: Path) -> None:

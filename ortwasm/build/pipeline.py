@@ -21,7 +21,7 @@ from ..js import web
 from ..options import BuildOptions
 from ..source.tree import PreparedSource, prepare, read_version
 from ..toolchain.emscripten import Toolchain, check_proven, find_toolchain
-from ..variants import Variant
+from ..variants import Variant, load_table
 from .runner import Runner
 
 TARGET = "onnxruntime_webassembly"
@@ -132,8 +132,11 @@ def _build_variant_steps(opts: BuildOptions, v: Variant, toolchain: Toolchain,
     timings: dict[str, float] = {}
     p, runner, configured = configure_variant(opts, v, toolchain, source, timings)
     before = _ccache_counts(runner)
+    # a JSEP link (asyncify) takes several times a CPU one: only variants with the same kind of link are peers
+    peers = tuple(opts.build_dir / o.name for o in load_table().values() if o.jsep == v.jsep and o.name != v.name)
     timings["build_s"] = runner.run(["ninja", "-C", str(p.build_dir), f"-j{opts.jobs}", TARGET], "build",
-                                    cwd=p.build_dir, progress=True, link_output=f"{v.artifact_stem}.mjs")
+                                    cwd=p.build_dir, progress=True, link_output=f"{v.artifact_stem}.mjs",
+                                    link_peers=peers)
     did_nothing = not configured and runner.last_output_has("ninja: no work to do")
     after = _ccache_counts(runner)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}

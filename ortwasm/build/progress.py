@@ -104,6 +104,17 @@ def last_step_seconds(ninja_log: Path, output_suffix: str) -> float | None:
     return found
 
 
+def link_estimate(build_dirs: tuple[Path, ...], output_suffix: str) -> float | None:
+    """The previous link of the first build dir that recorded one: a variant that never linked (its first build,
+    or one that stopped before the link) borrows the time of a peer with the same kind of link, rather than showing
+    an ETA of seconds for a link of half an hour."""
+    for build_dir in build_dirs:
+        found = last_step_seconds(build_dir / ".ninja_log", output_suffix)
+        if found is not None:
+            return found
+    return None
+
+
 @dataclass
 class Progress:
     label: str

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import BuildError, Interrupted
 from ..log import command as echo_command
 from ..toolchain.emscripten import ExecEnv
-from .progress import Progress, last_step_seconds, link_phase, running_tools
+from .progress import Progress, link_estimate, link_phase, running_tools
 
 _INTERRUPTED_LINE = re.compile(r"ninja: build stopped: interrupted by user")
 _ERROR_LINE = re.compile(r"(error:|Error:|CMake Error|FAILED:|ninja: error|em\+\+: error|emcc: error)")
@@ -55,11 +55,12 @@ class Runner:
         return any(text in line for line in self._tail)
 
     def run(self, argv: list[str], stage: str, cwd: Path | None = None, progress: bool = False,
-            link_output: str | None = None) -> float:
+            link_output: str | None = None, link_peers: tuple[Path, ...] = ()) -> float:
         """Run argv; return seconds taken.  Raises BuildError on failure.
 
         With `link_output`, the named Ninja output is a long silent link: its duration in the previous run's
-        .ninja_log (in cwd) feeds the ETA, and while output is silent the running link tool is shown.
+        .ninja_log (in cwd; else in the first of `link_peers`, build dirs of the same kind of link, that has one)
+        feeds the ETA, and while output is silent the running link tool is shown.
         """
         quoted = " ".join(shlex.quote(a) for a in argv)
         if self.echo:
@@ -67,7 +68,7 @@ class Runner:
         full, env = self.exec_env.wrap(argv, cwd, self.env)
         bar = Progress(self.label) if progress else None
         if bar is not None and link_output and cwd is not None:
-            bar.link_estimate_s = last_step_seconds(cwd / ".ninja_log", link_output)
+            bar.link_estimate_s = link_estimate((cwd, *link_peers), link_output)
         lock = threading.Lock()
         last_line = [time.monotonic()]
         stop = threading.Event()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,28 @@ def test_jsep_pair_under_the_cpu_bundle_runs_on_the_cpu(variant: str, official_d
     result = run_client_browser(case_job(official_dist, split_case, num_threads=2, wasm_dir=pair, log_level=0),
                                 official_dist, "ort.wasm.min.mjs")
     assert_matches(result, split_case)
+
+
+@pytest.mark.parametrize("variant", JSEP_MEMFS)
+def test_missing_or_short_external_file_on_webgpu_is_named(variant: str, official_dist: Path,
+                                                           split_case: models.ModelCase, tmp_path: Path) -> None:
+    """The WebGPU loader's MEMFS route (patch 0003): a file the session was not given, or one shorter than the
+    model says, fails naming the file and what is wrong, not an abort or a read past the end."""
+    where = _pair(variant)
+    missing = _run(_webgpu_job(split_case, official_dist, wasm_dir=where, timeout_s=300,
+                               external_data=[e for e in split_case.external if e.path != "part_b.bin"]),
+                   official_dist, "ort.webgpu.min.mjs")
+    assert not missing.ok
+    assert "part_b.bin" in (missing.error or "") and "not found in the MEMFS file system" in (missing.error or ""), \
+        missing.describe()
+    short = tmp_path / "part_b.bin"
+    whole = next(e for e in split_case.external if e.path == "part_b.bin")
+    short.write_bytes(whole.file.read_bytes()[:-16])
+    external = [replace(e, file=short) if e.path == "part_b.bin" else e for e in split_case.external]
+    cut = _run(_webgpu_job(split_case, official_dist, wasm_dir=where, timeout_s=300, external_data=external),
+               official_dist, "ort.webgpu.min.mjs")
+    assert not cut.ok
+    assert "part_b.bin" in (cut.error or "") and "Out of bounds" in (cut.error or ""), cut.describe()
 
 
 def test_no_adapter_is_named_and_does_not_hang(official_dist: Path, split_case: models.ModelCase) -> None:

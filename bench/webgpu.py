@@ -29,9 +29,13 @@ from ortwasm.variants import load_table
 
 OFFICIAL = "onnxruntime-web@1.21.0"
 GIB = 1 << 30
-# (variant, model case): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
-RUNS = (("wasm32-jsep", "gather_1g25"), ("wasm32-jsep-memfs", "gather_1g25"), ("wasm32-jsep-memfs", "far_offset"),
-        ("wasm64-jsep-memfs", "far_offset"))
+# (variant, model case, client): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
+# "official" is npm's ort.webgpu.min.mjs with wasmPaths (it fetches each file into one JS array, then mounts it);
+# "ours" is the drop-in package's entry for the variant (patch 0007 streams each file into the heap block). npm's
+# JS cannot run the wasm64 far-offset file (patch 0008: it reads zeros), so that row is ours only.
+RUNS = (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
+        ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),
+        ("wasm64-jsep-memfs", "far_offset", "ours"))
 
 
 def build_rows(version: str) -> dict[str, Any]:
@@ -59,26 +63,48 @@ def official_files(version: str) -> dict[str, Any]:
     return {p.name: file_facts(p) for p in sorted(dist.glob("ort-wasm-simd-threaded.jsep.*"))}
 
 
+def our_package_dist() -> Path:
+    """The drop-in package of what is built, npm-installed as onnxruntime-web (the tests' `our_app`)."""
+    import tempfile
+
+    from ortwasm.package import build_packages
+    from tests.harness.client import client_app, package_dist
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tgz = build_packages(paths.artifact_cache_dir(), Path(tmp)).tgz
+        return package_dist(client_app("ortwasm", str(tgz)))
+
+
 def run_rows() -> list[dict[str, Any]]:
     from tests.harness import models
     from tests.harness.client import WEBGPU_ARGS, case_job, client_app, run_client_browser
+    from tests.harness.runtime import compare_outputs
 
-    dist = client_app("official-1.21.0", OFFICIAL) / "node_modules" / "onnxruntime-web" / "dist"
+    official = client_app("official-1.21.0", OFFICIAL) / "node_modules" / "onnxruntime-web" / "dist"
+    ours: Path | None = None
     rows: list[dict[str, Any]] = []
-    for variant, key in RUNS:
+    for variant, key, client in RUNS:
         where = paths.artifact_cache_dir() / variant
         if not (where / "manifest.json").exists():
-            rows.append({"variant": variant, "model": key, "skipped": f"no artifact at {where}"})
+            rows.append({"variant": variant, "model": key, "client": client, "skipped": f"no artifact at {where}"})
             continue
         case = models.cached_case(key)
-        job = case_job(dist, case, wasm_dir=where, num_threads=2, execution_providers=("webgpu",),
-                       chromium_args=WEBGPU_ARGS, log_level=0, timeout_s=1800)
-        result = run_client_browser(job, dist, "ort.webgpu.min.mjs")
+        settings: dict[str, Any] = {"num_threads": 2, "execution_providers": ("webgpu",),
+                                    "chromium_args": WEBGPU_ARGS, "log_level": 0, "timeout_s": 1800}
+        if client == "official":
+            job = case_job(official, case, wasm_dir=where, **settings)
+            result = run_client_browser(job, official, "ort.webgpu.min.mjs")
+        else:
+            ours = ours or our_package_dist()
+            result = run_client_browser(case_job(ours, case, **settings), ours, f"ort.{variant}.min.mjs")
         hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
         weights = case.external_bytes
         placed = [line for line in result.raw.get("placements") or [] if "placed on" in line]
         both = (hwm.get("renderer", 0) + hwm.get("gpu-process", 0)) / GIB
-        row: dict[str, Any] = {"variant": variant, "model": key, "ok": result.ok, "error": result.error,
+        row: dict[str, Any] = {"variant": variant, "model": key, "client": client, "ok": result.ok,
+               "matches_native": result.ok and compare_outputs(result.outputs, case.expected, case.rtol,
+                                                               case.atol) == [],
+               "error": result.error,
                "weights_bytes": weights, "session_s": round(result.timings.get("session_ms", 0) / 1000, 2),
                "run_s": round(result.timings.get("run_ms", 0) / 1000, 2),
                "wasm_heap_bytes": result.memory.get("wasm_heap_bytes"), "vmhwm_bytes": hwm,
@@ -88,7 +114,8 @@ def run_rows() -> list[dict[str, Any]]:
         if weights and both:
             row["renderer_plus_gpu_x_weights"] = round(both * GIB / weights, 2)
         rows.append(row)
-        print(f"{variant:20} {key:12} ok={result.ok} session {row['session_s']:7.2f} s  wasm heap "
+        print(f"{variant:20} {key:12} {client:8} ok={result.ok} matches={row['matches_native']} "
+              f"session {row['session_s']:7.2f} s  wasm heap "
               f"{(row['wasm_heap_bytes'] or 0) / GIB:.2f} GiB  renderer+GPU VmHWM {row['renderer_plus_gpu_gib']:.2f} "
               f"GiB  {hwm}", flush=True)
     return rows
@@ -108,7 +135,10 @@ def main() -> int:
             ref = official.get(fname)
             vs = f"  official {ref['bytes']:,} B ({facts['bytes'] / ref['bytes'] - 1:+.1%})" if ref else ""
             print(f"{name:20} {fname:38} {facts['bytes']:>12,} B  gzip {facts['gzip9']:>11,} B{vs}")
-        print(f"{name:20} build {row['build_s']} s, ccache {row['ccache']}")
+        # the manifest times the last build.py run, which may have had nothing to link (a re-collect); the link
+        # itself is read from the build dir's .ninja_log, where only real steps are recorded
+        link = (row["ninja"] or {}).get("link_s")
+        print(f"{name:20} last link {link} s (.ninja_log); last build.py run {row['build_s']} s, ccache {row['ccache']}")
     previous = json.loads(results.read_text()) if results.exists() else {}
     runs = previous.get("runs", []) if a.skip_runs else run_rows()
     write_results(results, {"command": " ".join(["python", *sys.argv]), "machine": machine_info(),

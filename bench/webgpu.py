@@ -138,7 +138,8 @@ def main() -> int:
         # the manifest times the last build.py run, which may have had nothing to link (a re-collect); the link
         # itself is read from the build dir's .ninja_log, where only real steps are recorded
         link = (row["ninja"] or {}).get("link_s")
-        print(f"{name:20} last link {link} s (.ninja_log); last build.py run {row['build_s']} s, ccache {row['ccache']}")
+        print(f"{name:20} last link {link} s (.ninja_log); last build.py run {row['build_s']} s, "
+              f"ccache {row['ccache']}")
     previous = json.loads(results.read_text()) if results.exists() else {}
     runs = previous.get("runs", []) if a.skip_runs else run_rows()
     write_results(results, {"command": " ".join(["python", *sys.argv]), "machine": machine_info(),

@@ -51,9 +51,11 @@ def test_link_line_follows_memfs_flag(configure_setup: tuple[BuildOptions, objec
         assert ("MEMORY64=1" in line) == (arch == "wasm64")
         flags = (plan.build_dir / "CMakeFiles" / "onnxruntime_framework.dir" / "flags.make")
         ninja = (plan.build_dir / "build.ninja").read_text()
-        # Only tensorprotoutils.cc gets the define, so ON and OFF share every other object.
-        tpu = re.search(r"^build [^\n]*tensorprotoutils\.cc\.o:.*?(?=^build )", ninja, re.M | re.S)
-        assert tpu is not None
-        assert ("ORT_ENABLE_WEBASSEMBLY_MEMFS" in tpu.group(0)) == variant.memfs
-        assert ninja.count("ORT_ENABLE_WEBASSEMBLY_MEMFS") == (1 if variant.memfs else 0)
+        # Only the two readers of external data get the define (tensorprotoutils.cc for the CPU EP,
+        # external_data_loader.cc for the WebGPU EP's loader), so ON and OFF share every other object.
+        for reader in ("tensorprotoutils", "external_data_loader"):
+            edge = re.search(rf"^build [^\n]*/framework/{reader}\.cc\.o:.*?(?=^build )", ninja, re.M | re.S)
+            assert edge is not None, reader
+            assert ("ORT_ENABLE_WEBASSEMBLY_MEMFS" in edge.group(0)) == variant.memfs, reader
+        assert ninja.count("ORT_ENABLE_WEBASSEMBLY_MEMFS") == (2 if variant.memfs else 0)
         del flags

@@ -70,7 +70,7 @@ def test_github_matrix_is_the_release_variants() -> None:
         # build.py --variants <name> builds exactly that variant (no memfs remapping without the flag)
         assert [x.name for x in resolve_requested(table, [e["variant"]], False)] == [e["variant"]]
     assert {e["variant"] for e in data["include"]} == {"wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs",
-                                                     "wasm32-jsep", "wasm32-jsep-memfs"}
+                                                     "wasm32-jsep", "wasm32-jsep-memfs", "wasm64-jsep-memfs"}
     # the exact command the workflow's matrix job runs, from a checkout, needs nothing installed
     proc = subprocess.run([sys.executable, "-m", "ortwasm", "matrix", "--format", "github"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)

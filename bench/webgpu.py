@@ -67,20 +67,18 @@ def our_package_dist() -> Path:
     """The drop-in package of what is built, npm-installed as onnxruntime-web (the tests' `our_app`)."""
     import tempfile
 
-    from ortwasm.package import build_packages
-    from tests.harness.client import client_app, package_dist
+    from tests.harness.client import our_package_app, package_dist
 
     with tempfile.TemporaryDirectory() as tmp:
-        tgz = build_packages(paths.artifact_cache_dir(), Path(tmp)).tgz
-        return package_dist(client_app("ortwasm", str(tgz)))
+        return package_dist(our_package_app(paths.artifact_cache_dir(), Path(tmp)))
 
 
 def run_rows() -> list[dict[str, Any]]:
     from tests.harness import models
-    from tests.harness.client import WEBGPU_ARGS, case_job, client_app, run_client_browser
+    from tests.harness.client import client_app, package_dist, run_client_browser, webgpu_job
     from tests.harness.runtime import compare_outputs
 
-    official = client_app("official-1.21.0", OFFICIAL) / "node_modules" / "onnxruntime-web" / "dist"
+    official = package_dist(client_app("official-1.21.0", OFFICIAL))
     ours: Path | None = None
     rows: list[dict[str, Any]] = []
     for variant, key, client in RUNS:
@@ -89,14 +87,11 @@ def run_rows() -> list[dict[str, Any]]:
             rows.append({"variant": variant, "model": key, "client": client, "skipped": f"no artifact at {where}"})
             continue
         case = models.cached_case(key)
-        settings: dict[str, Any] = {"num_threads": 2, "execution_providers": ("webgpu",),
-                                    "chromium_args": WEBGPU_ARGS, "log_level": 0, "timeout_s": 1800}
         if client == "official":
-            job = case_job(official, case, wasm_dir=where, **settings)
-            result = run_client_browser(job, official, "ort.webgpu.min.mjs")
+            result = run_client_browser(webgpu_job(official, case, wasm_dir=where), official, "ort.webgpu.min.mjs")
         else:
             ours = ours or our_package_dist()
-            result = run_client_browser(case_job(ours, case, **settings), ours, f"ort.{variant}.min.mjs")
+            result = run_client_browser(webgpu_job(ours, case), ours, f"ort.{variant}.min.mjs")
         hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
         weights = case.external_bytes
         placed = [line for line in result.raw.get("placements") or [] if "placed on" in line]

@@ -100,12 +100,10 @@ def configure_setup() -> tuple[Any, Any, Any]:
 @pytest.fixture(scope="session")
 def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Package whatever is built, then npm-install the tarball as onnxruntime-web (the drop-in route)."""
-    from ortwasm.package import build_packages
     from ortwasm.paths import artifact_cache_dir
-    from tests.harness.client import client_app
+    from tests.harness.client import our_package_app
 
     out = artifact_cache_dir()
     if not (out / "onnxruntime-web" / "manifest.json").exists():
         pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
-    result = build_packages(out, tmp_path_factory.mktemp("pkg"))
-    return client_app("ortwasm", str(result.tgz))
+    return our_package_app(out, tmp_path_factory.mktemp("pkg"))

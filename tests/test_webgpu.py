@@ -30,6 +30,7 @@ from tests.harness.client import (
     client_app,
     package_dist,
     run_client_browser,
+    webgpu_job,
 )
 from tests.harness.runtime import CHROMIUM, RunResult
 
@@ -48,8 +49,7 @@ PLACED = re.compile(r"placed on \[(\w+)\]")
 
 @pytest.fixture(scope="session")
 def official_dist() -> Path:
-    app = client_app("official-1.21.0", OFFICIAL)
-    return app / "node_modules" / "onnxruntime-web" / "dist"
+    return package_dist(client_app("official-1.21.0", OFFICIAL))
 
 
 @pytest.fixture(scope="session")
@@ -67,12 +67,6 @@ def _pair(variant: str) -> Path:
     return where
 
 
-def _webgpu_job(case: models.ModelCase, entry: Path, **fields: object) -> ClientJob:
-    settings: dict[str, object] = {"num_threads": 2, "execution_providers": ("webgpu",),
-                                   "chromium_args": WEBGPU_ARGS, "log_level": 0, "timeout_s": 1800, **fields}
-    return case_job(entry, case, **settings)
-
-
 def _run(job: ClientJob, dist: Path, entry: str) -> RunResult:
     result = run_client_browser(job, dist, entry)
     if result.stage == "webgpu-adapter":
@@ -83,7 +77,7 @@ def _run(job: ClientJob, dist: Path, entry: str) -> RunResult:
 def _matches_on_webgpu(case: models.ModelCase, dist: Path, entry: str, **fields: object) -> RunResult:
     """Run `case` through `entry` (a file of `dist`) on the WebGPU adapter; it must match native onnxruntime with
     every node on WebGPU."""
-    result = _run(_webgpu_job(case, dist, **fields), dist, entry)
+    result = _run(webgpu_job(dist, case, **fields), dist, entry)
     assert_matches(result, case)
     assert_on_webgpu(result)
     return result
@@ -137,6 +131,13 @@ def _jsep_in_package(our_app: Path) -> list[str]:
     return names
 
 
+def _package_dist_with(our_app: Path, variant: str) -> Path:
+    """The installed package's dist/, skipping (loudly) when `variant` is not in it."""
+    if variant not in _jsep_in_package(our_app):
+        pytest.skip(f"NO {variant} in the package built from {artifact_cache_dir()}")
+    return package_dist(our_app)
+
+
 def test_package_webgpu_subpath_finds_the_jsep_pair(our_app: Path, split_case: models.ModelCase) -> None:
     """`import 'onnxruntime-web/webgpu'` in a browser resolves to ort.webgpu.bundle.min.mjs, which embeds the JSEP
     glue and loads dist/ort-wasm-simd-threaded.jsep.wasm: the package's first JSEP variant, on WebGPU."""
@@ -150,10 +151,7 @@ def test_package_webgpu_subpath_finds_the_jsep_pair(our_app: Path, split_case: m
 @pytest.mark.parametrize("variant", JSEP)
 def test_package_variant_entries_on_webgpu(variant: str, our_app: Path, split_case: models.ModelCase) -> None:
     """Each JSEP variant's own entry, `onnxruntime-web/<variant>`, sets wasmPaths to its pair and runs on WebGPU."""
-    dist = package_dist(our_app)
-    if variant not in _jsep_in_package(our_app):
-        pytest.skip(f"NO {variant} in the package built from {artifact_cache_dir()}")
-    _matches_on_webgpu(split_case, dist, f"ort.{variant}.min.mjs")
+    _matches_on_webgpu(split_case, _package_dist_with(our_app, variant), f"ort.{variant}.min.mjs")
 
 
 # ------------------------------------------------------------------ past 4 GiB, and more than 1 GiB of weights
@@ -172,10 +170,7 @@ def test_far_offset_on_webgpu(variant: str, client: str, request: pytest.Fixture
     if client == "official":
         _matches_on_webgpu(case, request.getfixturevalue("official_dist"), "ort.webgpu.min.mjs", wasm_dir=where)
         return
-    our_app = request.getfixturevalue("our_app")
-    if variant not in _jsep_in_package(our_app):
-        pytest.skip(f"NO {variant} in the package built from {artifact_cache_dir()}")
-    _matches_on_webgpu(case, package_dist(our_app), f"ort.{variant}.min.mjs")
+    _matches_on_webgpu(case, _package_dist_with(request.getfixturevalue("our_app"), variant), f"ort.{variant}.min.mjs")
 
 
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (a 4.8 GB sparse file over HTTP)")
@@ -186,7 +181,7 @@ def test_official_js_reads_zeros_past_4gib_of_wasm64_heap(variant: str, official
     and the session returns zeros, with no error. Asserted, so the day upstream's JS is fixed this says so."""
     where = _pair(variant)
     case = models.cached_case("far_offset")
-    result = _run(_webgpu_job(case, official_dist, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
+    result = _run(webgpu_job(official_dist, case, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
     assert result.ok, result.describe()
     assert all(not out.any() for out in result.outputs.values()), "npm's JS no longer reads zeros: drop patch 0008?"
     assert any(expected.any() for expected in case.expected.values())
@@ -220,7 +215,7 @@ def test_cpu_pair_under_the_webgpu_bundle_is_a_clear_error(variant: str, officia
     for kind in ("wasm", "mjs"):
         for stem in ("ort-wasm-simd-threaded", "ort-wasm-simd-threaded.jsep"):
             (fake / f"{stem}.{kind}").write_bytes((where / f"ort-wasm-simd-threaded.{kind}").read_bytes())
-    result = _run(_webgpu_job(split_case, official_dist, wasm_dir=fake, timeout_s=300), official_dist,
+    result = _run(webgpu_job(official_dist, split_case, wasm_dir=fake, timeout_s=300), official_dist,
                   "ort.webgpu.min.mjs")
     assert not result.ok
     assert "not built with JSEP" in (result.error or ""), result.describe()
@@ -249,7 +244,7 @@ def test_missing_or_short_external_file_on_webgpu_is_named(variant: str, officia
     """The WebGPU loader's MEMFS route (patch 0003): a file the session was not given, or one shorter than the
     model says, fails naming the file and what is wrong, not an abort or a read past the end."""
     where = _pair(variant)
-    missing = _run(_webgpu_job(split_case, official_dist, wasm_dir=where, timeout_s=300,
+    missing = _run(webgpu_job(official_dist, split_case, wasm_dir=where, timeout_s=300,
                                external_data=[e for e in split_case.external if e.path != "part_b.bin"]),
                    official_dist, "ort.webgpu.min.mjs")
     assert not missing.ok
@@ -259,7 +254,7 @@ def test_missing_or_short_external_file_on_webgpu_is_named(variant: str, officia
     whole = next(e for e in split_case.external if e.path == "part_b.bin")
     short.write_bytes(whole.file.read_bytes()[:-16])
     external = [replace(e, file=short) if e.path == "part_b.bin" else e for e in split_case.external]
-    cut = _run(_webgpu_job(split_case, official_dist, wasm_dir=where, timeout_s=300, external_data=external),
+    cut = _run(webgpu_job(official_dist, split_case, wasm_dir=where, timeout_s=300, external_data=external),
                official_dist, "ort.webgpu.min.mjs")
     assert not cut.ok
     assert "part_b.bin" in (cut.error or "") and "Out of bounds" in (cut.error or ""), cut.describe()
@@ -269,7 +264,7 @@ def test_no_adapter_is_named_and_does_not_hang(official_dist: Path, split_case: 
     """WebGPU asked for in a Chromium without an adapter (no SwiftShader flags): ORT's error says so, promptly."""
     if not CHROMIUM.exists():
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
-    job = _webgpu_job(split_case, official_dist, chromium_args=(), probe_adapter=False, timeout_s=120)
+    job = webgpu_job(official_dist, split_case, chromium_args=(), probe_adapter=False, timeout_s=120)
     result = run_client_browser(job, official_dist, "ort.webgpu.min.mjs")
     assert not result.ok
     assert re.search(r"adapter|WebGPU is not supported", result.error or ""), result.describe()

@@ -138,6 +138,22 @@ def case_job(entry: Path, case: ModelCase, **fields: Any) -> ClientJob:
     return job
 
 
+def webgpu_job(entry: Path, case: ModelCase, **fields: Any) -> ClientJob:
+    """A job that runs `case` on the WebGPU EP in Chromium on SwiftShader (WEBGPU_ARGS), with ORT's verbose log
+    kept for its placement lines, the proof that nodes ran on WebGPU; `fields` override any of it."""
+    settings: dict[str, Any] = {"num_threads": 2, "execution_providers": ("webgpu",), "chromium_args": WEBGPU_ARGS,
+                                "log_level": 0, "timeout_s": 1800, **fields}
+    return case_job(entry, case, **settings)
+
+
+def our_package_app(out: Path, work: Path) -> Path:
+    """The drop-in package of what `out` holds (`ortwasm package`, written under `work`), npm-installed as
+    onnxruntime-web into the `ortwasm` app dir: the route a user takes."""
+    from ortwasm.package import build_packages
+
+    return client_app("ortwasm", str(build_packages(out, work).tgz))
+
+
 def assert_matches(result: RunResult, case: ModelCase) -> None:
     """The run succeeded and every output matches native onnxruntime's within the case's tolerances."""
     assert result.ok, result.describe()

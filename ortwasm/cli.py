@@ -130,9 +130,8 @@ def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     out = a.out or (recipe.out_dir if recipe else home / f"out-{version}")
     if a.preset is not None:
         _apply_preset(a, recipe, version)
-        # a preset's artifacts differ from the default's: their own dirs, so neither rebuilds the other's
-        build = a.build_dir or build.with_name(f"{build.name}-{a.preset}")
-        out = a.out or out.with_name(f"{out.name}-{a.preset}")
+        build = a.build_dir or paths.preset_dir(build, a.preset)
+        out = a.out or paths.preset_dir(out, a.preset)
     deps = a.deps_dir
     if deps is None and not a.online_deps and recipe is not None and recipe.deps_dir.is_dir():
         deps = recipe.deps_dir

@@ -64,3 +64,8 @@ def build_root() -> Path:
 def artifact_cache_dir() -> Path:
     """Where finished builds are kept for tests that need a real artifact."""
     return Path(os.environ.get("ORTWASM_ARTIFACTS", str(ortwasm_home() / "out")))
+
+
+def preset_dir(d: Path, preset: str) -> Path:
+    """A preset's build or out dir beside the default one: its artifacts differ, so neither rebuilds the other's."""
+    return d.with_name(f"{d.name}-{preset}")

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The `release` preset's wasm against the official onnxruntime-web dist, section by section.
+
+Why sections and not just the total: "our wasm is N % larger" does not say where the bytes are.  Code, data
+(string tables, RTTI names, static tables) and names/custom sections move for different reasons: RTTI and
+exception catching move code and data; a different emscripten or dependency build moves code.  The official
+build's toolchain is read from the tree's own CI definition (`linux-wasm-ci.yml`: the emsdk it installs, whether
+it builds dependencies with vcpkg), so the results file records the differences we cannot close here beside
+the sizes.
+
+    python bench/release_size.py                       # $ORTWASM_HOME/out-release/wasm32 vs npm's dist
+    python bench/release_size.py --release DIR --default DIR
+"""
+
+from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench._results import machine_info, write_results
+from ortwasm import paths
+from ortwasm.artifacts.manifest import Manifest
+from ortwasm.checks.sizes import measure
+from ortwasm.checks.wasm import parse_file
+from ortwasm.source.recipe import require_recipe
+from tests.harness.client import client_app, package_dist
+
+WASM = "ort-wasm-simd-threaded.wasm"
+CI_YML = "tools/ci_build/github/azure-pipelines/templates/linux-wasm-ci.yml"
+
+
+def facts(wasm: Path) -> dict[str, Any]:
+    s = measure(wasm, brotli_limit=0)
+    info = parse_file(wasm)
+    return {"path": str(wasm), "bytes": s.raw, "gzip9": s.gzip, "sha256": s.sha256,
+            "sections": info.section_sizes(), "imports": len(info.imports), "exports": len(info.exports)}
+
+
+def official_toolchain(tree: Path) -> dict[str, Any]:
+    """What ORT's own CI builds the dist with, as the tree says (not a figure typed in here)."""
+    text = (tree / CI_YML).read_text()
+    emsdk = sorted(set(re.findall(r"emsdk install (\d+\.\d+\.\d+)", text)))
+    common = re.search(r"CommonBuildArgs: '([^']*)'", text)
+    return {"file": CI_YML, "emsdk": emsdk, "common_build_args": common.group(1) if common else None,
+            "uses_vcpkg": bool(common and "--use_vcpkg" in common.group(1))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    recipe = require_recipe("1.21.0")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--release", type=Path, default=paths.preset_dir(recipe.out_dir, "release") / "wasm32")
+    p.add_argument("--default", type=Path, default=recipe.out_dir / "wasm32")
+    p.add_argument("--results", type=Path,
+                   default=Path(__file__).resolve().parent / "results" / f"release-size-{recipe.version}.json")
+    a = p.parse_args(argv)
+    for d in (a.release, a.default):
+        if not (d / "manifest.json").exists():
+            print(f"bench: no finished build in {d} (python3 build.py [--preset release] --variants wasm32)",
+                  file=sys.stderr)
+            return 2
+    official = package_dist(client_app(f"official-{recipe.version}", f"onnxruntime-web@{recipe.version}")) / WASM
+    rows = {"official": facts(official), "release_preset": facts(a.release / WASM),
+            "default": facts(a.default / WASM)}
+    for name in ("release_preset", "default"):
+        m = Manifest.read((a.release if name == "release_preset" else a.default) / "manifest.json")
+        rows[name]["emscripten"] = m.toolchain.emscripten if m.toolchain else None
+    off = rows["official"]
+    print(f"{'':16}{'bytes':>12}{'gzip -9':>12}{'vs official':>13}")
+    for name, r in rows.items():
+        r["over_official"] = round(r["bytes"] / off["bytes"] - 1, 4)
+        print(f"{name:16}{r['bytes']:>12,}{r['gzip9']:>12,}{r['over_official']:>+12.1%}")
+    keys = sorted(set().union(*(r["sections"] for r in rows.values())), key=lambda k: -off["sections"].get(k, 0))
+    print(f"\n{'section':22}" + "".join(f"{n:>16}" for n in rows) + f"{'release-official':>18}")
+    for k in keys:
+        vals = [r["sections"].get(k, 0) for r in rows.values()]
+        print(f"{k:22}" + "".join(f"{v:>16,}" for v in vals) + f"{vals[1] - vals[0]:>+18,}")
+    write_results(a.results, {
+        "what": "wasm32 release preset (ORT's release flags) vs the official onnxruntime-web dist, by section",
+        "official_build": official_toolchain(recipe.source_dir), "wasm": rows, "machine": machine_info()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

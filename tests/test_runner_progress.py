@@ -152,6 +152,19 @@ def test_link_estimate_from_previous_ninja_log(tmp_path: Path) -> None:
     assert "link: wasm-opt" in out.getvalue().splitlines()[-1]
 
 
+def test_without_a_link_on_record_the_eta_says_so() -> None:
+    """A first build with no peer: the ETA covers the compiles and says the link is not in it; in the link, '?'."""
+    out = io.StringIO()
+    p = Progress("wasm32", stream=out)
+    for i in range(1, 11):
+        p.feed(f"[{i}/10] CXX")
+    assert p.eta(time.monotonic()) is not None
+    assert "+ link" in out.getvalue().splitlines()[-1]
+    p.phase("wasm-ld (LTO code generation + link)")
+    assert p.eta(time.monotonic()) is None
+    assert "ETA ?  link: wasm-ld" in out.getvalue().splitlines()[-1]
+
+
 def test_a_variant_that_never_linked_borrows_a_peers_link(tmp_path: Path) -> None:
     """Its own log has compiles only (a first build, or one stopped before the link): the ETA uses the peer's."""
     own, peer, empty = tmp_path / "wasm64-jsep-memfs", tmp_path / "wasm32-jsep-memfs", tmp_path / "wasm32-jsep"

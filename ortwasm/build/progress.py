@@ -139,8 +139,8 @@ class Progress:
         if self._first_step_at is None or self.done <= self._first_step_n or self.total == 0:
             return None
         rate = (now - self._first_step_at) / (self.done - self._first_step_n)
-        if self.link_estimate_s is None:
-            return rate * (self.total - self.done)
+        if self.link_estimate_s is None:  # no link on record: the link's minutes are not in this figure
+            return None if self._phase is not None else rate * (self.total - self.done)
         if self._phase is not None:  # in the link: what the last link took, less what has passed
             return max(0.0, self.link_estimate_s - (now - self._phase_since))
         return rate * max(0, self.total - self.done - 1) + self.link_estimate_s
@@ -178,6 +178,8 @@ class Progress:
     def _draw(self, now: float, pct: int, end: str) -> None:
         eta = self.eta(now)
         eta_txt = fmt_duration(eta) if eta is not None else "?"
+        if eta is not None and self.link_estimate_s is None:
+            eta_txt += " + link"  # a first build: no .ninja_log (own or a peer's) says how long the link takes
         link = f"  link: {self._phase} {fmt_duration(now - self._phase_since)}" if self._phase else ""
         pad = "\x1b[K" if end == "\r" else ""
         self.stream.write(f"  {self.label:<14} [{self.done}/{self.total}] {pct:3d}%  "

@@ -6,11 +6,14 @@ tree, with the same emscripten and dependency dirs, from empty build dirs, one r
 machine, with nothing cached.  Both runs build the wasm32 CPU variant (MEMFS OFF: ORT's own build.py builds that)
 and are timed from the command's start to its exit, configure included.
 
-The figures depend on what else the machine does, so the results file records the load average before each
-run; a run that starts on a busy machine is marked.  Each run gets a fresh build dir under
-$ORTWASM_HOME/bench-speed/ (removed first), so neither warms the other's objects.
+Both use the same build-dir path, $ORTWASM_HOME/bench-speed/tree (removed before each run), so their outputs
+must be sha256-identical (ORT's wasm embeds source paths): the timing is of two drivers doing the same work.
+Each run waits (up to 5 min) for the 1-minute load average to fall below 0.5, so the previous run's load does
+not count against the next; the results record it.  The wall time is split from the logs into configure
+(cmake's own "Configuring done"), compiles and link (.ninja_log), and the per-step CPU time of the compile
+steps both ran: the commands are identical, so a difference there is the machine, not the driver.
 
-    python bench/driver_speed.py                 # ours, then build.py (about 2 x 25 min on 2 idle cores)
+    python bench/driver_speed.py                 # ours, then build.py (about 2 x 40 min on 2 idle cores)
     python bench/driver_speed.py --order buildpy-first
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,29 +40,70 @@ WASM = "ort-wasm-simd-threaded.wasm"
 BUSY = 0.5  # 1-minute load average above this at a run's start means the machine was not idle
 
 
-def _load() -> float:
+def _wait_idle(limit_s: float = 300.0) -> float:
+    deadline = time.monotonic() + limit_s
+    while os.getloadavg()[0] > BUSY and time.monotonic() < deadline:
+        time.sleep(10)
     return os.getloadavg()[0]
 
 
 def run_ours(work: Path, jobs: int) -> dict[str, object]:
-    build, out = work / "ours", work / "ours-out"
-    for d in (build, out):
+    tree, out = work / "tree", work / "ours-out"
+    for d in (tree, out):
         shutil.rmtree(d, ignore_errors=True)
     argv = [sys.executable, str(ROOT / "build.py"), "--variants", "wasm32", "--no-ccache", "--skip-js",
-            "--jobs", str(jobs), "--build-dir", str(build), "--out", str(out)]
-    return _timed("ours", argv, out / "wasm32" / WASM)
+            "--jobs", str(jobs), "--build-dir", str(tree), "--out", str(out)]
+    result = _timed("ours", argv, out / "wasm32" / WASM)
+    return {**result, **_phases(tree / "wasm32" / "build.log", tree / "wasm32" / ".ninja_log")}
 
 
 def run_buildpy(work: Path, jobs: int) -> dict[str, object]:
-    build = work / "buildpy"
-    shutil.rmtree(build, ignore_errors=True)
+    """upstream_identity.py runs ORT's build.py and compares with ours-out: exit 0 only when sha256-identical."""
+    tree = work / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
     argv = [sys.executable, str(ROOT / "bench" / "upstream_identity.py"), "--no-ccache", "--jobs", str(jobs),
-            "--build-dir", str(build), "--out", str(work / "upstream-identity-cold.json")]
-    return _timed("ORT build.py", argv, build / "Release" / WASM)
+            "--build-dir", str(tree), "--ours", str(work / "ours-out" / "wasm32"),
+            "--out", str(work / "upstream-identity-cold.json")]
+    result = _timed("ORT build.py", argv, tree / "Release" / WASM)
+    return {**result, **_phases(tree / "build.log", tree / "Release" / ".ninja_log")}
+
+
+def _phases(log: Path, ninja_log: Path) -> dict[str, object]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    configure = re.findall(r"-- Configuring done \(([0-9.]+)s\)", text)
+    steps = _ninja_steps(ninja_log)
+    compiles = {k: v for k, v in steps.items() if not k.endswith(".mjs")}
+    link = [v for k, v in steps.items() if k.endswith(".mjs")]
+    return {"configure_s": float(configure[-1]) if configure else None,
+            "compile_wall_s": round(max((e for _, e in compiles.values()), default=0) / 1000, 1),
+            "link_s": round((link[0][1] - link[0][0]) / 1000, 1) if link else None,
+            "steps": {k: e - s for k, (s, e) in compiles.items()}}
+
+
+def _ninja_steps(ninja_log: Path) -> dict[str, tuple[int, int]]:
+    """output (with the build dir's own prefix removed) -> (start ms, end ms) of its newest run."""
+    steps: dict[str, tuple[int, int]] = {}
+    if ninja_log.exists():
+        for line in ninja_log.read_text(errors="replace").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
+                steps[parts[3]] = (int(parts[0]), int(parts[1]))
+    return steps
+
+
+def _same_steps(ours: dict[str, object], theirs: dict[str, object]) -> dict[str, object]:
+    a, b = ours.pop("steps"), theirs.pop("steps")
+    assert isinstance(a, dict) and isinstance(b, dict)
+    common = [k for k in a if k in b and b[k] > 2000]
+    ratios = sorted(a[k] / b[k] for k in common)
+    return {"compile_steps_compared": len(common),
+            "compile_cpu_s": {"ours": round(sum(a[k] for k in common) / 1000),
+                              "buildpy": round(sum(b[k] for k in common) / 1000)},
+            "median_step_ratio": round(ratios[len(ratios) // 2], 3) if ratios else None}
 
 
 def _timed(name: str, argv: list[str], wasm: Path) -> dict[str, object]:
-    load = _load()
+    load = _wait_idle()
     print(f"== {name}: {' '.join(argv)} (load average {load:.2f})", flush=True)
     started = time.monotonic()
     proc = subprocess.run(argv, check=False)
@@ -83,15 +128,18 @@ def main(argv: list[str] | None = None) -> int:
         runs.reverse()
     results = {name: fn(work, args.jobs) for name, fn in runs}
     ours, theirs = results["ours"], results["buildpy"]
-    ok = ours["exit"] == 0 and theirs["exit"] == 0
-    ratio = round(float(ours["wall_s"]) / float(theirs["wall_s"]), 3) if ok else None  # type: ignore[arg-type]
-    print(f"ours {ours['wall_s']} s, ORT build.py {theirs['wall_s']} s, ratio ours/build.py {ratio}")
+    built = ours["wasm_sha256"] is not None and theirs["wasm_sha256"] is not None
+    ratio = round(float(ours["wall_s"]) / float(theirs["wall_s"]), 3) if built else None  # type: ignore[arg-type]
+    same = _same_steps(ours, theirs)
+    identical = built and ours["wasm_sha256"] == theirs["wasm_sha256"]
+    print(f"ours {ours['wall_s']} s, ORT build.py {theirs['wall_s']} s, ratio ours/build.py {ratio}; "
+          f"outputs identical: {identical}; identical compile steps took {same['median_step_ratio']}x (median)")
     write_results(args.out, {
-        "what": "cold wasm32 (MEMFS OFF) build, ccache off, fresh build dirs, back to back: ours vs ORT build.py",
-        "order": args.order, "jobs": args.jobs, "ours": ours, "buildpy": theirs,
-        "ratio_ours_over_buildpy": ratio, "machine": machine_info(),
+        "what": "cold wasm32 (MEMFS OFF) build, ccache off, same build-dir path, back to back: ours vs ORT build.py",
+        "order": args.order, "jobs": args.jobs, "ours": ours, "buildpy": theirs, "identical_wasm": identical,
+        "same_compile_steps": same, "ratio_ours_over_buildpy": ratio, "machine": machine_info(),
     })
-    return 0 if ok else 1
+    return 0 if built and identical else 1
 
 
 if __name__ == "__main__":

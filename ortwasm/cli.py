@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -240,8 +241,15 @@ _COMMANDS = {"build": _cmd_build, "check": _cmd_check, "doctor": _cmd_doctor, "m
              "package": _cmd_package, "fetch-sources": _cmd_fetch}
 
 
+def stop_on_sigterm() -> None:
+    """A CI cancel or `kill` sends SIGTERM: stop the way Ctrl-C does (the running child terminated, the log says
+    interrupted, nothing half-written published), instead of dying and leaving ninja and its compilers running."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    stop_on_sigterm()
     debug = "--debug" in args
     rest = [x for x in args if x != "--debug"]
     if not rest or (rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help")):

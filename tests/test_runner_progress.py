@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -62,8 +63,11 @@ from ortwasm.build.progress import running_tools
 from ortwasm.build.runner import Runner
 from ortwasm.toolchain.emscripten import ExecEnv
 
+from ortwasm.cli import stop_on_sigterm
+
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a background launcher (nohup ... &) leaves it ignored
-log, marker = Path(sys.argv[1]), sys.argv[2]
+stop_on_sigterm()  # what the CLI does first
+log, marker, sig = Path(sys.argv[1]), sys.argv[2], getattr(signal, sys.argv[3])
 r = Runner(ExecEnv(), {}, log, "wasm32", echo=False)
 
 def interrupt_once_running():
@@ -71,10 +75,10 @@ def interrupt_once_running():
     while time.monotonic() < deadline and not any(marker in c for c in running_tools(os.getpid())):
         time.sleep(0.05)
     time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), sig)
 
 threading.Thread(target=interrupt_once_running, daemon=True).start()
-child = [sys.executable, "-c", f"import time; print('[1/9] x', flush=True); time.sleep(30)  # {marker}"]
+child = [sys.executable, "-c", f"import os, time; print('[1/9]', os.getpid(), flush=True); time.sleep(30)  # {marker}"]
 try:
     r.run(child, "build", progress=True)
     print("RETURNED")
@@ -83,17 +87,24 @@ except Interrupted as e:
 """
 
 
-def test_ctrl_c_becomes_interrupted_and_is_logged(tmp_path: Path) -> None:
-    """In a fresh interpreter: in a long pytest session a KeyboardInterrupt can land in a GC finalizer of some
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_becomes_interrupted_and_is_logged(tmp_path: Path, sig: str) -> None:
+    """Ctrl-C, or a CI cancel's SIGTERM: the child is stopped, not left running, and the log says interrupted.
+
+    In a fresh interpreter: in a long pytest session a KeyboardInterrupt can land in a GC finalizer of some
     earlier test's garbage, where Python swallows it; what is tested here is the runner, not that race."""
     log = tmp_path / "build.log"
     marker = f"ortwasm-ctrl-c-{os.getpid()}-{time.monotonic_ns()}"
     repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-c", _CTRL_C, str(log), marker], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C, str(log), marker, sig], capture_output=True, text=True,
                           timeout=120, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)})
     assert proc.stdout.startswith("INTERRUPTED"), proc.stdout + proc.stderr
     assert "rerun the same command" in proc.stdout
-    assert "### interrupted" in log.read_text()
+    text = log.read_text()
+    assert "### interrupted" in text
+    child = int(re.search(r"\[1/9\] (\d+)", text)[1])  # type: ignore[index]
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # the child is gone: a killed driver leaves no build running
 
 
 @pytest.mark.parametrize("script", [

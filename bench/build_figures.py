@@ -21,19 +21,15 @@ from pathlib import Path
 
 
 def ninja_wall(build_dir: Path) -> dict[str, float | int] | None:
-    log = build_dir / ".ninja_log"
-    if not log.exists():
-        return None
-    rows = []
-    for line in log.read_text().splitlines()[1:]:
-        parts = line.split("\t")
-        if len(parts) >= 4:
-            rows.append((int(parts[0]), int(parts[1]), parts[3]))
+    from ortwasm.build.progress import ninja_log_steps  # after main() puts the checkout on sys.path
+
+    rows = ninja_log_steps(build_dir / ".ninja_log")
     if not rows:
         return None
-    link = [r for r in rows if r[2].endswith(".mjs")]
-    return {"steps": len(rows), "compile_link_s": round((max(r[1] for r in rows) - min(r[0] for r in rows)) / 1000, 1),
-            "link_s": round((link[-1][1] - link[-1][0]) / 1000, 1) if link else 0.0}
+    link = [r for r in rows if r.output.endswith(".mjs")]
+    return {"steps": len(rows),
+            "compile_link_s": round((max(r.end_ms for r in rows) - min(r.start_ms for r in rows)) / 1000, 1),
+            "link_s": round(link[-1].seconds, 1) if link else 0.0}
 
 
 def configure_seconds(build_dir: Path) -> list[float]:

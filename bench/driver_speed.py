@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import machine_info, write_results
 from ortwasm import paths
+from ortwasm.build.progress import ninja_log_steps
 from ortwasm.digest import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,24 +72,13 @@ def run_buildpy(work: Path, jobs: int) -> dict[str, object]:
 def _phases(log: Path, ninja_log: Path) -> dict[str, object]:
     text = log.read_text(errors="replace") if log.exists() else ""
     configure = re.findall(r"-- Configuring done \(([0-9.]+)s\)", text)
-    steps = _ninja_steps(ninja_log)
-    compiles = {k: v for k, v in steps.items() if not k.endswith(".mjs")}
-    link = [v for k, v in steps.items() if k.endswith(".mjs")]
+    steps = {s.output: s for s in ninja_log_steps(ninja_log)}  # an output built twice: its newest step
+    compiles = [s for s in steps.values() if not s.output.endswith(".mjs")]
+    link = [s for s in steps.values() if s.output.endswith(".mjs")]
     return {"configure_s": float(configure[-1]) if configure else None,
-            "compile_wall_s": round(max((e for _, e in compiles.values()), default=0) / 1000, 1),
-            "link_s": round((link[0][1] - link[0][0]) / 1000, 1) if link else None,
-            "steps": {k: e - s for k, (s, e) in compiles.items()}}
-
-
-def _ninja_steps(ninja_log: Path) -> dict[str, tuple[int, int]]:
-    """output (with the build dir's own prefix removed) -> (start ms, end ms) of its newest run."""
-    steps: dict[str, tuple[int, int]] = {}
-    if ninja_log.exists():
-        for line in ninja_log.read_text(errors="replace").splitlines():
-            parts = line.split("\t")
-            if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
-                steps[parts[3]] = (int(parts[0]), int(parts[1]))
-    return steps
+            "compile_wall_s": round(max((s.end_ms for s in compiles), default=0) / 1000, 1),
+            "link_s": round(link[0].seconds, 1) if link else None,
+            "steps": {s.output: s.end_ms - s.start_ms for s in compiles}}
 
 
 def _same_steps(ours: dict[str, object], theirs: dict[str, object]) -> dict[str, object]:

@@ -21,7 +21,8 @@ from typing import TextIO
 
 from ..log import fmt_duration
 
-__all__ = ["Progress", "fmt_duration", "last_step_seconds", "link_phase", "running_tools"]
+__all__ = ["NinjaStep", "Progress", "fmt_duration", "last_step_seconds", "link_phase", "ninja_log_steps",
+           "running_tools"]
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 
@@ -92,16 +93,34 @@ def link_phase(cmdlines: list[str]) -> str | None:
     return found
 
 
-def last_step_seconds(ninja_log: Path, output_suffix: str) -> float | None:
-    """How long the newest recorded step producing `*output_suffix` took (ninja log v5/v6: start end ...)."""
+@dataclass(frozen=True)
+class NinjaStep:
+    output: str
+    start_ms: int
+    end_ms: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000
+
+
+def ninja_log_steps(ninja_log: Path) -> list[NinjaStep]:
+    """Every step `.ninja_log` (v5/v6: start end mtime output hash) records, in its order: an output built again
+    appears again, later.  The one reader of that file (progress, benchmarks)."""
     if not ninja_log.exists():
-        return None
-    found = None
+        return []
+    steps = []
     for line in ninja_log.read_text(errors="replace").splitlines():
         parts = line.split("\t")
-        if len(parts) >= 4 and parts[3].endswith(output_suffix) and parts[0].isdigit() and parts[1].isdigit():
-            found = (int(parts[1]) - int(parts[0])) / 1000
-    return found
+        if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
+            steps.append(NinjaStep(parts[3], int(parts[0]), int(parts[1])))
+    return steps
+
+
+def last_step_seconds(ninja_log: Path, output_suffix: str) -> float | None:
+    """How long the newest recorded step producing `*output_suffix` took."""
+    found = [s for s in ninja_log_steps(ninja_log) if s.output.endswith(output_suffix)]
+    return found[-1].seconds if found else None
 
 
 def link_estimate(build_dirs: tuple[Path, ...], output_suffix: str) -> float | None:

@@ -60,17 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path,
                    default=Path(__file__).resolve().parent / "results" / f"release-size-{recipe.version}.json")
     a = p.parse_args(argv)
-    for d in (a.release, a.default):
+    ours = {"release_preset": a.release, "default": a.default}
+    for d in ours.values():
         if not (d / "manifest.json").exists():
             print(f"bench: no finished build in {d} (python3 build.py [--preset release] --variants wasm32)",
                   file=sys.stderr)
             return 2
     official = package_dist(client_app(f"official-{recipe.version}", f"onnxruntime-web@{recipe.version}")) / WASM
-    rows = {"official": facts(official), "release_preset": facts(a.release / WASM),
-            "default": facts(a.default / WASM)}
-    for name in ("release_preset", "default"):
-        m = Manifest.read((a.release if name == "release_preset" else a.default) / "manifest.json")
-        rows[name]["emscripten"] = m.toolchain.emscripten if m.toolchain else None
+    rows = {"official": facts(official)}
+    for name, d in ours.items():
+        m = Manifest.read(d / "manifest.json")
+        rows[name] = {**facts(d / WASM), "emscripten": m.toolchain.emscripten if m.toolchain else None}
     off = rows["official"]
     print(f"{'':16}{'bytes':>12}{'gzip -9':>12}{'vs official':>13}")
     for name, r in rows.items():

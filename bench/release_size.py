@@ -43,6 +43,43 @@ def facts(wasm: Path) -> dict[str, Any]:
             "sections": info.section_sizes(), "imports": len(info.imports), "exports": len(info.exports)}
 
 
+# What a printable string in the data section is, first match wins.  Why these kinds: each names a build choice
+# that puts it there.  Itanium-mangled type names exist only where RTTI is on; op-schema prose only where ONNX is
+# built without __ONNX_NO_DOC_STRINGS; descriptor names and CHECK messages only with full (not lite) protobuf;
+# source paths are __FILE__ in ORT's error messages, so they differ by build dir, not by content.
+STRING_KINDS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("rtti_type_names", re.compile(rb"^(?:N|Z|St|S[a-z])[^ ]*\d[A-Za-z_][^ ]*$")),
+    ("source_paths", re.compile(rb"^(?:/|\.\./)\S+\.(?:cc|h|cpp|c)$")),
+    ("full_protobuf", re.compile(rb"protobuf|CHECK failed|[Dd]escriptor|\.proto\b|uninterpreted|oneof|CPPTYPE_")),
+    ("op_schema_prose", re.compile(rb"(?:\S+ ){3}")),
+)
+
+
+def data_strings(wasm: Path) -> set[bytes]:
+    """The printable runs of 8+ bytes in the data section: the unit in which RTTI, doc strings and paths show."""
+    info = parse_file(wasm)
+    data = next(sec for sec in info.sections if sec.name == "data")
+    with wasm.open("rb") as f:
+        f.seek(data.offset)
+        blob = f.read(data.size)
+    return set(re.findall(rb"[\x20-\x7e]{8,}", blob))
+
+
+def string_diff(official: Path, ours: Path) -> dict[str, dict[str, dict[str, int]]]:
+    """Data-section strings only one side has, by kind, so the data gap is attributed instead of guessed."""
+    a, b = data_strings(official), data_strings(ours)
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for side, only in (("only_official", a - b), ("only_ours", b - a)):
+        kinds: dict[str, dict[str, int]] = {}
+        for s in only:
+            kind = next((k for k, rx in STRING_KINDS if rx.search(s)), "other")
+            row = kinds.setdefault(kind, {"strings": 0, "bytes": 0})
+            row["strings"] += 1
+            row["bytes"] += len(s) + 1
+        out[side] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]["bytes"]))
+    return out
+
+
 def official_toolchain(tree: Path) -> dict[str, Any]:
     """What ORT's own CI builds the dist with, as the tree says (not a figure typed in here)."""
     text = (tree / CI_YML).read_text()
@@ -81,9 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     for k in keys:
         vals = [r["sections"].get(k, 0) for r in rows.values()]
         print(f"{k:22}" + "".join(f"{v:>16,}" for v in vals) + f"{vals[1] - vals[0]:>+18,}")
+    diff = string_diff(official, a.release / WASM)
+    for side, kinds in diff.items():
+        print(f"\ndata-section strings {side.replace('_', ' ')}:")
+        for kind, row in kinds.items():
+            print(f"  {kind:22}{row['strings']:>8,} strings{row['bytes']:>12,} B")
     write_results(a.results, {
         "what": "wasm32 release preset (ORT's release flags) vs the official onnxruntime-web dist, by section",
-        "official_build": official_toolchain(recipe.source_dir), "wasm": rows, "machine": machine_info()})
+        "official_build": official_toolchain(recipe.source_dir), "wasm": rows,
+        "data_strings_release_vs_official": diff, "machine": machine_info()})
     return 0
 
 

@@ -36,7 +36,7 @@ from ortwasm.build.progress import ninja_log_steps
 from ortwasm.digest import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = Path(__file__).resolve().parent / "results" / "driver-speed.json"
+RESULTS = Path(__file__).resolve().parent / "results"  # driver-speed-<order>.json: each order keeps its figure
 WASM = "ort-wasm-simd-threaded.wasm"
 BUSY = 0.5  # 1-minute load average above this at a run's start means the machine was not idle
 
@@ -113,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--order", choices=("ours-first", "buildpy-first"), default="ours-first")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--out", type=Path, default=None, help="default: bench/results/driver-speed-<order>.json")
     args = p.parse_args(argv)
+    args.out = args.out or RESULTS / f"driver-speed-{args.order}.json"
     work = paths.ortwasm_home() / "bench-speed"
     work.mkdir(parents=True, exist_ok=True)
     runs = [("ours", run_ours), ("buildpy", run_buildpy)]

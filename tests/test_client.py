@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.paths import artifact_cache_dir, ortwasm_home
+from ortwasm.paths import artifact_cache_dir, ortwasm_home, preset_dir
 from ortwasm.variants import load_table, release_variants
 from tests.harness import models, runtime
 from tests.harness.client import (
@@ -44,9 +44,13 @@ def _pair(variant: str) -> Path:
     where = artifact_cache_dir() / variant
     if not (where / "manifest.json").exists():
         pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json (python build.py ... builds it)")
+    _node_or_skip()
+    return where
+
+
+def _node_or_skip() -> None:
     if not (runtime.node_prefix() / "bin" / "node").exists():
         pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
-    return where
 
 
 @pytest.fixture(scope="session")
@@ -132,17 +136,48 @@ def test_missing_external_file_names_the_file(variant: str, our_app: Path, split
 def test_short_external_file_names_file_and_tensor(variant: str, our_app: Path, split_case: models.ModelCase,
                                                    tmp_path: Path) -> None:
     _pair(variant)
+    short = _last_file_halved(split_case, tmp_path)
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+                                  external_data=short))
+    error = _readable_failure(result, *SHORT_FILE_NEEDLES)
+    assert short[-1].path in error or short[-1].file.name in error, f"the file is not named: {error!r}"
+
+
+SHORT_FILE_NEEDLES = ("out of bounds", "can not be read", "External")
+
+
+def _last_file_halved(case: models.ModelCase, tmp_path: Path) -> list[ExternalFile]:
     short = []
-    for e in split_case.external:
+    for e in case.external:
         copy = tmp_path / e.file.name
         shutil.copyfile(e.file, copy)
         short.append(ExternalFile(e.path, copy))
     last = short[-1].file
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
-                                  external_data=short))
-    error = _readable_failure(result, "out of bounds", "can not be read", "External")
-    assert short[-1].path in error or last.name in error, f"the file is not named: {error!r}"
+    return short
+
+
+# ------------------------------------------------------------------ the `release` preset
+
+
+def test_release_preset_through_the_official_client(official_app: Path, split_case: models.ModelCase,
+                                                    tmp_path: Path) -> None:
+    """The preset has npm's dist flags: no RTTI, exceptions caught only at the C API (no full catching).
+
+    Why an error case too: with full exception catching gone, an ORT error must still come back to JS as ORT's
+    message through the API-level catch, not as an abort or a bare number.
+    """
+    where = preset_dir(artifact_cache_dir(), "release") / "wasm32"
+    if not (where / "manifest.json").exists():
+        pytest.skip(f"NO ARTIFACT for the release preset: looked for {where}/manifest.json "
+                    "(python build.py --preset release --variants wasm32 builds it)")
+    _node_or_skip()
+    entry = app_entry(official_app)
+    assert_matches(run_client_node(case_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
+    short = _last_file_halved(split_case, tmp_path)
+    error = _readable_failure(run_client_node(case_job(entry, split_case, wasm_dir=where, external_data=short)),
+                              "Deserialize tensor")  # ORT's own message: the tensor, the file, "Out of bounds"
+    assert short[-1].path in error and "out of bounds" in error.lower(), f"not ORT's message: {error!r}"
 
 
 # ------------------------------------------------------------------ headless Chromium

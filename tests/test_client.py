@@ -38,6 +38,7 @@ pytestmark = pytest.mark.artifacts
 VARIANTS = tuple(v.name for v in release_variants(load_table()) if not v.jsep)  # the CPU pairs; WebGPU: test_webgpu.py
 OFFICIAL = "onnxruntime-web@1.21.0"
 BARE_NUMBER = re.compile(r"^\s*-?\d+\s*$")
+SHORT_FILE_NEEDLES = ("out of bounds", "can not be read", "External")  # our glue's or ORT's short-file message
 
 
 def _pair(variant: str) -> Path:
@@ -141,9 +142,6 @@ def test_short_external_file_names_file_and_tensor(variant: str, our_app: Path, 
                                   external_data=short))
     error = _readable_failure(result, *SHORT_FILE_NEEDLES)
     assert short[-1].path in error or short[-1].file.name in error, f"the file is not named: {error!r}"
-
-
-SHORT_FILE_NEEDLES = ("out of bounds", "can not be read", "External")
 
 
 def _last_file_halved(case: models.ModelCase, tmp_path: Path) -> list[ExternalFile]:

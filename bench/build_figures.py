@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def ninja_wall(build_dir: Path) -> dict[str, float | int] | None:
-    from ortwasm.build.progress import ninja_log_steps  # after main() puts the checkout on sys.path
+    from ortwasm.proc.progress import ninja_log_steps  # after main() puts the checkout on sys.path
 
     rows = ninja_log_steps(build_dir / ".ninja_log")
     if not rows:

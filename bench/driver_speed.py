@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import machine_info, write_results
 from ortwasm import paths
-from ortwasm.build.progress import ninja_log_steps
 from ortwasm.digest import sha256_file
+from ortwasm.proc.progress import ninja_log_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"  # driver-speed-<order>.json: each order keeps its figure

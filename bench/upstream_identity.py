@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import machine_info, write_results
 from ortwasm import paths
-from ortwasm.build.pipeline import build_env
-from ortwasm.build.runner import Runner
 from ortwasm.digest import sha256_file
 from ortwasm.options import BuildOptions
+from ortwasm.pipeline import build_env
+from ortwasm.proc.runner import Runner
 from ortwasm.source.recipe import require_recipe
 from ortwasm.source.tree import prepare
-from ortwasm.source.upstream import UpstreamBuild, add_emsdk_shim
 from ortwasm.toolchain.emscripten import find_toolchain
+from ortwasm.upstream import UpstreamBuild, add_emsdk_shim
 
 OUT = Path(__file__).resolve().parent / "results" / "upstream-identity.json"
 FILES = ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")

@@ -1,5 +1,5 @@
 # The wasm64 + pthreads glue fix for emscripten < 3.1.71, as a post-build step of onnxruntime_webassembly that
-# Ninja runs right after the link (ortwasm/configure/plan.py hooks it in; ortwasm/artifacts/gluefix.py says why).
+# Ninja runs right after the link (ortwasm/configure/plan.py hooks it in; ortwasm/toolchain/gluefix.py says why).
 #
 #   cmake -DGLUE=<the linked .mjs> -P ortwasm-gluefix.cmake
 #

@@ -177,7 +177,7 @@ def build_options(a: argparse.Namespace) -> BuildOptions:
 
 
 def _cmd_build(a: argparse.Namespace) -> int:
-    from .build import pipeline
+    from . import pipeline
     from .toolchain.emscripten import PROVIDER_ENV, selected_provider
     from .variants import load_table, resolve_requested
 
@@ -210,7 +210,7 @@ def _checked_version(path: Path) -> str | None:
 
 
 def _cmd_doctor(a: argparse.Namespace) -> int:
-    from .toolchain.doctor import run_doctor
+    from .doctor import run_doctor
 
     return run_doctor()
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.build.pipeline import build_env, configure_variant
-from ortwasm.build.runner import Runner
 from ortwasm.cli import build_options, make_parser
 from ortwasm.options import BuildOptions
+from ortwasm.pipeline import build_env, configure_variant
+from ortwasm.proc.runner import Runner
 from ortwasm.source.recipe import require_recipe
 from ortwasm.source.tree import PreparedSource
-from ortwasm.source.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache
 from ortwasm.toolchain.emscripten import Toolchain
+from ortwasm.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache
 from ortwasm.variants import load_table
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.build.pipeline import configure_variant
 from ortwasm.options import BuildOptions
+from ortwasm.pipeline import configure_variant
 from ortwasm.variants import load_table
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.build.progress import (
+from ortwasm.errors import BuildError, Interrupted
+from ortwasm.proc.progress import (
     Progress,
     fmt_duration,
     last_step_seconds,
@@ -20,8 +21,7 @@ from ortwasm.build.progress import (
     link_phase,
     running_tools,
 )
-from ortwasm.build.runner import Runner, first_error
-from ortwasm.errors import BuildError, Interrupted
+from ortwasm.proc.runner import Runner, first_error
 from ortwasm.toolchain.emscripten import ExecEnv
 
 
@@ -59,8 +59,8 @@ _CTRL_C = """
 import os, signal, sys, threading, time
 from pathlib import Path
 from ortwasm.errors import Interrupted
-from ortwasm.build.progress import running_tools
-from ortwasm.build.runner import Runner
+from ortwasm.proc.progress import running_tools
+from ortwasm.proc.runner import Runner
 from ortwasm.toolchain.emscripten import ExecEnv
 
 from ortwasm.cli import stop_on_sigterm

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from ortwasm import cli
-from ortwasm.artifacts import gluefix
 from ortwasm.configure.plan import GLUEFIX_SCRIPT
 from ortwasm.deps.dirs import verify_deps_dir
 from ortwasm.errors import BuildError, DependencyError, ToolchainError
 from ortwasm.source.recipe import require_recipe
+from ortwasm.toolchain import gluefix
 from ortwasm.toolchain.emscripten import find_toolchain, parse_emcc_version
 from tests.harness.trees import minimal_ort_tree
 
@@ -76,7 +76,7 @@ def _cmake() -> str:
 
 def test_glue_fix_rewrites_both_occurrences(tmp_path: Path) -> None:
     """cmake/ortwasm-gluefix.cmake, the link's POST_BUILD step: every quoting, both occurrences, the count stamped,
-    a lookalike name left alone; the result is what the checks' OLD_INDEX_KEY pattern says it should be."""
+    a lookalike name left alone; the result is what the glue fix's OLD_KEY pattern says it should be."""
     mjs = tmp_path / "g.mjs"
     text = "var a=new WebAssembly.Memory({initial:1n,index:\"i64\"});b={'index':'i64',shared:!0};reindex:\"i64\";"
     mjs.write_text(text)

@@ -15,12 +15,12 @@ import pytest
 
 from ortwasm import cli
 from ortwasm.artifacts import collect as artifacts
-from ortwasm.artifacts import gluefix
 from ortwasm.configure.plan import plan
 from ortwasm.errors import PatchError, ToolchainError
 from ortwasm.options import BuildOptions
 from ortwasm.source.tree import PreparedSource
 from ortwasm.toolchain import emscripten as toolchain
+from ortwasm.toolchain import gluefix
 from ortwasm.toolchain.emscripten import (
     PROVIDER_ENV,
     ExecEnv,

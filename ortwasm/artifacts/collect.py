@@ -16,9 +16,9 @@ from ..atomic import staged_dir
 from ..digest import sha256_file as sha256
 from ..errors import BuildError
 from ..source.tree import PreparedSource
+from ..toolchain import gluefix
 from ..toolchain.emscripten import Toolchain, proven_toolchains
 from ..variants import Variant
-from . import gluefix
 from .manifest import (
     FETCHCONTENT,
     Arch,

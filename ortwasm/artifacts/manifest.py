@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast
 
 from ..errors import CannotCheck
-from .gluefix import GlueFix
+from ..toolchain.gluefix import GlueFix
 
 MANIFEST_FORMAT = 1
 FETCHCONTENT: Final = "FetchContent (cmake/deps.txt)"  # `dependencies` when ORT's own FetchContent fetched them

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import CannotCheck
+from ..toolchain.gluefix import MEMORY64_KEY
 
 FS_MARKERS: tuple[str, ...] = ("/dev/tty1", "/dev/shm/tmp", "/proc/self/fd", "ErrnoError", "MEMFS")
 # At least this many distinct markers means "FS linked in"; 1..(this-1) is inconclusive, not a guess.
@@ -52,11 +53,6 @@ _EXPORTS_OBJ = re.compile(r"(?<![\w$.])(" + _ID + r")\s*=\s*" + _ID + r"\s*\.\s*
 # `h.PTR_SIZE=4` (closure), `Module["PTR_SIZE"] = 8` (unminified); `PTR_SIZE===8` is a read, not a setting.
 _PTR_SIZE = re.compile(r"""(?<![\w$])PTR_SIZE['"]?\]?\s*=(?!=)\s*(\d+)(?![\w$.])""")
 _NEW_MEMORY = re.compile(r"\bnew\s+WebAssembly\s*\.\s*Memory\s*\(")
-# The 64-bit memory descriptor's key, `index:"i64"` (emscripten 3.1.69, which Node 24 ignores) or `address:"i64"`:
-# one pattern for the check that reads it, the build's glue fix that rewrites it and the tests' harness.
-_KEY_RE = r"""(?<![\w$])(?P<q>["']?)(?P<key>{keys})(?P=q)(?P<sep>\s*:\s*)(?P<v>["'])i64(?P=v)"""
-MEMORY64_KEY = re.compile(_KEY_RE.format(keys="index|address"))
-OLD_INDEX_KEY = re.compile(_KEY_RE.format(keys="index"))
 
 IndexKey = Literal["index", "address"]
 

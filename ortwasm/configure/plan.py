@@ -20,7 +20,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts.gluefix import needs_fix
 from ..deps.dirs import cmake_defines as deps_defines
 from ..errors import UsageError
 from ..options import BuildOptions
@@ -28,6 +27,7 @@ from ..paths import shipped
 from ..source.recipe import load_recipe, require_recipe
 from ..source.tree import PreparedSource
 from ..toolchain.emscripten import Toolchain
+from ..toolchain.gluefix import needs_fix
 from ..variants import Variant
 
 

@@ -32,12 +32,12 @@ from pathlib import Path
 
 from .. import log, paths
 from ..atomic import staged_dir
-from ..build.runner import Runner
 from ..errors import BuildError
 from ..log import fmt_duration
+from ..proc.execenv import ExecEnv
+from ..proc.runner import Runner
 from ..source.recipe import require_recipe
 from ..source.tree import PreparedSource
-from ..toolchain.emscripten import ExecEnv
 from ..variants import load_table
 
 JS_DIR_NAME = "onnxruntime-web"

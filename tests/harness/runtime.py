@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ortwasm.artifacts.gluefix import OLD_KEY
 from ortwasm.checks.glue import parse_file
 from ortwasm.errors import ToolchainError, UsageError
 from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home
+from ortwasm.toolchain.gluefix import OLD_KEY
 
 Mount = Literal["api", "fs", "mounted-files"]
 DEFAULT_MJS = "ort-wasm-simd-threaded.mjs"

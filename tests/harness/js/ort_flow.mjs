@@ -49,7 +49,7 @@ export class HarnessError extends Error {
 
 /**
  * Refuse a glue that cannot run as the job asks, before instantiating anything. `facts` = {ptr_size, index_i64,
- * has_fs}, read from the .mjs by ortwasm.checks.glue / ortwasm.artifacts.gluefix (one parser, in Python) and handed over in the job.
+ * has_fs}, read from the .mjs by ortwasm.checks.glue / ortwasm.toolchain.gluefix (one parser, in Python) and handed over in the job.
  */
 export function checkGlue(facts, { wasm64 }) {
   const info = { ...facts };

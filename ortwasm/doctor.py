@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .. import paths
-from ..deps.dirs import fetch_hint, verify_deps_dir
-from ..errors import OrtWasmError, ToolchainError
-from ..source.patchset import find_patchset, supported_versions
-from ..source.recipe import Recipe, load_recipe
-from ..source.tree import read_version
-from .emscripten import ALLOW_FLAG, Toolchain, find_toolchain, proven_toolchains
+from . import paths
+from .deps.dirs import fetch_hint, verify_deps_dir
+from .errors import OrtWasmError, ToolchainError
+from .source.patchset import find_patchset, supported_versions
+from .source.recipe import Recipe, load_recipe
+from .source.tree import read_version
+from .toolchain.emscripten import ALLOW_FLAG, Toolchain, find_toolchain, proven_toolchains
 
 PROVISION = "run `bash ci/provision-toolchain.sh`"
 FETCH = "run `bash ci/fetch-sources.sh`"

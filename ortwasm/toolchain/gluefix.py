@@ -15,14 +15,18 @@ Only emscripten releases before the rename get the fix (``FIXED_IN``): a newer o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checks.glue import OLD_INDEX_KEY
 from ..errors import BuildError
 
 FIXED_IN = (3, 1, 71)  # the first emscripten release whose glue says `address:"i64"` (docs/toolchain.md)
-OLD_KEY = OLD_INDEX_KEY  # the pattern the checks read, so the fix and the glue_fix rule cannot disagree
+# The 64-bit memory descriptor's key, `index:"i64"` (emscripten 3.1.69, which Node 24 ignores) or `address:"i64"`:
+# one pattern for the check that reads it (checks/glue.py), the fix that rewrites it and the tests' harness.
+_KEY_RE = r"""(?<![\w$])(?P<q>["']?)(?P<key>{keys})(?P=q)(?P<sep>\s*:\s*)(?P<v>["'])i64(?P=v)"""
+MEMORY64_KEY = re.compile(_KEY_RE.format(keys="index|address"))
+OLD_KEY = re.compile(_KEY_RE.format(keys="index"))
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,18 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from .. import log, paths
-from ..artifacts import collect as artifacts
-from ..checks.report import check_and_report
-from ..configure import plan as configure
-from ..deps.dirs import read_stamp
-from ..errors import BuildError, UsageError
-from ..js import web
-from ..options import BuildOptions
-from ..source.tree import PreparedSource, prepare, read_version
-from ..toolchain.emscripten import Toolchain, check_proven, find_toolchain
-from ..variants import Variant, load_table
-from .runner import Runner
+from . import log, paths
+from .artifacts import collect as artifacts
+from .checks.report import check_and_report
+from .configure import plan as configure
+from .deps.dirs import read_stamp
+from .errors import BuildError, UsageError
+from .js import web
+from .options import BuildOptions
+from .proc.runner import Runner
+from .source.tree import PreparedSource, prepare, read_version
+from .toolchain.emscripten import Toolchain, check_proven, find_toolchain
+from .variants import Variant, load_table
 
 TARGET = "onnxruntime_webassembly"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import BuildError, Interrupted
 from ..log import command as echo_command
-from ..toolchain.emscripten import ExecEnv
+from .execenv import ExecEnv
 from .progress import Progress, link_estimate, link_phase, running_tools
 
 _INTERRUPTED_LINE = re.compile(r"ninja: build stopped: interrupted by user")

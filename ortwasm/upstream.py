@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..deps.dirs import cmake_defines as deps_defines
-from ..toolchain.emscripten import Toolchain
-from .recipe import require_recipe
-from .tree import read_version
+from .deps.dirs import cmake_defines as deps_defines
+from .source.recipe import require_recipe
+from .source.tree import read_version
+from .toolchain.emscripten import Toolchain
 
 # Flags of build.py that give the configuration our default variants mirror.  One place: the configure of our
 # own driver starts from the defines this produces (patches/<version>/build-py-defines.txt).

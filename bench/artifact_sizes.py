@@ -6,30 +6,21 @@ writes what the check itself measures (raw, gzip -9 as ``ortwasm check`` compute
 the toolchain and patch set from each manifest, to ``bench/results/sizes-<version>.json``; the budgets' header
 and ``tests/test_checks.py`` read that file.
 
-Usage: python bench/artifact_sizes.py [--ort-version 1.21.0] [--out-dir OUT] [--results PATH]
+Usage: python -m bench.artifact_sizes [--ort-version 1.21.0] [--out-dir OUT] [--results-dir DIR]
 """
 
 from __future__ import annotations
 
-import sys as _sys
-from pathlib import Path as _Path
-
-_sys.path.insert(0, str(_Path(__file__).resolve().parent))
 import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
-from _results import machine_info, write_results
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from ortwasm import paths  # noqa: E402
-from ortwasm.artifacts.manifest import Manifest  # noqa: E402
-from ortwasm.checks.sizes import measure  # noqa: E402
-from ortwasm.source.recipe import require_recipe  # noqa: E402
-from ortwasm.variants import load_table, release_variants  # noqa: E402
+from bench.results_io import add_results_dir, machine_info, write_results
+from ortwasm.artifacts.manifest import Manifest
+from ortwasm.checks.sizes import measure
+from ortwasm.recipe import default_version, require_recipe
+from ortwasm.variants import load_table, release_variants
 
 
 def variant_sizes(d: Path) -> dict[str, Any]:
@@ -42,18 +33,18 @@ def variant_sizes(d: Path) -> dict[str, Any]:
             "patchset": m.ort.patchset if m.ort else None}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.artifact_sizes", description=__doc__.splitlines()[0])
+    ap.add_argument("--ort-version", default=None)
     ap.add_argument("--out-dir", type=Path, default=None)
-    ap.add_argument("--results", type=Path, default=None)
-    a = ap.parse_args()
+    add_results_dir(ap)
+    a = ap.parse_args(argv)
+    a.ort_version = a.ort_version or default_version()
     out = a.out_dir or require_recipe(a.ort_version).out_dir
-    results = a.results or REPO / "bench" / "results" / f"sizes-{a.ort_version}.json"
     variants = {v.name: variant_sizes(out / v.name) for v in release_variants(load_table())
                 if (out / v.name / "manifest.json").is_file()}
-    write_results(results, {"command": " ".join(sys.argv), "ort_version": a.ort_version, "out": str(out),
-                            "machine": machine_info(), "variants": variants})
+    write_results("sizes", a.ort_version, {"ort_version": a.ort_version, "out": str(out), "machine": machine_info(),
+                                           "variants": variants}, results_dir=a.results_dir)
     return 0
 
 

@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """Figures of real ORT builds: compile+link wall time per variant (from Ninja's own log), configure time
 (from the driver's build.log), artifact sizes (raw, gzip -9) and sha256, and the OFF-identity comparison.
 
-Usage: python bench/build_figures.py [--ort-version 1.30.0] [--build-dir build] [--out OUT]
-       [--baseline-build build-upstream --baseline-out OUT-upstream] [--results bench/results/build-<version>.json]
+Usage: python -m bench.build_figures [--ort-version 1.30.0] [--build-dir build] [--out OUT]
+       [--baseline-build build-upstream --baseline-out OUT-upstream] [--results-dir DIR]
+
+Writes bench/results/build-<version>.json.
 
 --ort-version takes the build and out dirs from patches/<version>/recipe.toml, and compares sizes with npm's
 onnxruntime-web of the same version (installed by the client tests under $ORTWASM_HOME/clients).
@@ -19,10 +20,14 @@ import re
 import sys
 from pathlib import Path
 
+from bench.results_io import add_results_dir, machine_info, write_results
+from ortwasm import paths
+from ortwasm.artifacts.manifest import Manifest
+from ortwasm.proc.progress import ninja_log_steps
+from ortwasm.recipe import default_version, require_recipe
+
 
 def ninja_wall(build_dir: Path) -> dict[str, float | int] | None:
-    from ortwasm.proc.progress import ninja_log_steps  # after main() puts the checkout on sys.path
-
     rows = ninja_log_steps(build_dir / ".ninja_log")
     if not rows:
         return None
@@ -45,24 +50,19 @@ def file_facts(path: Path) -> dict[str, object]:
             "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def main() -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from ortwasm import paths
-    from ortwasm.artifacts.manifest import Manifest
-    from ortwasm.source.recipe import require_recipe
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.build_figures", description=__doc__.splitlines()[0])
+    ap.add_argument("--ort-version", default=None)
     ap.add_argument("--build-dir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--baseline-build", type=Path, default=Path("build-upstream"))
     ap.add_argument("--baseline-out", type=Path, default=Path("/var/cache/ortwasm/out-upstream"))
-    ap.add_argument("--results", type=Path, default=None)
-    a = ap.parse_args()
+    add_results_dir(ap)
+    a = ap.parse_args(argv)
+    a.ort_version = a.ort_version or default_version()
     recipe = require_recipe(a.ort_version)
     a.build_dir = a.build_dir or recipe.build_dir
     a.out = a.out or recipe.out_dir
-    a.results = a.results or Path(__file__).resolve().parent / "results" / f"build-{a.ort_version}.json"
     variants: dict[str, object] = {}
     for name in ("wasm32", "wasm32-memfs", "wasm64", "wasm64-memfs"):
         out = a.out / name
@@ -95,12 +95,11 @@ def main() -> int:
                      "onnxruntime-web" / "dist")
     official = {p.name: file_facts(p) for p in sorted(official_dist.glob("ort-wasm-simd-threaded.*"))
                 if p.suffix in (".wasm", ".mjs")}
-    result = {"command": " ".join(sys.argv), "machine": "2 cores, 24 GiB", "ort_version": a.ort_version,
+    result = {"machine": machine_info(), "ort_version": a.ort_version,
               "variants": variants, "off_identity_vs_unpatched": identity,
               f"official_onnxruntime_web_{a.ort_version}": official}
     print(json.dumps(result, indent=2))
-    a.results.parent.mkdir(parents=True, exist_ok=True)
-    a.results.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_results("build", a.ort_version, result, results_dir=a.results_dir)
     return 0
 
 

@@ -6,28 +6,24 @@ with the default brotli limit (brotli-11 only on files <= 1 MiB) is the
 number the target is about; ``--brotli-all`` shows what brotli-11 on the
 wasm would cost.  No size cache is used, so every run is cold.
 
-Usage: python bench/check_speed.py DIR [--brotli-all] [--repeat N] [--out bench/results/check-speed.json]
+Usage: python -m bench.check_speed DIR [--brotli-all] [--repeat N] [--ort-version V] [--results-dir DIR]
 """
 
 from __future__ import annotations
 
-import sys as _sys
-from pathlib import Path as _Path
-
-_sys.path.insert(0, str(_Path(__file__).resolve().parent))
 import argparse
 import sys
 import time
 from pathlib import Path
 
-from _results import machine_info, write_results
+from bench.common import budgets_path
+from bench.results_io import add_results_dir, machine_info, write_results
+from ortwasm.checks import glue, wasm
+from ortwasm.checks.rules import check_dir, discover, load_budgets
+from ortwasm.checks.sizes import DEFAULT_BROTLI_LIMIT, brotli_available
+from ortwasm.recipe import default_version
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from ortwasm.checks import glue, wasm  # noqa: E402
-from ortwasm.checks.rules import check_dir, discover, load_budgets  # noqa: E402
-from ortwasm.checks.sizes import DEFAULT_BROTLI_LIMIT, brotli_available  # noqa: E402
 
 TARGET_S_PER_10MB = 1.0
 
@@ -42,16 +38,18 @@ def _time(fn: object, repeat: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.check_speed", description=__doc__.splitlines()[0])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--brotli-all", action="store_true", help="also time a check with brotli-11 on every file")
     ap.add_argument("--repeat", type=int, default=1, help="best of N per timing (default 1)")
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "check-speed.json")
+    ap.add_argument("--ort-version", default=None, help="the ORT version of the artifacts in DIR")
+    add_results_dir(ap)
     args = ap.parse_args(argv)
+    args.ort_version = args.ort_version or default_version()
 
     pairs = discover(args.dir)
     wasm_bytes = sum((d / f"{s}.wasm").stat().st_size for d, s in pairs)
-    budgets = load_budgets(REPO / "ci" / "budgets.toml")
+    budgets = load_budgets(budgets_path(args.ort_version))
     per10 = 10 * 10**6 / wasm_bytes
 
     def parse_only() -> None:
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"dir": str(args.dir), "artifacts": [f"{d.name}/{s}" for d, s in pairs], "wasm_bytes": wasm_bytes,
             "target_seconds_per_10MB": TARGET_S_PER_10MB, "runs": results, "repeat": args.repeat,
             "machine": machine_info(brotli_module=brotli_available())}
-    write_results(args.out, data)
+    write_results("check-speed", args.ort_version, data, results_dir=args.results_dir)
     return 0
 
 

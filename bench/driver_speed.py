@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: our driver against ORT's own tools/ci_build/build.py, both cold, back to back, ccache off.
 
 Why: "our build must not be slower than upstream's own driver" only means something when both build the same
@@ -13,8 +12,10 @@ not count against the next; the results record it.  The wall time is split from 
 (cmake's own "Configuring done"), compiles and link (.ninja_log), and the per-step CPU time of the compile
 steps both ran: the commands are identical, so a difference there is the machine, not the driver.
 
-    python bench/driver_speed.py                 # ours, then build.py (about 2 x 31 min on 2 idle cores)
-    python bench/driver_speed.py --order buildpy-first
+    python -m bench.driver_speed                 # ours, then build.py (about 2 x 31 min on 2 idle cores)
+    python -m bench.driver_speed --order buildpy-first
+
+Writes bench/results/driver-speed-<order>-<version>.json (1.21.0: the default tree build.py builds).
 """
 
 from __future__ import annotations
@@ -28,15 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._results import machine_info, write_results
+from bench.results_io import add_results_dir, machine_info, write_results
 from ortwasm import paths
 from ortwasm.digest import sha256_file
 from ortwasm.proc.progress import ninja_log_steps
+from ortwasm.recipe import default_version
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"  # driver-speed-<order>.json: each order keeps its figure
 WASM = "ort-wasm-simd-threaded.wasm"
 BUSY = 0.5  # 1-minute load average above this at a run's start means the machine was not idle
 
@@ -59,16 +58,16 @@ def run_ours(work: Path, jobs: int) -> dict[str, object]:
 
 
 def run_buildpy(work: Path, jobs: int) -> dict[str, object]:
-    """upstream_identity.py runs ORT's build.py and compares with ours-out: exit 0 only when sha256-identical.
+    """bench.upstream_identity runs ORT's build.py and compares with ours-out: exit 0 only when sha256-identical.
 
     With --order buildpy-first there is no ours-out yet, so its exit is 1 by design; main() compares the two
     runs' sha256 itself, which is what `identical_wasm` records.
     """
     tree = work / "tree"
     shutil.rmtree(tree, ignore_errors=True)
-    argv = [sys.executable, str(ROOT / "bench" / "upstream_identity.py"), "--no-ccache", "--jobs", str(jobs),
+    argv = [sys.executable, "-m", "bench.upstream_identity", "--no-ccache", "--jobs", str(jobs),
             "--build-dir", str(tree), "--ours", str(work / "ours-out" / "wasm32"),
-            "--out", str(work / "upstream-identity-cold.json")]
+            "--results-dir", str(work)]  # its upstream-identity-<version>.json there, not in bench/results
     result = _timed("ORT build.py", argv, tree / "Release" / WASM)
     return {**result, **_phases(tree / "build.log", tree / "Release" / ".ninja_log")}
 
@@ -99,7 +98,7 @@ def _timed(name: str, argv: list[str], wasm: Path) -> dict[str, object]:
     load = _wait_idle()
     print(f"== {name}: {' '.join(argv)} (load average {load:.2f})", flush=True)
     started = time.monotonic()
-    proc = subprocess.run(argv, check=False)
+    proc = subprocess.run(argv, cwd=ROOT, check=False)
     wall = time.monotonic() - started
     print(f"== {name}: exit {proc.returncode} after {wall / 60:.1f} min", flush=True)
     return {"command": " ".join(argv[1:]), "exit": proc.returncode, "wall_s": round(wall, 1),
@@ -109,12 +108,13 @@ def _timed(name: str, argv: list[str], wasm: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--order", choices=("ours-first", "buildpy-first"), default="ours-first")
+    p = argparse.ArgumentParser(prog="python -m bench.driver_speed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--order", choices=("ours-first", "buildpy-first"), default="ours-first",
+                   help="each order keeps its own result, driver-speed-<order>-<version>.json")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--out", type=Path, default=None, help="default: bench/results/driver-speed-<order>.json")
+    add_results_dir(p)
     args = p.parse_args(argv)
-    args.out = args.out or RESULTS / f"driver-speed-{args.order}.json"
     work = paths.ortwasm_home() / "bench-speed"
     work.mkdir(parents=True, exist_ok=True)
     runs = [("ours", run_ours), ("buildpy", run_buildpy)]
@@ -129,11 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     identical = built and ours["wasm_sha256"] == theirs["wasm_sha256"]
     print(f"ours {ours['wall_s']} s, ORT build.py {theirs['wall_s']} s, ratio ours/build.py {ratio}; "
           f"outputs identical: {identical}; identical compile steps took {same['median_step_ratio']}x (median)")
-    write_results(args.out, {
+    write_results(f"driver-speed-{args.order}", default_version(), {
         "what": "cold wasm32 (MEMFS OFF) build, ccache off, same build-dir path, back to back: ours vs ORT build.py",
         "order": args.order, "jobs": args.jobs, "ours": ours, "buildpy": theirs, "identical_wasm": identical,
         "same_compile_steps": same, "ratio_ours_over_buildpy": ratio, "machine": machine_info(),
-    })
+    }, results_dir=args.results_dir)
     return 0 if built and identical else 1
 
 

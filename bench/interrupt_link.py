@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Ctrl-C during a real link, then a rerun: the rerun finishes and its artifacts are the uninterrupted build's.
 
 Why a script and not a test: a real link of ORT is minutes of one core, twice.  What it does, on a variant whose
@@ -12,7 +11,9 @@ build dir and finished ``OUT/<variant>/`` exist:
 4. checks that it exited non-zero saying "interrupted", and that ``OUT/<variant>/`` still holds the old pair;
 5. reruns the same command and compares the new pair's sha256 with step 1.
 
-Usage: python bench/interrupt_link.py VARIANT [--after-phase-s 20] [--results bench/results/interrupt-link.json]
+Usage: python -m bench.interrupt_link VARIANT [--ort-version V] [--after-phase-s 20] [--results-dir DIR]
+
+Writes bench/results/interrupt-link-<version>.json.
 """
 
 from __future__ import annotations
@@ -29,11 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._results import machine_info, write_results
-from ortwasm import paths
-from ortwasm.source.recipe import require_recipe
+from bench.results_io import add_results_dir, machine_info, write_results
+from ortwasm.recipe import default_version, require_recipe
 from ortwasm.variants import load_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,13 +42,14 @@ def pair_sums(d: Path, stem: str) -> dict[str, str]:
     return {k: hashlib.sha256((d / f"{stem}.{k}").read_bytes()).hexdigest() for k in ("wasm", "mjs")}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.interrupt_link", description=__doc__.splitlines()[0])
     ap.add_argument("variant")
-    ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)
+    ap.add_argument("--ort-version", default=None)
     ap.add_argument("--after-phase-s", type=float, default=20.0, help="seconds into the link before the SIGINT")
-    ap.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "interrupt-link.json")
-    a = ap.parse_args()
+    add_results_dir(ap)
+    a = ap.parse_args(argv)
+    a.ort_version = a.ort_version or default_version()
     recipe = require_recipe(a.ort_version)
     v = load_table()[a.variant]
     out = recipe.out_dir / v.name
@@ -88,7 +87,7 @@ def main() -> int:
     rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     after = pair_sums(out, v.artifact_stem)
     result: dict[str, Any] = {
-        "command": " ".join(["python", *sys.argv]), "machine": machine_info(), "variant": v.name,
+        "machine": machine_info(), "variant": v.name,
         "interrupted_run": {**interrupted, "wall_s": round(t1 - t0, 1)},
         "rerun": {"returncode": rerun.returncode, "wall_s": round(time.monotonic() - t1, 1),
                   "tail": rerun.stdout.strip().splitlines()[-3:]},
@@ -96,7 +95,7 @@ def main() -> int:
     ok = rc != 0 and bool(sent) and interrupted["out_unchanged"] and rerun.returncode == 0 and after == before
     print(f"\nSIGINT {interrupted['sigint_after_link_start_s']} s into the link ({phase}): exit {rc}, "
           f"OUT unchanged: {interrupted['out_unchanged']}; rerun exit {rerun.returncode}; identical: {after == before}")
-    write_results(a.results, result)
+    write_results("interrupt-link", a.ort_version, result, results_dir=a.results_dir)
     return 0 if ok else 1
 
 

@@ -5,15 +5,11 @@ of it) and then writes two archives (deflate level 6, tarball and wheel at once)
 bytes, so when fewer than four variants are present (a cold ORT build takes an hour per variant) the
 four-variant figure is extrapolated from the bytes per second measured here, and labelled as such.
 
-Usage: python bench/package_speed.py [OUT] [--repeat N] [--out bench/results/package.json]
+Usage: python -m bench.package_speed [OUT] [--repeat N] [--ort-version V] [--results-dir DIR]
 """
 
 from __future__ import annotations
 
-import sys as _sys
-from pathlib import Path as _Path
-
-_sys.path.insert(0, str(_Path(__file__).resolve().parent))
 import argparse
 import hashlib
 import sys
@@ -21,29 +17,31 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import machine_info, write_results
+from bench.common import budgets_path
+from bench.results_io import add_results_dir, machine_info, write_results
+from ortwasm import paths
+from ortwasm.checks.sizes import load_budgets
+from ortwasm.package import build_packages, collect
+from ortwasm.recipe import default_version
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from ortwasm import paths  # noqa: E402
-from ortwasm.checks.sizes import load_budgets  # noqa: E402
-from ortwasm.package import build_packages, collect  # noqa: E402
 
 TARGET_S_FOUR = 10.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.package_speed", description=__doc__.splitlines()[0])
     ap.add_argument("dir", type=Path, nargs="?", default=paths.artifact_cache_dir(),
                     help="OUT dir with <variant>/ subdirs (default: the artifact cache)")
     ap.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "package.json")
+    ap.add_argument("--ort-version", default=None, help="the ORT version of the artifacts in OUT")
+    add_results_dir(ap)
     args = ap.parse_args(argv)
+    args.ort_version = args.ort_version or default_version()
 
     variants = collect(args.dir)
     wasm_bytes = sum(len(v.data["wasm"]) for v in variants)
-    budgets = load_budgets(REPO / "ci" / "budgets.toml")
+    budgets = load_budgets(budgets_path(args.ort_version))
     best: dict[str, float] = {}
     sizes: dict[str, int] = {}
     digests: set[tuple[str, str]] = set()
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "reproducible": len(digests) == 1, "four_variants_s": round(four, 2), "four_variants": label,
             "target_s_four_variants": TARGET_S_FOUR, "meets_target": four < TARGET_S_FOUR,
             "machine": machine_info()}
-    write_results(args.out, data)
+    write_results("package", args.ort_version, data, results_dir=args.results_dir)
     return 0
 
 

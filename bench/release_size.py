@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The `release` preset's wasm against the official onnxruntime-web dist, section by section.
 
 Why sections and not just the total: "our wasm is N % larger" does not say where the bytes are.  Code, data
@@ -8,28 +7,26 @@ build's toolchain is read from the tree's own CI definition (`linux-wasm-ci.yml`
 it builds dependencies with vcpkg), so the results file records the differences we cannot close here beside
 the sizes.
 
-    python bench/release_size.py                       # $ORTWASM_HOME/out-release/wasm32 vs npm's dist
-    python bench/release_size.py --release DIR --default DIR
+    python -m bench.release_size                       # $ORTWASM_HOME/out-release/wasm32 vs npm's dist
+    python -m bench.release_size --release DIR --default DIR
+
+Writes bench/results/release-size-<version>.json.
 """
 
 from __future__ import annotations
 
-import sys as _sys
-from pathlib import Path as _Path
-
-_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
 import argparse
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from bench._results import machine_info, write_results
+from bench.results_io import add_results_dir, machine_info, write_results
 from ortwasm import paths
 from ortwasm.artifacts.manifest import Manifest
 from ortwasm.checks.sizes import measure
 from ortwasm.checks.wasm import parse_file
-from ortwasm.source.recipe import require_recipe
+from ortwasm.recipe import default_version, require_recipe
 from tests.harness.client import client_app, package_dist
 
 WASM = "ort-wasm-simd-threaded.wasm"
@@ -90,13 +87,17 @@ def official_toolchain(tree: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    recipe = require_recipe("1.21.0")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--release", type=Path, default=paths.preset_dir(recipe.out_dir, "release") / "wasm32")
-    p.add_argument("--default", type=Path, default=recipe.out_dir / "wasm32")
-    p.add_argument("--results", type=Path,
-                   default=Path(__file__).resolve().parent / "results" / f"release-size-{recipe.version}.json")
+    p = argparse.ArgumentParser(prog="python -m bench.release_size", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ort-version", default=None, help="the recipe whose out dirs and npm dist are compared "
+                                                    "(default: the default version)")
+    p.add_argument("--release", type=Path, default=None, help="default: the recipe's out-release/wasm32")
+    p.add_argument("--default", type=Path, default=None, help="default: the recipe's out/wasm32")
+    add_results_dir(p)
     a = p.parse_args(argv)
+    recipe = require_recipe(a.ort_version or default_version())
+    a.release = a.release or paths.preset_dir(recipe.out_dir, "release") / "wasm32"
+    a.default = a.default or recipe.out_dir / "wasm32"
     ours = {"release_preset": a.release, "default": a.default}
     for d in ours.values():
         if not (d / "manifest.json").exists():
@@ -123,10 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndata-section strings {side.replace('_', ' ')}:")
         for kind, row in kinds.items():
             print(f"  {kind:22}{row['strings']:>8,} strings{row['bytes']:>12,} B")
-    write_results(a.results, {
+    write_results("release-size", recipe.version, {
         "what": "wasm32 release preset (ORT's release flags) vs the official onnxruntime-web dist, by section",
         "official_build": official_toolchain(recipe.source_dir), "wasm": rows,
-        "data_strings_release_vs_official": diff, "machine": machine_info()})
+        "data_strings_release_vs_official": diff, "machine": machine_info()}, results_dir=a.results_dir)
     return 0
 
 

@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """Figures of the WebGPU (JSEP) variants: how long each took to build, how big it is next to the official
 1.21.0 ``.jsep`` pair, how much ccache it shared with the CPU builds, and what loading big models on a real
 WebGPU adapter costs (headless Chromium on SwiftShader, through the official ``ort.webgpu.min.mjs``).
 
-Usage: python bench/webgpu.py [--skip-runs] [--results bench/results/webgpu-1.21.0.json]
+Usage: python -m bench.webgpu [--ort-version V] [--skip-runs] [--results-dir DIR]
+
+Writes bench/results/webgpu-<version>.json; with --skip-runs it keeps the runs that file already has.
 
 Memory is the kernel's high-water mark (VmHWM) of each Chromium process, read when the run ends: the renderer
 holds the wasm heap, the GPU process holds SwiftShader's buffers (on a real GPU those would be in VRAM).  Peak
@@ -19,20 +20,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._results import machine_info, write_results
 from bench.build_figures import configure_seconds, file_facts, ninja_wall
+from bench.results_io import add_results_dir, machine_info, result_path, write_results
 from ortwasm import paths
-from ortwasm.source.recipe import require_recipe
+from ortwasm.recipe import default_version, require_recipe
 from ortwasm.variants import load_table
 
 OFFICIAL = "onnxruntime-web@1.21.0"
 GIB = 1 << 30
 # (variant, model case, client): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
 # "official" is npm's ort.webgpu.min.mjs with wasmPaths (it fetches each file into one JS array, then mounts it);
-# "ours" is the drop-in package's entry for the variant (patch 0007 streams each file into the heap block). npm's
-# JS cannot run the wasm64 far-offset file (patch 0008: it reads zeros), so that row is ours only.
+# "ours" is the drop-in package's entry for the variant (js-stream-external-data.patch streams each file into the
+# heap block). npm's
+# JS cannot run the wasm64 far-offset file (js-jsep-wasm64-heap.patch: it reads zeros), so that row is ours only.
 RUNS = (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
         ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),
         ("wasm64-jsep-memfs", "far_offset", "ours"))
@@ -116,13 +116,14 @@ def run_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ort-version", default=paths.DEFAULT_VERSION)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.webgpu", description=__doc__.splitlines()[0])
+    ap.add_argument("--ort-version", default=None)
     ap.add_argument("--skip-runs", action="store_true", help="build figures only (no browser runs)")
-    ap.add_argument("--results", type=Path, default=None)
-    a = ap.parse_args()
-    results = a.results or Path(__file__).resolve().parent / "results" / f"webgpu-{a.ort_version}.json"
+    add_results_dir(ap)
+    a = ap.parse_args(argv)
+    a.ort_version = a.ort_version or default_version()
+    results = result_path("webgpu", a.ort_version, a.results_dir)
     builds = build_rows(a.ort_version)
     official = official_files(a.ort_version)
     for name, row in builds.items():
@@ -137,9 +138,9 @@ def main() -> int:
               f"ccache {row['ccache']}")
     previous = json.loads(results.read_text()) if results.exists() else {}
     runs = previous.get("runs", []) if a.skip_runs else run_rows()
-    write_results(results, {"command": " ".join(["python", *sys.argv]), "machine": machine_info(),
-                            "ort_version": a.ort_version, "variants": builds,
-                            f"official_onnxruntime_web_{a.ort_version}": official, "runs": runs})
+    write_results("webgpu", a.ort_version, {"machine": machine_info(), "ort_version": a.ort_version,
+                                            "variants": builds, f"official_onnxruntime_web_{a.ort_version}": official,
+                                            "runs": runs}, results_dir=a.results_dir)
     return 0
 
 

@@ -7,7 +7,7 @@
 # name, `address`, and then reject the memory as 32-bit.  Every occurrence is rewritten (the feature probe and the
 # constructor), none may survive, and `<GLUE>.ortwasm-gluefix` records how many were rewritten for the manifest.
 # The pattern is ortwasm/checks/glue.py's OLD_INDEX_KEY (CMake regexes have no look-behind or back-references, so
-# the three quotings are spelled out); tests/test_gluefix_cmake.py runs this script against that pattern.
+# the three quotings are spelled out); tests/test_toolchain_errors.py runs this script against that pattern.
 cmake_minimum_required(VERSION 3.17)
 if(NOT DEFINED GLUE OR NOT EXISTS "${GLUE}")
   message(FATAL_ERROR "ortwasm-gluefix: pass -DGLUE=<the linked .mjs>; got '${GLUE}'")

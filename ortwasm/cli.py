@@ -1,9 +1,9 @@
-"""The command line: a thin layer that resolves options once and calls the stages.
+"""The command line: parse once, resolve options once, call the pipeline or one tool.
 
-`python build.py --enable_wasm_memfs ...` and `ortwasm build ...` are the same
-command; other subcommands: check, doctor, matrix, package, fetch-sources.
-One error boundary turns every OrtWasmError into one line plus a hint and
-the error's exit code; --debug shows the traceback.
+Why thin: every decision (which version, which dirs, which variants) is the recipe's or a stage's, so the CLI
+only turns argv into typed options.  `python build.py --enable_wasm_memfs ...` and `ortwasm build ...` are the
+same command, and `--help` shows the build flags first, as ORT's own build.py does.  One error boundary turns
+every OrtWasmError into one line plus a hint and the error's exit code; --debug shows the traceback.
 """
 
 from __future__ import annotations
@@ -19,37 +19,57 @@ from typing import TYPE_CHECKING
 from . import log, paths
 from .errors import OrtWasmError, SourceError, UsageError
 from .options import CONFIGS, BuildOptions
+from .recipe import default_version, require_recipe, supported, unsupported_version
 
 if TYPE_CHECKING:
-    from .source.recipe import Recipe
+    from .recipe import Recipe
 
-SUBCOMMANDS = ("build", "check", "doctor", "matrix", "package", "fetch-sources")
+SUBCOMMANDS = ("build", "check", "doctor", "matrix", "package", "fetch-sources", "support-matrix")
+
+
+BUILD_DESCRIPTION = """Build ONNX Runtime's WebAssembly artifacts (ort-wasm-simd-threaded.wasm/.mjs, the files
+onnxruntime-web loads) for wasm32 and wasm64, and onnxruntime-web's JS from the same tree.
+Flags carry ORT build.py's names."""
+
+BUILD_EPILOG = """other commands (each takes --help):
+  python -m ortwasm check DIR          check built artifacts (or an out dir, or a dist)
+  python -m ortwasm package OUT        the drop-in onnxruntime-web npm package and a wheel
+  python -m ortwasm fetch-sources      fetch an ONNX Runtime version's tree and its pinned dependencies
+  python -m ortwasm doctor             what a build needs, pass/fail each
+  python -m ortwasm matrix             the CI matrix from the variant table
+  python -m ortwasm support-matrix     the support matrix (versions x variants x toolchains x runtimes)
+examples:
+  python build.py --enable_wasm_memfs --variants wasm32,wasm64
+  python build.py --ort-version VERSION --enable_wasm_memfs --variants wasm32"""
 
 
 def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    b = sub.add_parser("build", help="build ORT wasm artifacts (the default command)")
+    b = sub.add_parser("build", help="build ORT wasm artifacts (the default command)", description=BUILD_DESCRIPTION,
+                       epilog=BUILD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("--enable_wasm_memfs", action="store_true",
+                   help="read external data through Emscripten's MEMFS with 64-bit offsets, so weights past 4 GiB "
+                        "load (-Donnxruntime_ENABLE_WEBASSEMBLY_MEMFS=ON; OFF builds upstream's artifact)")
+    b.add_argument("--variants", default=None,
+                   help="comma-separated names from the variant table, e.g. wasm32,wasm64,wasm32-jsep; with "
+                        "--enable_wasm_memfs wasm32 means wasm32-memfs (default wasm32,wasm64)")
     b.add_argument("--ort-source", type=Path, default=None,
                    help="ONNX Runtime tree (a git checkout) or release archive (default: the tree "
                         "`fetch-sources --version <--ort-version>` fetched)")
     b.add_argument("--ort-version", default=None,
                    help="with no --ort-source: build the fetched tree of this version "
-                        f"(default {paths.DEFAULT_VERSION})")
+                        "(default: the version whose recipe says [version] default = true)")
     b.add_argument("--deps-dir", type=Path, default=None,
                    help="offline dependency sources (default: the fetched cache if present, else FetchContent)")
     b.add_argument("--online-deps", action="store_true", help="use ORT's own FetchContent (needs internet)")
     b.add_argument("--build-dir", type=Path, default=None,
                    help="per-variant build trees and the patched source copy (default: $ORTWASM_HOME/<dir>, "
-                        "<dir> from patches/<version>/recipe.toml: `build` for 1.21.0, `build-1.30.0`, ...)")
+                        "<dir> from patches/<version>/recipe.toml [layout])")
     b.add_argument("--out", type=Path, default=None,
                    help="where finished variants land, one dir each; the tests read the same default "
-                        "(default: $ORTWASM_HOME/out, or $ORTWASM_ARTIFACTS, for 1.21.0; "
-                        "$ORTWASM_HOME/out-<version> for other versions)")
-    b.add_argument("--variants", default=None,
-                   help="comma-separated names from the variant table (default wasm32,wasm64)")
-    b.add_argument("--enable_wasm_memfs", action="store_true",
-                   help="-Donnxruntime_ENABLE_WEBASSEMBLY_MEMFS=ON: read external data through MEMFS")
+                        "(default: $ORTWASM_HOME/<[layout] out> of the version's recipe; the default version's "
+                        "is $ORTWASM_ARTIFACTS when set)")
     b.add_argument("--enable_wasm_simd", action="store_true", default=True, help="(default; ORT ships SIMD only)")
-    b.add_argument("--enable_wasm_threads", action="store_true", default=True, help="(default; 1.21 needs threads)")
+    b.add_argument("--enable_wasm_threads", action="store_true", default=True, help="(default)")
     b.add_argument("--config", choices=CONFIGS, default="Release")
     b.add_argument("--enable_wasm_api_exception_catching", action="store_true")
     b.add_argument("--disable_wasm_exception_catching", action="store_true")
@@ -67,7 +87,7 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--skip-js", action="store_true",
                    help="do not build onnxruntime-web's JS from the tree (needed by `ortwasm package`)")
     b.add_argument("--toolchain", default=None, metavar="trixie|sid",
-                   help="which provisioned emscripten to use: Debian trixie's 3.1.69 or sid's 6.0.x "
+                   help="which provisioned emscripten to use (ortwasm/data/toolchains.toml) "
                         "(same as ORTWASM_TOOLCHAIN; default: EMSDK, then emcc on PATH, then trixie)")
     b.add_argument("--allow-unproven-toolchain", action="store_true",
                    help="build even with an emscripten version that patches/<version>/recipe.toml does not list "
@@ -77,7 +97,7 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ortwasm", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="ortwasm", description=BUILD_DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command")
     _build_parser(sub)
@@ -97,7 +117,8 @@ def make_parser() -> argparse.ArgumentParser:
     pk.add_argument("--dest", type=Path, default=Path("dist"))
     f = sub.add_parser("fetch-sources", help="fill $ORTWASM_HOME/sources: an ORT version's tree and its pinned deps")
     f.add_argument("--version", default=None, dest="ort_version",
-                   help=f"ONNX Runtime version, a folder of patches/ (default {paths.DEFAULT_VERSION})")
+                   help="ONNX Runtime version, a folder of patches/ (default: the version whose recipe says "
+                        "[version] default = true)")
     f.add_argument("--git-mirror", action="append", default=[], metavar="DIR|NAME=PATH",
                    help="local git repositories to take git pins from: a directory of mirrors "
                         "(<owner>+<name>/repo, <owner>/<name>, <name>.git) or NAME=PATH for one dependency "
@@ -109,14 +130,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     """Build dir, out dir and deps dir: given, or the tree's version's defaults (two versions never share)."""
-    from .source.recipe import load_recipe, supported
-    from .source.tree import peek_version, unsupported_version
+    from .recipe import load_recipe
+    from .source.tree import peek_version
 
     if a.ort_source is None:
-        wanted = a.ort_version or paths.DEFAULT_VERSION
-        wanted_recipe = load_recipe(wanted)
-        if wanted_recipe is None:
-            raise unsupported_version(wanted, supported())
+        wanted = _known_version(a.ort_version, "--ort-version")
+        wanted_recipe = require_recipe(wanted)
         a.ort_source = wanted_recipe.source_dir
         if not a.ort_source.is_dir():
             raise SourceError(f"no fetched ONNX Runtime {wanted} tree at {a.ort_source}",
@@ -176,6 +195,16 @@ def build_options(a: argparse.Namespace) -> BuildOptions:
     )
 
 
+def _known_version(given: str | None, flag: str) -> str:
+    """A supported version, or a usage error naming the valid values (any string, `1.30`, `latest`, `v1.21.0`)."""
+    if given is None:
+        return default_version()
+    if given in supported():
+        return given
+    refusal = unsupported_version(given)
+    raise UsageError(f"{flag} {given!r}: {refusal.message}", refusal.hint)
+
+
 def _cmd_build(a: argparse.Namespace) -> int:
     from . import pipeline
     from .toolchain.emscripten import PROVIDER_ENV, selected_provider
@@ -184,9 +213,9 @@ def _cmd_build(a: argparse.Namespace) -> int:
     if a.toolchain is not None:  # the flag is ORTWASM_TOOLCHAIN for this run (and what it starts)
         os.environ[PROVIDER_ENV] = a.toolchain
         selected_provider()  # an unknown name fails here, naming the choices
+    requested = None if a.variants is None else [n.strip() for n in a.variants.split(",") if n.strip()]
+    variants = resolve_requested(load_table(), requested, a.enable_wasm_memfs)  # refused before anything is read
     opts = build_options(a)
-    requested = [n.strip() for n in a.variants.split(",") if n.strip()] if a.variants else None
-    variants = resolve_requested(load_table(), requested, opts.enable_wasm_memfs)
     if a.print_cmake:
         pipeline.print_cmake(opts, variants)
         return 0
@@ -232,7 +261,7 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     from .fetch.sources import fetch_sources
     from .toolchain.emscripten import find_toolchain
 
-    fetch_sources(a.ort_version or paths.DEFAULT_VERSION, git_mirrors=a.git_mirror, debian_mirror=a.mirror,
+    fetch_sources(_known_version(a.ort_version, "--version"), git_mirrors=a.git_mirror, debian_mirror=a.mirror,
                   toolchain=find_toolchain)
     return 0
 
@@ -252,8 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_on_sigterm()
     debug = "--debug" in args
     rest = [x for x in args if x != "--debug"]
-    if not rest or (rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help")):
-        rest = ["build", *rest]  # `python build.py --enable_wasm_memfs` means build
+    if not rest or rest[0] not in SUBCOMMANDS:
+        rest = ["build", *rest]  # `python build.py --enable_wasm_memfs` (and `--help`) means build
     parser = make_parser()
     ns = parser.parse_args(rest)
     try:

@@ -24,10 +24,11 @@ from typing import TextIO
 from . import paths
 from .deps.dirs import fetch_hint, verify_deps_dir
 from .errors import OrtWasmError, ToolchainError
-from .source.patchset import find_patchset, supported_versions
-from .source.recipe import Recipe, load_recipe
+from .recipe import Recipe, default_version, load_recipe, supported
+from .source.patchset import find_patchset
 from .source.tree import read_version
 from .toolchain.emscripten import ALLOW_FLAG, Toolchain, find_toolchain, proven_toolchains
+from .toolchain.table import table
 
 PROVISION = "run `bash ci/provision-toolchain.sh`"
 FETCH = "run `bash ci/fetch-sources.sh`"
@@ -75,9 +76,10 @@ def proven_note(emscripten: str) -> tuple[bool, str]:
     costs nothing.  The default source decides when it is readable; otherwise every patch set is asked.
     """
     try:
-        versions = [read_version(paths.default_ort_source())]
+        recipe = _default_recipe()
+        versions = [read_version(recipe.source_dir)] if recipe else supported()
     except OrtWasmError:
-        versions = supported_versions()
+        versions = supported()
     if not versions:
         return False, "no patch set to judge it against"
     notes: list[str] = []
@@ -106,7 +108,8 @@ def probe_emscripten() -> tuple[Probe, Toolchain | None]:
     except (OSError, subprocess.SubprocessError) as exc:
         return Probe("emscripten", False, f"could not run emcc: {exc}", PROVISION), None
     problems: list[str] = []
-    wasm64 = "wasm64 ok" if tc.supports_wasm64() else "too old for wasm64 (needs >= 3.1.69)"
+    need = ".".join(map(str, table().min_wasm64))
+    wasm64 = "wasm64 ok" if tc.supports_wasm64() else f"too old for wasm64 (needs >= {need})"
     if not tc.supports_wasm64():
         problems.append("version")
     proven, proven_detail = proven_note(tc.version)
@@ -121,9 +124,11 @@ def probe_emscripten() -> tuple[Probe, Toolchain | None]:
         cache_note = f"cache {cache} NOT writable (the wasm64 libc is built into it on first use)"
         problems.append("cache")
     detail = f"{tc.describe()}; {wasm64}; {proven_detail}; {cache_note}"
+    dflt = table().default_provider
     hint = "" if not problems else (
-        PROVISION + " (trixie's 3.1.69 with a writable cache; unset ORTWASM_TOOLCHAIN or set it to trixie)"
-        if tc.provider != "trixie" else PROVISION + " (it installs 3.1.69 and gives it a writable cache)")
+        PROVISION + f" ({dflt.name}'s {dflt.ships} with a writable cache; unset ORTWASM_TOOLCHAIN or set it to "
+        f"{dflt.name})" if tc.provider != dflt.name else PROVISION + f" (it installs {dflt.ships} and gives it a "
+        "writable cache)")
     if "proven" in problems:
         hint += f"; or build with {ALLOW_FLAG} to use {tc.version} anyway"
     return Probe("emscripten", not problems, detail, hint), tc
@@ -186,19 +191,21 @@ def probe_chromium() -> Probe:
 
 def _default_recipe() -> Recipe | None:
     """What `bash ci/fetch-sources.sh` fills without arguments, and so what a plain `python build.py` uses."""
-    return load_recipe(paths.DEFAULT_VERSION)
+    return load_recipe(default_version())
 
 
 def probe_ort_source() -> Probe:
     recipe = _default_recipe()
-    tree = recipe.source_dir if recipe else paths.default_ort_source()
+    if recipe is None:
+        return Probe("ort source", False, "no default version in patches/", "reinstall ortwasm")
+    tree = recipe.source_dir
     try:
         version = read_version(tree)
     except OrtWasmError as exc:
         return Probe("ort source", False, exc.message, FETCH + " (or pass --ort-source to build)")
     ps = find_patchset(version)
     if ps is None:
-        known = ", ".join(supported_versions()) or "none"
+        known = ", ".join(supported()) or "none"
         return Probe("ort source", False, f"ONNX Runtime {version} at {tree}: no patch set (patches/ has {known})",
                      f"build a supported version, or `--no-patches` for an unpatched build; {FETCH}")
     return Probe("ort source", True, f"ONNX Runtime {version} at {tree}; patch set {ps.id} ({len(ps.patches)} patches)")
@@ -207,7 +214,7 @@ def probe_ort_source() -> Probe:
 def probe_deps() -> Probe:
     recipe = _default_recipe()
     if recipe is None:
-        return Probe("dependencies", False, f"patches/{paths.DEFAULT_VERSION} has no recipe",
+        return Probe("dependencies", False, f"patches/{default_version()} has no recipe",
                      "reinstall ortwasm (its patches/ folder is incomplete)")
     d = recipe.deps_dir
     try:

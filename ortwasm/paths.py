@@ -46,15 +46,6 @@ def sources_dir() -> Path:
     return ortwasm_home() / "sources"
 
 
-# The ONNX Runtime version `python build.py` builds when no --ort-source is given (the one
-# ci/fetch-sources.sh fetches by default).  Every other per-version fact is in patches/<version>/.
-DEFAULT_VERSION = "1.21.0"
-
-
-def default_ort_source() -> Path:
-    return sources_dir() / f"onnxruntime-{DEFAULT_VERSION}"
-
-
 def build_root() -> Path:
     """Build trees live outside the checkout: a fresh clone (CI) then finds them warm, and their absolute
     paths, which end up in compiler command lines, are the same on every machine."""

@@ -20,7 +20,7 @@ from .errors import BuildError, UsageError
 from .js import web
 from .options import BuildOptions
 from .proc.runner import Runner
-from .source.tree import PreparedSource, prepare, read_version
+from .source.tree import PreparedSource, peek_version, prepare, read_version
 from .toolchain.emscripten import Toolchain, check_proven, find_toolchain
 from .variants import Variant, load_table
 
@@ -76,19 +76,22 @@ def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
 
 def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
     started = time.monotonic()
+    # Everything that can refuse does so before the source is copied (hundreds of MB) or anything is written.
+    version = peek_version(opts.ort_source)
+    for v in variants:
+        reason = v.unsupported_reason(version)
+        if reason:
+            raise UsageError(f"variant {v.name} cannot be built from ONNX Runtime {version}: {reason}",
+                             "choose another variant (python -m ortwasm matrix --format names lists them)")
+        if v.memfs and not opts.apply_patches:
+            raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
+                             "drop --no-patches, or build the OFF variants only")
     toolchain = find_toolchain(need_wasm64=any(v.memory64 for v in variants))
     log.say(f"toolchain: {toolchain.describe()}")
+    check_proven(toolchain, version, allow=opts.allow_unproven_toolchain)
     source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches)
     log.say(f"source: ONNX Runtime {source.version} at {source.path} "
          f"({'patch set ' + source.patchset if source.patched else 'unpatched'})")
-    check_proven(toolchain, source.version, allow=opts.allow_unproven_toolchain)
-    for v in variants:
-        reason = v.unsupported_reason(source.version)
-        if reason:
-            raise UsageError(f"variant {v.name} cannot be built: {reason}", "choose a threaded variant")
-        if v.memfs and not source.patched:
-            raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
-                             "drop --no-patches, or build the OFF variants only")
     results = [_build_variant(opts, v, toolchain, source) for v in variants]
     if not opts.skip_js:
         with log.group("build onnxruntime-web JS"):

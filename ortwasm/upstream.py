@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .deps.dirs import cmake_defines as deps_defines
-from .source.recipe import require_recipe
+from .recipe import require_recipe
 from .source.tree import read_version
 from .toolchain.emscripten import Toolchain
 

@@ -45,10 +45,11 @@ class Variant:
         return stem
 
     def unsupported_reason(self, ort_version: str) -> str | None:
-        if not self.threads and ort_version.startswith("1.21."):
-            return ("ORT 1.21.0 does not compile without threads: onnxruntime_webassembly.cmake then defines "
-                    "BUILD_MLAS_NO_ONNXRUNTIME and mlas/lib/compute.cpp fails (no member 'Negate' in MLFloat16)")
-        return None
+        """Why ``ort_version`` cannot build this variant (its recipe's ``[variants] unsupported``), or None."""
+        from .recipe import load_recipe
+
+        recipe = load_recipe(ort_version)
+        return recipe.unsupported_variants.get(self.name) if recipe else None
 
 
 def _table_text(path: Path | None) -> tuple[str, str]:
@@ -113,7 +114,10 @@ def resolve_requested(table: dict[str, Variant], requested: list[str] | None, me
     `wasm32` with the flag means `wasm32-memfs`, so ORT-style commands keep working; so does a base name
     that exists only with MEMFS (`wasm64-jsep` -> `wasm64-jsep-memfs`); a full table name is taken as it is.
     """
-    names = requested or ["wasm32", "wasm64"]
+    if requested is not None and not requested:  # `--variants ''` (an unset shell variable): never "everything"
+        raise UsageError("--variants is empty", f"name one or more of: {', '.join(table)} (comma-separated); "
+                         "omit --variants for the default wasm32,wasm64")
+    names = ["wasm32", "wasm64"] if requested is None else requested
     out: list[str] = []
     for name in names:
         if memfs and f"{name}-memfs" in table and (name not in table or not table[name].memfs):

@@ -40,12 +40,12 @@ def _no_toolchain_in_fast_tier(request: pytest.FixtureRequest, monkeypatch: pyte
 def _artifacts_lines() -> list[str]:
     """One line per ORT version: the default version's dir (ORTWASM_ARTIFACTS), then each other recipe's out dir."""
     from ortwasm import paths
-    from ortwasm.source.recipe import load_recipe, supported
+    from ortwasm.recipe import default_version, load_recipe, supported
 
-    dirs = [(paths.DEFAULT_VERSION, paths.artifact_cache_dir())]
+    dirs = [(default_version(), paths.artifact_cache_dir())]
     for version in supported():
         recipe = load_recipe(version)
-        if version != paths.DEFAULT_VERSION and recipe is not None:
+        if version != default_version() and recipe is not None:
             dirs.append((version, recipe.out_dir))
     lines = []
     for version, where in dirs:
@@ -81,19 +81,20 @@ def configure_setup() -> tuple[Any, Any, Any]:
     """
     from ortwasm import paths
     from ortwasm.options import BuildOptions
-    from ortwasm.source.recipe import require_recipe
+    from ortwasm.recipe import default_version, require_recipe
     from ortwasm.source.tree import prepare
     from ortwasm.toolchain.emscripten import find_toolchain
 
-    if not (paths.default_ort_source() / "VERSION_NUMBER").exists():
-        pytest.skip(f"!!! no ORT tree at {paths.default_ort_source()}: run `bash ci/fetch-sources.sh`")
+    if not (require_recipe(default_version()).source_dir / "VERSION_NUMBER").exists():
+        tree = require_recipe(default_version()).source_dir
+        pytest.skip(f"!!! no ORT tree at {tree}: run `bash ci/fetch-sources.sh`")
     try:
         tc = find_toolchain(need_wasm64=True)
     except Exception as exc:
         pytest.skip(f"!!! no usable emscripten ({exc}): run `bash ci/provision-toolchain.sh`")
     work = paths.ortwasm_home() / "test-configure"
-    opts = BuildOptions(ort_source=paths.default_ort_source(), build_dir=work, out_dir=work / "out",
-                        deps_dir=require_recipe(paths.DEFAULT_VERSION).deps_dir)
+    opts = BuildOptions(ort_source=require_recipe(default_version()).source_dir, build_dir=work, out_dir=work / "out",
+                        deps_dir=require_recipe(default_version()).deps_dir)
     return opts, tc, prepare(opts.ort_source, work)
 
 

@@ -16,7 +16,7 @@ from ortwasm.cli import build_options, make_parser
 from ortwasm.options import BuildOptions
 from ortwasm.pipeline import build_env, configure_variant
 from ortwasm.proc.runner import Runner
-from ortwasm.source.recipe import require_recipe
+from ortwasm.recipe import require_recipe
 from ortwasm.source.tree import PreparedSource
 from ortwasm.toolchain.emscripten import Toolchain
 from ortwasm.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache

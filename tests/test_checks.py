@@ -30,7 +30,6 @@ from ortwasm.checks.report import run_check
 from ortwasm.checks.rules import (
     JSEP_C_API,
     MANIFEST_FORMAT,
-    ORT_C_API,
     CheckReport,
     Expectation,
     c_api_from_header,
@@ -39,12 +38,15 @@ from ortwasm.checks.rules import (
 )
 from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.errors import CannotCheck, CheckFailed
-from ortwasm.paths import artifact_cache_dir, default_ort_source, ortwasm_home
+from ortwasm.paths import artifact_cache_dir, ortwasm_home
+from ortwasm.recipe import default_version, require_recipe
 from ortwasm.variants import load_table, release_variants
 from tests.wasmbytes import uleb
 
 REPO = Path(__file__).resolve().parents[1]
 STEM = "ort-wasm-simd-threaded"
+ORT_C_API = require_recipe(default_version()).c_api  # the default version's C API, from its recipe
+BUDGETS_TOML = require_recipe(default_version()).budgets_path
 MINIFIED = {c: f"m{i}" for i, c in enumerate(ORT_C_API)}
 JSEP_MINIFIED = MINIFIED | {c: f"j{i}" for i, c in enumerate(JSEP_C_API)}
 JSEP_TEXT = 'h.jsepInit=(a,b)=>{if("webgpu"===a){}};'  # what pre-jsep.js leaves after closure
@@ -216,7 +218,7 @@ def test_memory64_with_table32_and_wasm32_glue_fails(tmp_path: Path, manifest: b
 def test_cli_check_exits_check_failed_on_mixed_widths(tmp_path: Path, manifest: bool,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     d = _mixed(tmp_path, manifest)
-    assert cli.main(["check", str(d), "--budgets", str(REPO / "ci" / "budgets.toml")]) == CheckFailed.return_code
+    assert cli.main(["check", str(d), "--budgets", str(BUDGETS_TOML)]) == CheckFailed.return_code
     out = capsys.readouterr().out
     assert "All rules pass" not in out
     assert "FAILED memory_table64:" in out and "memory is 64-bit (memory64=True) but table 0 is 32-bit" in out
@@ -267,7 +269,7 @@ def test_structurally_invalid_wasm_is_cannot_check(tmp_path: Path) -> None:
     assert data.count(export) == 1
     wasm.write_bytes(data.replace(export, bad))
     _cannot(d, f"export 'm0' is func {n}, but the module has only {n}")
-    assert cli.main(["check", str(d), "--budgets", str(REPO / "ci" / "budgets.toml")]) == CannotCheck.return_code
+    assert cli.main(["check", str(d), "--budgets", str(BUDGETS_TOML)]) == CannotCheck.return_code
 
 
 def test_subdir_with_manifest_but_no_artifacts(tmp_path: Path) -> None:
@@ -421,7 +423,7 @@ REFERENCE = _reference()
 
 
 def test_committed_budgets_have_about_ten_percent_headroom() -> None:
-    b = load_budgets(REPO / "ci" / "budgets.toml")
+    b = load_budgets(require_recipe(default_version()).budgets_path)
     released = {v.name for v in release_variants(load_table())}
     assert set(b.files) == {"default", *released}  # every released variant has a budget
     assert released <= {v for v, _ in REFERENCE}, "bench/artifact_sizes.py has not measured every released variant"
@@ -435,7 +437,7 @@ def test_committed_budgets_have_about_ten_percent_headroom() -> None:
 
 
 def test_c_api_list_matches_ort_header() -> None:
-    header = default_ort_source() / "onnxruntime" / "wasm" / "api.h"
+    header = require_recipe(default_version()).source_dir / "onnxruntime" / "wasm" / "api.h"
     if not header.is_file():
         pytest.skip(f"!!! ORT 1.21.0 source not found at {header}: run ci/fetch-sources.sh to compare ORT_C_API")
     assert c_api_from_header(header) == ORT_C_API
@@ -443,7 +445,7 @@ def test_c_api_list_matches_ort_header() -> None:
 
 
 def test_run_check_exit_codes_and_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    budgets_toml = REPO / "ci" / "budgets.toml"
+    budgets_toml = require_recipe(default_version()).budgets_path
     good = make_variant(tmp_path / "a", "wasm64-memfs", arch="wasm64", memfs=True)
     md, js = tmp_path / "r.md", tmp_path / "r.json"
     assert run_check(good, budgets_toml, None, md, json_path=js, out=io.StringIO()) == 0
@@ -509,7 +511,7 @@ def official_dist() -> Path:
 
 def test_official_dist(official_dist: Path) -> None:
     rep = check_dir(official_dist, expect=Expectation("official-1.21.0", "wasm32", False),
-                    budgets=load_budgets(REPO / "ci" / "budgets.toml"), baseline=None)
+                    budgets=load_budgets(require_recipe(default_version()).budgets_path), baseline=None)
     assert rep.ok, [f.message for f in rep.failures]
     arts = {a.stem: a for a in rep.artifacts}
     assert set(arts) == {STEM, f"{STEM}.jsep"}
@@ -527,7 +529,7 @@ def test_official_dist(official_dist: Path) -> None:
         assert set(art.glue.exposed) >= set(ORT_C_API)
     assert main.glue.mapping("OrtInit").via == "H.$a"  # type: ignore[union-attr]
     wrong = check_dir(official_dist, expect=Expectation("x", "wasm64", True),
-                      budgets=load_budgets(REPO / "ci" / "budgets.toml"), baseline=None)
+                      budgets=load_budgets(require_recipe(default_version()).budgets_path), baseline=None)
     assert {f.rule for f in wrong.failures} == {"memory64", "table64", "fs"}
 
 
@@ -547,7 +549,7 @@ def test_real_build_outputs(variant: str) -> None:
     d = artifact_cache_dir() / variant
     if not (d / f"{STEM}.wasm").is_file():
         pytest.skip(f"!!! no real ortwasm build at {d} (build {variant} to fill it); real-artifact check did NOT run")
-    rep = check_dir(d, expect=None, budgets=load_budgets(REPO / "ci" / "budgets.toml"), baseline=None)
+    rep = check_dir(d, expect=None, budgets=load_budgets(require_recipe(default_version()).budgets_path), baseline=None)
     assert rep.ok, [f.message for f in rep.failures]
     art = rep.artifacts[0]
     assert art.wasm.memory64 is variant.startswith("wasm64")

@@ -17,7 +17,7 @@ import pytest
 
 from ortwasm import paths
 from ortwasm.js.web import npm_env
-from ortwasm.source.recipe import load_recipe, supported
+from ortwasm.recipe import default_version, load_recipe, supported
 from tests.harness import models
 from tests.harness.client import (
     ClientJob,
@@ -33,7 +33,7 @@ from tests.harness.runtime import CHROMIUM
 
 pytestmark = pytest.mark.artifacts
 
-VERSIONS = [v for v in supported() if v != paths.DEFAULT_VERSION]
+VERSIONS = [v for v in supported() if v != default_version()]
 WASM32 = ("wasm32", "wasm32-memfs")  # what the official client of a current version can drive (no Memory64)
 
 

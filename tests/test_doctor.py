@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import paths
+from ortwasm import doctor, paths
 from ortwasm.cli import main
 from ortwasm.errors import ToolchainError
-from ortwasm.source.recipe import require_recipe
-from ortwasm.toolchain import doctor
+from ortwasm.recipe import default_version, require_recipe
 from ortwasm.toolchain import emscripten as toolchain
 from ortwasm.toolchain.emscripten import ExecEnv
 
@@ -137,7 +136,7 @@ def test_unproven_emscripten(healthy: FakeToolchain, capsys: pytest.CaptureFixtu
 
 def test_proven_against_the_default_source(healthy: FakeToolchain, capsys: pytest.CaptureFixture[str]) -> None:
     """With an ORT tree at the default place, its version's recipe decides (here: one without a recipe)."""
-    tree = paths.default_ort_source()
+    tree = require_recipe(default_version()).source_dir
     (tree / "cmake").mkdir(parents=True)
     (tree / "onnxruntime" / "core").mkdir(parents=True)
     (tree / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
@@ -186,7 +185,7 @@ def test_bare_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
 
 def test_unsupported_ort_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORTWASM_HOME", str(tmp_path))
-    tree = paths.default_ort_source()
+    tree = require_recipe(default_version()).source_dir
     (tree / "cmake").mkdir(parents=True)
     (tree / "onnxruntime" / "core").mkdir(parents=True)
     (tree / "cmake" / "onnxruntime_webassembly.cmake").write_text("")
@@ -202,5 +201,5 @@ def test_real_doctor(capsys: pytest.CaptureFixture[str]) -> None:
     print(text)
     assert list(lines) == NAMES, text
     assert rc == (0 if all(s == "PASS" for s, _ in lines.values()) else 3)
-    if (paths.ortwasm_home() / "toolchain-kind").exists() and require_recipe(paths.DEFAULT_VERSION).deps_dir.is_dir():
+    if (paths.ortwasm_home() / "toolchain-kind").exists() and require_recipe(default_version()).deps_dir.is_dir():
         assert rc == 0, f"provisioned machine ({paths.ortwasm_home()}), yet doctor fails:\n{text}"

@@ -1,6 +1,6 @@
 """Heap-backed external data (issue #13): MEMFS builds stream each external data file once into the wasm heap and
-let ORT use the bytes in place (onnxruntime/wasm/pre-memfs.js, patch 0003; onnxruntime-web hands the source over,
-patch 0007).
+let ORT use the bytes in place (runtime/pre-memfs.js; onnxruntime-web hands the source over,
+js-stream-external-data.patch).
 
 Through onnxruntime-web's public API (our drop-in package, as tests/test_client.py): every kind of source the module
 accepts matches native onnxruntime; a download that ends early fails naming the file and the bytes received; a
@@ -104,7 +104,8 @@ def test_download_ending_early_names_file_and_bytes(variant: str, our_app: Path,
 @pytest.mark.parametrize("variant", MEMFS)
 def test_truncated_file_path_names_the_file(variant: str, our_app: Path, mixed_case: models.ModelCase,
                                             tmp_path: Path) -> None:
-    """A file that is shorter than the model says: ORT's out-of-bounds message, and the file named (patch 0006)."""
+    """A file that is shorter than the model says: ORT's out-of-bounds message, and the file named
+    (js-name-external-data.patch)."""
     _pair(variant)
     src = mixed_case.external[0]
     short = tmp_path / src.file.name

@@ -161,7 +161,7 @@ def test_a_preset_flag_the_cli_does_not_take_is_refused(tmp_path: Path, monkeypa
     """A recipe typo (a build.py flag ortwasm has no switch for) must not be dropped silently."""
     root = tmp_path / "patches"
     (root / "1.21.0").mkdir(parents=True)
-    (root / "1.21.0" / "recipe.toml").write_text('[presets]\nodd = ["--use_webnn"]\n')
-    monkeypatch.setattr("ortwasm.source.recipe.default_patch_root", lambda: root)
+    (root / "1.21.0" / "recipe.toml").write_text('[toolchain]\nproven = ["3.1.69"]\n[presets]\nodd = ["--use_webnn"]\n')
+    monkeypatch.setattr("ortwasm.recipe.patch_root", lambda: root)
     with pytest.raises(UsageError, match="--use_webnn"):
         cli.build_options(cli.make_parser().parse_args(_preset_args(tmp_path, "--preset", "odd")))

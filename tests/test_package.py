@@ -21,13 +21,15 @@ from typing import Any
 import pytest
 
 from ortwasm import package as pk
-from ortwasm.checks.rules import JSEP_C_API, ORT_C_API
+from ortwasm.checks.rules import JSEP_C_API
 from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.cli import main
 from ortwasm.errors import PackageError
 from ortwasm.package import npm as pk_npm
+from ortwasm.recipe import default_version, require_recipe
 from tests.wasmbytes import uleb
 
+ORT_C_API = require_recipe(default_version()).c_api  # the default version's C API, from its recipe
 STEM = "ort-wasm-simd-threaded"
 FS_TEXT = 'x("/dev/tty1");x("/dev/tty1");"/dev/shm/tmp";"/proc/self/fd";"/proc/self/fd";{MEMFS:S};' + \
     "class ErrnoError{}" * 20

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ortwasm.errors import PatchError
-from ortwasm.source.patchset import find_patchset, supported_versions
+from ortwasm.recipe import supported as supported_versions
+from ortwasm.source.patchset import find_patchset
 from ortwasm.source.tree import STAMP, origin_fingerprint, patched_files, prepare
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -30,7 +31,7 @@ def test_fixtures_cover_every_edited_file(version: str) -> None:
     patchset = find_patchset(version)
     assert patchset is not None
     tree = FIXTURES / f"ort-{version}"
-    created = {rel for patch in patchset.patches for rel in _created(patch)}
+    created = {rel for patch in patchset.patches for rel in _created(patch)} | {d for d, _ in patchset.runtime_files}
     missing = [rel for rel in patched_files(patchset) if rel not in created and not (tree / rel).is_file()]
     assert missing == [], f"run: python tests/fixtures/update.py {version} <unpatched tree>"
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm import paths
 from ortwasm.errors import PatchError, SourceError
-from ortwasm.source.patchset import find_patchset, supported_versions
+from ortwasm.recipe import default_version, require_recipe
+from ortwasm.recipe import supported as supported_versions
+from ortwasm.source.patchset import find_patchset
 from ortwasm.source.tree import STAMP, origin_fingerprint, prepare
 from tests.harness.trees import minimal_ort_tree
 
-ORT = paths.default_ort_source()
+ORT = require_recipe(default_version()).source_dir
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +108,17 @@ def test_new_patch_set_keeps_mtimes_of_unchanged_patched_files(ort_tree: Path, t
     """One more patch (here: a copy of the set plus a JS-only patch) must not make Ninja rebuild C++ files."""
     root = tmp_path / "patches"
     shutil.copytree(Path(__file__).resolve().parents[1] / "patches", root)
-    js_patches = sorted((root / "1.21.0").glob("0005-*.patch"))
+    js_patches = sorted((root / "1.21.0").glob("js-wasm64.patch"))
+    series = root / "1.21.0" / "series"
+    full = series.read_text()
     for p in js_patches:
         p.unlink()
+        series.write_text(series.read_text().replace(f"\n{p.name}\n", "\n"))
     first = prepare(ort_tree, tmp_path / "b", patch_root=root)
     tpu = first.path / "onnxruntime" / "core" / "framework" / "tensorprotoutils.cc"
     before = tpu.stat().st_mtime_ns
     shutil.copy(Path(__file__).resolve().parents[1] / "patches" / "1.21.0" / js_patches[0].name, root / "1.21.0")
+    series.write_text(full)
     second = prepare(ort_tree, tmp_path / "b", patch_root=root)
     assert second.patchset != first.patchset
     assert tpu.stat().st_mtime_ns == before, "an unchanged patched C++ file got a new mtime"

@@ -15,7 +15,7 @@ from ortwasm import cli
 from ortwasm.configure.plan import GLUEFIX_SCRIPT
 from ortwasm.deps.dirs import verify_deps_dir
 from ortwasm.errors import BuildError, DependencyError, ToolchainError
-from ortwasm.source.recipe import require_recipe
+from ortwasm.recipe import require_recipe
 from ortwasm.toolchain import gluefix
 from ortwasm.toolchain.emscripten import find_toolchain, parse_emcc_version
 from tests.harness.trees import minimal_ort_tree
@@ -99,7 +99,7 @@ def test_deps_dir_of_the_wrong_version_names_dependency_found_and_pinned(tmp_pat
     import json
 
     from ortwasm.deps.dirs import STAMP, stamp_entry
-    from ortwasm.source.recipe import load_recipe
+    from ortwasm.recipe import load_recipe
 
     old, new = load_recipe("1.21.0"), load_recipe("1.30.0")
     assert old is not None and new is not None

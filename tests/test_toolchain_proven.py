@@ -126,11 +126,11 @@ def test_non_release_toolchain_version_is_refused_even_when_allowed() -> None:
 
 @pytest.mark.parametrize(("text", "match"), [
     ("[toolchain\n", "not readable TOML"),
-    ("proven = ['3.1.69']\n", r"no \[toolchain\] table"),
-    ("[toolchain]\nproved = ['3.1.69']\n", "unknown key.*proved"),
-    ("[toolchain]\nproven = []\n", "non-empty list"),
-    ("[toolchain]\nproven = '3.1.69'\n", "non-empty list"),
-    ("[toolchain]\nproven = ['3.1.69', '3.1.7x']\n", "'3.1.7x', not X.Y.Z"),
+    ("proven = ['3.1.69']\n", r"unknown section \[proven\]"),
+    ("[toolchain]\nproved = ['3.1.69']\n", "unknown key `proved`.*did you mean `proven`"),
+    ("[toolchain]\nproven = []\n", r"\[toolchain\] proven is empty"),
+    ("[toolchain]\nproven = '3.1.69'\n", "must be a list of strings"),
+    ("[toolchain]\nproven = ['3.1.69', '3.1.7x']\n", "must be a list of X.Y.Z versions; got.*3.1.7x"),
 ])
 def test_malformed_recipe(tmp_path: Path, text: str, match: str) -> None:
     """A typo in the recipe must neither prove nor disprove anything silently."""

@@ -239,7 +239,8 @@ def test_proven_sid_passes_and_hint_offers_sid(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    ('[toolchain]\nproven = ["3.1.69"]\nnote = { "6.0.5" = "x" }\n', "unknown key(s) in [toolchain]: note"),
+    ('[toolchain]\nproven = ["3.1.69"]\nnote = { "6.0.5" = "x" }\n',
+     "unknown key `note` in [toolchain]; did you mean `notes`?"),
     ('[toolchain]\nproven = ["3.1.69"]\nnotes = { "6.0" = "x" }\n', "notes has key(s) '6.0', not X.Y.Z"),
     ('[toolchain]\nproven = ["3.1.69"]\nnotes = { "6.0.5" = 1 }\n', "notes must be a table"),
     ('[toolchain]\nproven = ["3.1.69"]\nnotes = ["6.0.5"]\n', "notes must be a table"),

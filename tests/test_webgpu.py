@@ -176,14 +176,16 @@ def test_far_offset_on_webgpu(variant: str, client: str, request: pytest.Fixture
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (a 4.8 GB sparse file over HTTP)")
 @pytest.mark.parametrize("variant", [n for n in JSEP_MEMFS if TABLE[n].memory64])
 def test_official_js_reads_zeros_past_4gib_of_wasm64_heap(variant: str, official_dist: Path) -> None:
-    """Why the wasm64 far-offset run needs our JS (patch 0008): npm's 1.21.0 JSEP copies heap addresses through
+    """Why the wasm64 far-offset run needs our JS (js-jsep-wasm64-heap.patch): npm's 1.21.0 JSEP copies heap addresses
+    through
     `>>> 0`. With the 4.8 GB file in a wasm64 heap, the outputs sit past 4 GiB; the GPU download lands 4 GiB lower
     and the session returns zeros, with no error. Asserted, so the day upstream's JS is fixed this says so."""
     where = _pair(variant)
     case = models.cached_case("far_offset")
     result = _run(webgpu_job(official_dist, case, wasm_dir=where), official_dist, "ort.webgpu.min.mjs")
     assert result.ok, result.describe()
-    assert all(not out.any() for out in result.outputs.values()), "npm's JS no longer reads zeros: drop patch 0008?"
+    assert all(not out.any() for out in result.outputs.values()), \
+        "npm's JS no longer reads zeros: drop js-jsep-wasm64-heap.patch?"
     assert any(expected.any() for expected in case.expected.values())
 
 
@@ -241,7 +243,7 @@ def test_jsep_pair_under_the_cpu_bundle_runs_on_the_cpu(variant: str, official_d
 @pytest.mark.parametrize("variant", JSEP_MEMFS)
 def test_missing_or_short_external_file_on_webgpu_is_named(variant: str, official_dist: Path,
                                                            split_case: models.ModelCase, tmp_path: Path) -> None:
-    """The WebGPU loader's MEMFS route (patch 0003): a file the session was not given, or one shorter than the
+    """The WebGPU loader's MEMFS route (memfs-read.patch): a file the session was not given, or one shorter than the
     model says, fails naming the file and what is wrong, not an abort or a read past the end."""
     where = _pair(variant)
     missing = _run(webgpu_job(official_dist, split_case, wasm_dir=where, timeout_s=300,

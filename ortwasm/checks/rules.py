@@ -20,27 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .. import paths
 from ..artifacts.manifest import MANIFEST_FORMAT, Manifest
 from ..errors import CannotCheck, CheckFailed
-from ..source.patchset import default_patch_root
-from ..source.recipe import load_recipe
+from ..recipe import default_version, require_recipe
 from . import glue as gluemod
 from . import wasm as wasmmod
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
-__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ORT_C_API", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
+__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
            "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets"]
-
-# Every Ort* function in ORT 1.21.0 onnxruntime/wasm/api.h outside ENABLE_TRAINING_APIS; onnxruntime-web's
-# wasm-core-impl calls all 27.  tests/test_checks.py re-reads api.h to keep this list honest.
-ORT_C_API: tuple[str, ...] = (
-    "OrtInit", "OrtGetLastError", "OrtCreateSessionOptions", "OrtAppendExecutionProvider",
-    "OrtAddFreeDimensionOverride", "OrtAddSessionConfigEntry", "OrtReleaseSessionOptions", "OrtCreateSession",
-    "OrtReleaseSession", "OrtGetInputOutputCount", "OrtGetInputName", "OrtGetOutputName", "OrtFree",
-    "OrtCreateTensor", "OrtGetTensorData", "OrtReleaseTensor", "OrtCreateRunOptions", "OrtAddRunConfigEntry",
-    "OrtReleaseRunOptions", "OrtCreateBinding", "OrtBindInput", "OrtBindOutput", "OrtClearBoundOutputs",
-    "OrtReleaseBinding", "OrtRunWithBinding", "OrtRun", "OrtEndProfiling")
 
 # What a JSEP build adds to the C API: the kernels' callbacks into C++ (core/providers/js/js_export.h, exported by
 # onnxruntime_webassembly.cmake's EXPORTED_FUNCTIONS only with onnxruntime_USE_JSEP).  onnxruntime-web's WebGPU
@@ -129,7 +117,7 @@ class Growth:
         return 100.0 * (self.after - self.before) / self.before if self.before else 0.0
 
 
-BUDGET_HINT = "fix the build, or raise the budget in ci/budgets.toml if the growth is intended"
+BUDGET_HINT = "fix the build, or raise the budget in patches/<version>/budgets.toml if the growth is intended"
 
 
 @dataclass(frozen=True)
@@ -315,7 +303,8 @@ def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expec
     if wasm.memory64 or (exp is not None and exp.arch == "wasm64"):  # broken whatever the manifest says
         out.append(_fail(art, gf, "glue_fix", glue.memory64_index_key != "index",
                          f"{art}/{gf}: memory64 key is {glue.memory64_index_key!r}",
-                         f"{art}/{gf}: glue fix missing: the glue still says index:\"i64\" (emscripten 3.1.69); "
+                         f"{art}/{gf}: glue fix missing: the glue still says index:\"i64\" (an emscripten before the "
+                         "`address` key); "
                          "Node 24 ignores it and treats the memory as 32-bit (wants address:\"i64\")"))
     exports = wasm.function_exports()
     missing: list[str] = []
@@ -417,9 +406,14 @@ def _baseline(path: Path, arts: Sequence[ArtifactReport], pct: float) -> tuple[l
 
 
 def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, baseline: Path | None,
-              required_api: Sequence[str] = ORT_C_API, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
+              required_api: Sequence[str] | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
               size_cache: Path | None = None, max_growth_percent: float | None = None) -> CheckReport:
-    """Check every artifact under ``path``.  Raises ``CannotCheck``; rule breaks are in ``report.failures``."""
+    """Check every artifact under ``path``.  Raises ``CannotCheck``; rule breaks are in ``report.failures``.
+
+    ``required_api`` defaults to the default ORT version's C API; callers that know the version pass its own.
+    """
+    if required_api is None:
+        required_api = c_api_for(None)
     found = discover(path)
     stems_per_dir = {d: sum(1 for dd, _ in found if dd == d) for d, _ in found}
     # Compression is the slow part; zlib and brotli drop the GIL, so every file is measured at once while the
@@ -442,25 +436,27 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, basel
     return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every)
 
 
+def version_or_default(version: str | None) -> str:
+    """The ORT version whose rules judge an artifact: the one given (a manifest's, or ``--ort-version``), else the
+    default version's; a version with no recipe is refused (SourceError), never judged by another's rules."""
+    return require_recipe(version or default_version()).version
+
+
 def c_api_for(version: str | None) -> tuple[str, ...]:
-    """The C API ORT ``version``'s artifacts must export: its recipe's ``[checks] c_api``, else 1.21.0's."""
-    if version:
-        recipe = load_recipe(version)
-        if recipe is not None and recipe.c_api:
-            return recipe.c_api
-    return ORT_C_API
+    """The C API ORT ``version``'s CPU artifacts must export: its recipe's ``[checks] c_api``."""
+    recipe = require_recipe(version_or_default(version))
+    if not recipe.c_api:
+        raise CannotCheck(f"patches/{recipe.version}/recipe.toml has no [checks] c_api: nothing says what its "
+                          "artifacts must export",
+                          f"add the Ort* functions of {recipe.version}'s onnxruntime/wasm/api.h")
+    return recipe.c_api
 
 
 def default_budgets_path(version: str | None = None) -> Path:
-    """The budgets of ONNX Runtime ``version`` (``patches/<version>/budgets.toml``) when it has its own, else
-    ``ci/budgets.toml`` of the checkout this package runs from (or the wheel's copy); never the working directory's,
-    so a check judges the same way wherever it runs."""
-    if version:
-        own = default_patch_root() / version / "budgets.toml"
-        if own.is_file():
-            return own
-    cand = paths.shipped("ci/budgets.toml", "_budgets.toml")
-    if cand.is_file():
-        return cand
-    raise CannotCheck("no ci/budgets.toml next to the ortwasm package",
-                      "pass the budgets file explicitly (ortwasm check DIR --budgets ci/budgets.toml)")
+    """The size budgets of ORT ``version`` (``patches/<version>/budgets.toml``), from the checkout this package runs
+    from (or the wheel's copy); never the working directory's, so a check judges the same way wherever it runs."""
+    path = require_recipe(version_or_default(version)).budgets_path
+    if not path.is_file():
+        raise CannotCheck(f"no size budgets for ONNX Runtime {version_or_default(version)}: {path} is missing",
+                          f"add {path} (format: ortwasm/checks/sizes.py), or pass --budgets FILE")
+    return path

@@ -15,7 +15,7 @@ So brotli is skipped above ``DEFAULT_BROTLI_LIMIT`` unless asked for, and sizes
 are cached by the file's sha256: a re-check of the same bytes (report
 regeneration, baseline diffs, CI re-runs) reads them back.
 
-The budget table (``ci/budgets.toml``) is read here too, and strictly: a
+The budget table (``patches/<version>/budgets.toml``) is read here too, and strictly: a
 release engineer edits it by hand, so a typo must name its key, not be ignored.
 """
 
@@ -174,11 +174,11 @@ def _suffix_table(table: Any, where: str) -> dict[str, Budget]:
 
 
 def load_budgets(path: Path) -> Budgets:
-    """Read ci/budgets.toml; a mistake in it is reported with its key, because people edit it by hand."""
+    """Read a version's budgets.toml; a mistake in it is reported with its key, because people edit it by hand."""
     try:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
-        raise CannotCheck(f"budgets {path}: cannot read: {exc.strerror or exc}", "pass --budgets ci/budgets.toml") \
+        raise CannotCheck(f"budgets {path}: cannot read: {exc.strerror or exc}", "pass --budgets FILE") \
             from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CannotCheck(f"budgets {path} is not valid TOML: {exc}", "fix that line") from None

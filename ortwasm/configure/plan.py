@@ -24,7 +24,7 @@ from ..deps.dirs import cmake_defines as deps_defines
 from ..errors import UsageError
 from ..options import BuildOptions
 from ..paths import shipped
-from ..source.recipe import load_recipe, require_recipe
+from ..recipe import load_recipe, require_recipe
 from ..source.tree import PreparedSource
 from ..toolchain.emscripten import Toolchain
 from ..toolchain.gluefix import needs_fix

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..errors import DependencyError
-from ..source.recipe import Dependency, Recipe
+from ..recipe import Dependency, Recipe
 
 STAMP = ".ortwasm-deps.json"
 

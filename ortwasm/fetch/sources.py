@@ -31,10 +31,9 @@ from .. import log, paths
 from ..deps.dirs import STAMP, stamp_entry
 from ..digest import sha256_file
 from ..errors import DependencyError, SourceError, UsageError
-from ..source.patchset import default_patch_root
-from ..source.recipe import Dependency, Recipe, load_recipe
+from ..recipe import RECIPE, Dependency, Recipe, default_version, require_recipe
 from ..source.tree import EXPORT_STAMP
-from ..toolchain.emscripten import RECIPE, Toolchain
+from ..toolchain.emscripten import Toolchain
 from .debian import DebianSources, SourceFile, apply_ort_patch, download, extract_single_root
 
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -311,17 +310,9 @@ def _swap_into_place(partial: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _supported(root: Path | None) -> list[str]:
-    r = root or default_patch_root()
-    return sorted(p.name for p in r.iterdir() if (p / RECIPE).exists()) if r.is_dir() else []
-
-
-def recipe_for(version: str, root: Path | None = None) -> Recipe:
-    recipe = load_recipe(version, root)
-    if recipe is None:
-        raise SourceError(f"ONNX Runtime {version} has no patches/{version}/{RECIPE}: nothing to fetch for it",
-                          f"--version is one of: {', '.join(_supported(root)) or 'none'}; see docs/new-version.md")
-    return recipe
+def recipe_for(version: str | None, root: Path | None = None) -> Recipe:
+    """The recipe to fetch for (the default version's when none is named); the one supported-version refusal."""
+    return require_recipe(version or default_version(root), root)
 
 
 @dataclass
@@ -385,7 +376,8 @@ class Fetcher:
         recipe, dest = self.recipe, result.ort_tree
         origin = recipe.source_origin
         if not origin:
-            raise SourceError(f"patches/{recipe.version}/{RECIPE} has no [source] origin", "add one, see 1.30.0")
+            raise SourceError(f"patches/{recipe.version}/{RECIPE} has no [source] origin",
+                              "add one (docs/new-version.md)")
         stamp = _read_json(dest / ORT_STAMP)
         if (dest / "VERSION_NUMBER").exists() and (not stamp or stamp.get("source") == origin):
             self._check_version(dest)
@@ -556,7 +548,7 @@ class Fetcher:
         return python
 
 
-def fetch_sources(version: str = paths.DEFAULT_VERSION, *, git_mirrors: Sequence[str] = (),
+def fetch_sources(version: str | None = None, *, git_mirrors: Sequence[str] = (),
                   debian_mirror: str = DEFAULT_DEBIAN_MIRROR, toolchain: Callable[[], Toolchain] | None = None,
                   root: Path | None = None, sources: Path | None = None) -> FetchResult:
     """Fill ``sources/<layout.source>`` and ``sources/<layout.deps>/<dep>`` for ``version``'s recipe."""

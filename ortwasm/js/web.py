@@ -1,7 +1,8 @@
 """The JS stage: onnxruntime-web's JavaScript built from the same (patched) ORT tree as the wasm artifacts.
 
 Why build it rather than reuse npm's onnxruntime-web: the JS is half of the client, and the patch set fixes it too
-(wasm64 pointer widths, patch 0005).  Built the way ORT's release does it (npm ci in js/, js/common, js/web; prettier
+(wasm64 pointer widths, js-wasm64.patch).  Built the way ORT's release does it (npm ci in js/, js/common, js/web;
+prettier
 over js/; `npm pack` in js/web, whose prepack runs the esbuild script and rewrites the onnxruntime-common
 dependency), so that with no patch and upstream's glue the output is upstream's, byte for byte.
 
@@ -36,7 +37,7 @@ from ..errors import BuildError
 from ..log import fmt_duration
 from ..proc.execenv import ExecEnv
 from ..proc.runner import Runner
-from ..source.recipe import require_recipe
+from ..recipe import require_recipe
 from ..source.tree import PreparedSource
 from ..variants import load_table
 

@@ -102,7 +102,8 @@ def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None) ->
     variants = collect(path, exclude=dest)
     web = read_web(path)
     check_same_source(variants, web)  # cheap refusals first, the full checks (compression) after
-    reports = check_all(variants, budgets or load_budgets(default_budgets_path()))
+    # the version the manifests claim picks the rules; a version with no recipe is refused here (exit 4)
+    reports = check_all(variants, budgets or load_budgets(default_budgets_path(variants[0].ort_version)))
     t1 = time.perf_counter()
     timings["check_s"] = t1 - t0
     epoch, rev, ort = source_date_epoch(), package_revision(), variants[0].ort_version

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.manifest import Manifest, record_json
-from ..checks.rules import CheckReport, check_dir
+from ..checks.rules import CheckReport, c_api_for, check_dir
 from ..checks.sizes import Budgets
 from ..errors import CannotCheck, PackageCannotCheck, PackageCheckFailed, PackageError
 from ..js.web import JS_DIR_NAME, JS_FORMAT
@@ -170,7 +170,8 @@ def check_all(variants: list[VariantFiles], budgets: Budgets) -> dict[str, Check
     """Run the full check on every variant (in parallel: compression drops the GIL); refuse on any failure."""
     def one(v: VariantFiles) -> CheckReport:
         try:
-            return check_dir(v.directory, expect=None, budgets=budgets, baseline=None)
+            return check_dir(v.directory, expect=None, budgets=budgets, baseline=None,
+                             required_api=c_api_for(v.ort_version))
         except CannotCheck as exc:
             raise PackageCannotCheck(f"refusing to package {v.name}: it cannot be checked: {exc.message}",
                                      exc.hint) from None
@@ -178,7 +179,7 @@ def check_all(variants: list[VariantFiles], budgets: Budgets) -> dict[str, Check
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(variants)))) as pool:
         reports = dict(zip((v.name for v in variants), pool.map(one, variants), strict=True))
     CheckReport.merge(variants[0].directory.parent, [reports[v.name] for v in variants]).raise_if_failed(
-        "refusing to package", "fix the build (or ci/budgets.toml if the growth is intended); "
+        "refusing to package", "fix the build (or patches/<version>/budgets.toml if the growth is intended); "
         f"`python -m ortwasm check {variants[0].directory.parent}/<variant>` shows the report", PackageCheckFailed)
     for v in variants:  # the bytes packaged are the bytes the check measured
         measured = {Path(fs.name).suffix[1:]: fs.sha256 for a in reports[v.name].artifacts for fs in a.sizes}

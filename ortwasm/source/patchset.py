@@ -1,43 +1,28 @@
-"""Patch sets, one directory per ONNX Runtime version: patches/<version>/NNNN-*.patch.
+"""A version's patch set as the source stage applies it: the recipe's series, plus our own runtime files.
 
-The id of a patch set is a hash of its files, so editing a patch re-prepares
-the source copy and rebuilds exactly what the change touches.
+Why its own type: the source stage needs only what changes the tree (the patches in order, the files copied in)
+and one id for the lot, so a second run can tell whether its copy is current.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
+from ..recipe import load_recipe
 
 
 @dataclass(frozen=True)
 class PatchSet:
     version: str
     patches: tuple[Path, ...]
-
-    @property
-    def id(self) -> str:
-        h = hashlib.sha256()
-        for p in self.patches:
-            h.update(p.name.encode() + b"\0" + p.read_bytes())
-        return f"{self.version}-{h.hexdigest()[:12]}"
-
-
-def default_patch_root() -> Path:
-    """The repository's patches/ when running from a checkout, else the copy installed with the package."""
-    return paths.shipped("patches", "_patches")
-
-
-def supported_versions(root: Path | None = None) -> list[str]:
-    root = root or default_patch_root()
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.patch"))) if root.is_dir() else []
+    runtime_files: tuple[tuple[str, Path], ...] = ()  # (path in the tree, our file)
+    id: str = ""
 
 
 def find_patchset(version: str, root: Path | None = None) -> PatchSet | None:
-    root = root or default_patch_root()
-    d = root / version
-    patches = tuple(sorted(d.glob("*.patch"))) if d.is_dir() else ()
-    return PatchSet(version, patches) if patches else None
+    """The patch set of ``version``, or None when patches/ has no recipe for it."""
+    recipe = load_recipe(version, root)
+    if recipe is None or not recipe.patches:
+        return None
+    return PatchSet(version, recipe.patches, tuple(sorted(recipe.runtime_files.items())), recipe.patchset_id)

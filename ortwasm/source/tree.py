@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PatchError, SourceError
-from .patchset import PatchSet, find_patchset, supported_versions
+from ..recipe import unsupported_version
+from .patchset import PatchSet, find_patchset
 
 STAMP = ".ortwasm-source.json"
 
@@ -45,22 +46,6 @@ class PreparedSource:
     @property
     def state_id(self) -> str:
         return f"{self.version}:{self.patchset or 'upstream'}"
-
-
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split("."))
-
-
-def unsupported_version(version: str, supported: list[str]) -> SourceError:
-    """Name the nearest supported version: a 1.2x tree is most likely closest to the patch set nearest it."""
-    if not supported:
-        return SourceError(f"ONNX Runtime {version} has no patch set, and patches/ has none at all",
-                           "reinstall ortwasm, or pass --no-patches to build the tree as it is")
-    nearest = min(supported, key=lambda s: [abs(a - b) for a, b in zip(_key(s), _key(version), strict=True)])
-    return SourceError(
-        f"ONNX Runtime {version} has no patch set (supported: {', '.join(supported)}; nearest: {nearest})",
-        f"build a supported version, or add patches/{version}/ starting from patches/{nearest}/ "
-        "(docs/new-version.md says how); --no-patches builds the tree as it is, without MEMFS")
 
 
 def read_version(tree: Path) -> str:
@@ -189,7 +174,7 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
     if apply_patches:
         patchset = find_patchset(version, patch_root)
         if patchset is None:
-            raise unsupported_version(version, supported_versions(patch_root))
+            raise unsupported_version(version, patch_root)
     dest = build_dir / "src" / f"onnxruntime-{version}"
     want = {"origin": str(user_tree.resolve()), "origin_fingerprint": origin_fingerprint(user_tree),
             "patchset": patchset.id if patchset else "", "version": version}
@@ -204,6 +189,7 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
         work = tmp / "tree"
         shutil.copytree(user_tree, work, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         if patchset is not None:
+            install_runtime_files(patchset, work)
             apply_patchset(patchset, work)
         (work / STAMP).write_text(json.dumps(want, indent=2, sort_keys=True) + "\n")
         if patchset is not None and dest.exists():
@@ -221,9 +207,21 @@ def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: 
 _PATCHED_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)
 
 
+def install_runtime_files(patchset: PatchSet, tree: Path) -> None:
+    """Copy our own files (runtime/) into the tree, where the patched CMake expects them.
+
+    Why files and not `+` lines of a patch: they are the project's code, edited, reviewed and shared by every ORT
+    version as one file; a patch then only edits upstream's files.
+    """
+    for dest, src in patchset.runtime_files:
+        target = tree / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+
+
 def patched_files(patchset: PatchSet) -> list[str]:
     """Every file the patch set writes, in first-touched order (relative to the tree)."""
-    seen: dict[str, None] = {}
+    seen: dict[str, None] = {dest: None for dest, _ in patchset.runtime_files}
     for patch in patchset.patches:
         for rel in _PATCHED_FILE.findall(patch.read_text(errors="replace")):
             seen.setdefault(rel)
@@ -252,8 +250,8 @@ def apply_patchset(patchset: PatchSet, tree: Path) -> None:
 
     A tree that already carries the whole set (the set reverses cleanly, last patch first) is accepted as it
     is, and so is a patch whose reverse applies cleanly on its own.  Why both: a later patch may edit lines next
-    to an earlier one's (1.30's 0004 adds an option beside 0001's), so on a fully patched tree the earlier
-    patch's reverse context only matches once the later ones are undone.
+    to an earlier one's (1.30's wasm64.patch adds an option beside memfs-cmake-option.patch's), so on a fully
+    patched tree the earlier patch's reverse context only matches once the later ones are undone.
     """
     for i, patch in enumerate(patchset.patches):
         forward = _patch(tree, patch, dry_run=True)

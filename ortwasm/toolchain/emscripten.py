@@ -23,22 +23,23 @@ import os
 import re
 import shutil
 import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import log, paths
-from ..errors import PatchError, ToolchainError
+from ..errors import ToolchainError
 from ..proc.execenv import ExecEnv
-from ..source.patchset import default_patch_root
+from ..recipe import RECIPE, load_recipe, patch_root
+from .table import table
 
-MIN_WASM64_VERSION = (3, 1, 69)
-RECIPE = "recipe.toml"
+MIN_WASM64_VERSION = table().min_wasm64  # ortwasm/data/toolchains.toml [releases]
 ALLOW_FLAG = "--allow-unproven-toolchain"
 PROVIDER_ENV = "ORTWASM_TOOLCHAIN"
 
+_DEFAULT_SHIPS = table().default_provider.ships
 _INSTALL_HINT = (
-    "install emscripten: run `bash ci/provision-toolchain.sh` (Debian trixie's 3.1.69, "
+    f"install emscripten: run `bash ci/provision-toolchain.sh` (Debian {table().default_provider.name}'s "
+    f"{_DEFAULT_SHIPS}, "
     "in a chroot on bookworm), or install emsdk and set EMSDK"
 )
 
@@ -70,17 +71,15 @@ class Provider:
 
 
 # Measured in docs/toolchain.md "Providers".  trixie is the default: what an unset ORTWASM_TOOLCHAIN finds last.
-PROVIDERS: dict[str, Provider] = {
-    "trixie": Provider("trixie", "3.1.69", "emscripten", "about 75 s, 3 GB"),
-    "sid": Provider("sid", "6.0", "emscripten-sid", "about 4 min, 1.6 GB"),
-}
-DEFAULT_PROVIDER = "trixie"
+PROVIDERS: dict[str, Provider] = {p.name: Provider(p.name, p.ships, p.state, p.provision_time)
+                                   for p in table().providers.values()}
+DEFAULT_PROVIDER = table().default_provider.name
 
 # Compiler flags an emscripten release line needs for ORT and its dependencies to compile, keyed by major
 # version; configure.plan appends them to CMAKE_C_FLAGS and CMAKE_CXX_FLAGS.  6: emscripten 6.0 deprecates the
 # __EMSCRIPTEN_major__ macros, and abseil's and nlohmann's headers test them under -Werror
 # (`-Werror,-Wdeprecated-pragma`, measured with 6.0.5 and ORT 1.30; docs/toolchain.md "Providers").
-COMPILE_FLAGS: dict[int, tuple[str, ...]] = {6: ("-Wno-deprecated-pragma",)}
+COMPILE_FLAGS: dict[int, tuple[str, ...]] = table().compile_flags
 
 
 def selected_provider() -> Provider | None:
@@ -92,8 +91,8 @@ def selected_provider() -> Provider | None:
     if provider is None:
         raise ToolchainError(f"unknown toolchain {name!r} ({PROVIDER_ENV} or --toolchain); "
                              f"choices: {', '.join(PROVIDERS)}",
-                             f"use {PROVIDER_ENV}=trixie (emscripten 3.1.69, the default) or {PROVIDER_ENV}=sid "
-                             "(emscripten 6.0.x), or unset it to search EMSDK, PATH, then trixie")
+                             " or ".join(f"{PROVIDER_ENV}={p.name} (emscripten {p.ships})" for p in PROVIDERS.values())
+                             + f", or unset it to search EMSDK, PATH, then {DEFAULT_PROVIDER}")
     return provider
 
 
@@ -173,67 +172,35 @@ def parse_emcc_version(text: str) -> str:
         raise ToolchainError(
             f"`emcc --version` reports version {token!r}, which is not a release version X.Y.Z "
             f"(line: {match.group(0)[:200]!r})",
-            "use a released emscripten: `bash ci/provision-toolchain.sh` (3.1.69), or `emsdk install 3.1.69 && "
-            "emsdk activate 3.1.69` and set EMSDK; a -git or locally patched emcc cannot be matched against "
+            f"use a released emscripten: `bash ci/provision-toolchain.sh` ({_DEFAULT_SHIPS}), or `emsdk install "
+            f"{_DEFAULT_SHIPS} && emsdk activate {_DEFAULT_SHIPS}` and set EMSDK; a -git or locally patched emcc "
+            "cannot be matched against "
             f"the proven versions in patches/<ort version>/{RECIPE}")
     return token
 
 
 def recipe_path(ort_version: str, root: Path | None = None) -> Path:
-    return (root or default_patch_root()) / ort_version / RECIPE
+    return (root or patch_root()) / ort_version / RECIPE
 
 
 def proven_toolchains(ort_version: str, root: Path | None = None) -> tuple[str, ...] | None:
     """The emscripten versions ``patches/<ort_version>/recipe.toml`` declares proven; None without a recipe.
 
-    A recipe that exists but does not say this clearly is a PatchError naming the file: a typo there must
-    not silently prove or disprove a toolchain.
+    A recipe that exists but does not say this clearly is a PatchError naming the file (recipe.py reads it
+    strictly): a typo there must not silently prove or disprove a toolchain.
     """
-    table = _toolchain_table(ort_version, root)
-    return None if table is None else table[0]
+    recipe = load_recipe(ort_version, root)
+    return None if recipe is None else recipe.proven_toolchains
 
 
 def toolchain_notes(ort_version: str, root: Path | None = None) -> dict[str, str]:
     """``[toolchain] notes``: what is known about emscripten versions not (yet) proven, keyed by X.Y.Z.
 
-    Optional; the refusal of an unproven toolchain quotes its note (e.g. "configures 1.30; not built yet"), so
-    a user learns what trying it would buy without reading the recipe.
+    The refusal of an unproven toolchain quotes its note (e.g. "configures 1.30; not built yet"), so a user learns
+    what trying it would buy without reading the recipe.
     """
-    table = _toolchain_table(ort_version, root)
-    return {} if table is None else table[1]
-
-
-def _toolchain_table(ort_version: str, root: Path | None) -> tuple[tuple[str, ...], dict[str, str]] | None:
-    """(proven, notes) from the recipe's [toolchain], validated strictly; None without a recipe."""
-    path = recipe_path(ort_version, root)
-    if not path.is_file():
-        return None
-    hint = (f'fix {path}: it needs `[toolchain]` with `proven = ["X.Y.Z", ...]`, the emscripten versions proven, '
-            'and optionally `notes = {"X.Y.Z" = "what is known about it"}`')
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PatchError(f"{path}: not readable TOML: {exc}", hint) from None
-    table = data.get("toolchain")
-    if not isinstance(table, dict):
-        raise PatchError(f"{path}: no [toolchain] table", hint)
-    unknown = sorted(set(table) - {"proven", "notes"})
-    if unknown:
-        raise PatchError(f"{path}: unknown key(s) in [toolchain]: {', '.join(unknown)}", hint)
-    proven = table.get("proven")
-    if not (isinstance(proven, list) and proven and all(isinstance(v, str) for v in proven)):
-        raise PatchError(f"{path}: [toolchain] proven must be a non-empty list of version strings; got {proven!r}",
-                         hint)
-    bad = [v for v in proven if not _RELEASE_RE.fullmatch(v)]
-    if bad:
-        raise PatchError(f"{path}: [toolchain] proven holds {', '.join(map(repr, bad))}, not X.Y.Z", hint)
-    notes = table.get("notes", {})
-    if not (isinstance(notes, dict) and all(isinstance(v, str) and v.strip() for v in notes.values())):
-        raise PatchError(f"{path}: [toolchain] notes must be a table of \"X.Y.Z\" = \"text\"; got {notes!r}", hint)
-    bad = [v for v in notes if not _RELEASE_RE.fullmatch(v)]
-    if bad:
-        raise PatchError(f"{path}: [toolchain] notes has key(s) {', '.join(map(repr, bad))}, not X.Y.Z", hint)
-    return tuple(proven), {str(k): str(v) for k, v in notes.items()}
+    recipe = load_recipe(ort_version, root)
+    return {} if recipe is None else recipe.toolchain_notes
 
 
 def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, root: Path | None = None) -> None:
@@ -246,9 +213,9 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
     """
     if not _RELEASE_RE.fullmatch(toolchain.version):
         raise ToolchainError(f"{toolchain.describe()}: {toolchain.version!r} is not a release version X.Y.Z",
-                             "use a released emscripten: `bash ci/provision-toolchain.sh` (3.1.69), or emsdk")
-    table = _toolchain_table(version, root)
-    proven = None if table is None else table[0]
+                             f"use a released emscripten: `bash ci/provision-toolchain.sh` ({_DEFAULT_SHIPS}), "
+                             "or emsdk")
+    proven = proven_toolchains(version, root)
     if proven is not None and toolchain.version in proven:
         return
     path = recipe_path(version, root)
@@ -259,7 +226,7 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
     else:
         problem = (f"{toolchain.describe()} is not proven with ONNX Runtime {version}'s patch set; "
                    f"proven: {', '.join(proven)} ({path})")
-        note = table[1].get(toolchain.version) if table else None
+        note = toolchain_notes(version, root).get(toolchain.version)
         if note:
             problem += f"; known about {toolchain.version}: {note}"
         fix = f"use emscripten {' or '.join(proven)}: {_how_to_get(proven)}"
@@ -390,6 +357,6 @@ def find_toolchain(need_wasm64: bool = False) -> Toolchain:
     if need_wasm64 and not tc.supports_wasm64():
         raise ToolchainError(
             f"emscripten {version} ({emcc}) is too old for wasm64: its FS glue mixes BigInt and Number",
-            "use emscripten >= 3.1.69: `bash ci/provision-toolchain.sh`, or emsdk",
+            f"use emscripten >= {'.'.join(map(str, MIN_WASM64_VERSION))}: `bash ci/provision-toolchain.sh`, or emsdk",
         )
     return tc

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError
+from .table import table
 
-FIXED_IN = (3, 1, 71)  # the first emscripten release whose glue says `address:"i64"` (docs/toolchain.md)
+FIXED_IN = table().address_key_since  # the first release whose glue says `address:"i64"` (toolchains.toml)
 # The 64-bit memory descriptor's key, `index:"i64"` (emscripten 3.1.69, which Node 24 ignores) or `address:"i64"`:
 # one pattern for the check that reads it (checks/glue.py), the fix that rewrites it and the tests' harness.
 _KEY_RE = r"""(?<![\w$])(?P<q>["']?)(?P<key>{keys})(?P=q)(?P<sep>\s*:\s*)(?P<v>["'])i64(?P=v)"""
@@ -71,4 +72,5 @@ def recorded(build_mjs: Path, memory64: bool, emscripten: str | None = None) -> 
     if count == 0:
         return GlueFix(False, 0, "toolchain already emits the `address` key")
     return GlueFix(True, count, f"rewrote {count} `index:\"i64\"` to `address:\"i64\"` in the link's POST_BUILD step "
-                                "(cmake -P ortwasm-gluefix.cmake; emscripten 3.1.69 glue bug)")
+                                f"(cmake -P ortwasm-gluefix.cmake; a glue bug of emscripten before "
+                                f"{'.'.join(map(str, FIXED_IN))})")

@@ -355,7 +355,7 @@ GENERATORS: dict[str, Callable[[Path], ModelCase]] = {
     "big_gather": big_gather,
     # 1.25 GiB in five 256 MiB initializers: each under SwiftShader's 1 GiB WebGPU maxBufferSize (test_webgpu.py)
     "gather_1g25": lambda d: gather_rows(d, 81_920, 4096, name="gather_1g25", parts=5),
-    # 256 MiB of MatMul weights: ORT pre-packs them (MLAS) and releases the original (bench/runtime_load_heap.py)
+    # 256 MiB of MatMul weights: ORT pre-packs them (MLAS) and releases the original (bench/load.py (--name heap))
     # (sums of 8192 products: float32 rounding differs between MLAS builds by ~1e-4)
     "matmul_256m": lambda d: replace(matmul_add_relu(d, k=8192, n=8192, seed=6), rtol=1e-3, atol=1e-3),
 }

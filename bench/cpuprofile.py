@@ -1,55 +1,22 @@
-"""Profile: where the time of a big external-data load goes (issue #13, deliverable 1), through the public API.
-
-Not a test: it prints a summary and writes bench/results/profile-load.json and profile-load.md.  Each run is one
-fresh Node 24 process, `node --cpu-prof`, running tests/harness/js/profile_load.mjs: our drop-in package
-(`onnxruntime-web/<variant>`) creates a session from external data given as a file path (the heap-backed
-streaming path) or as bytes already in JS, with ORT's own profiler on (`enableProfiling: true`; on wasm ORT
-prints its JSON to stdout, which the driver collects).  Recorded per run:
-
-  - the timeline split, performance.now() around the module's calls (durations only): backend init (wasm compile
-    and instantiate, inside the first create), mountExternalData* (JS: stream or copy the bytes into the heap),
-    _OrtCreateSession (wasm: ORT parses the model, maps the initializers, initialises the session), the rest;
-  - CPU time and page faults over create (getrusage): system time there is the kernel zeroing fresh pages and
-    copying file data, which a sampling profiler charges to whichever frame touched the page;
-  - the --cpu-prof samples taken during create, self time per frame, top frames and groups;
-  - ORT's own profile events (model load, session initialisation) when it wrote them;
-  - peak RSS (VmHWM) as a multiple of the weights.
+"""Reading a load's profile: `node --cpu-prof` samples by frame and group, ORT's own events, the hardware floors,
+and the markdown that presents them (``python -m bench.load --profile`` measures; ``bench.render`` presents).
 
 Why the groups are coarse: the release wasm has no name section, so its frames are `$funcN`/`wasm-function[N]`
-and are summed as "wasm (unnamed)".  `--wasm-dir` points the runs at another pair of the same variant (a
-`--profiling-funcs` build), and then ORT's own function names come through in the top frames.  The glue is
-minified; each top glue frame carries a few characters of its source so it can be recognised.
-
-    python bench/profile_load.py
-    python bench/profile_load.py --runs wasm64-memfs:big_gather:path --wasm-dir /path/to/profiling-funcs/wasm64-memfs
+and are summed as "wasm (unnamed)"; a `--profiling-funcs` build (``--wasm-dir``) brings ORT's own names.  The glue
+is minified; each top glue frame carries a few characters of its source so it can be recognised.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
-import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._results import machine_info, write_results
-from bench.runtime_load_heap import _app
-from ortwasm.paths import artifact_cache_dir
-from tests.harness import models, runtime
-from tests.harness.client import JS_DIR, app_entry
-
 GIB = 1024**3
-RESULTS = Path(__file__).resolve().parent / "results"
-DRIVER = JS_DIR / "profile_load.mjs"
-RUNS = ("wasm64-memfs:gather_2g5:path", "wasm32-memfs:gather_2g5:path", "wasm64-memfs:big_gather:path",
-        "wasm64-memfs:gather_2g5:bytes", "wasm64-memfs:big_gather:bytes")
 TOP = 15
 GROUPS = ("JS mount/copy (glue)", "JS builtins (TypedArray copy, fs reads)", "memory growth (glue)",
           "JS<->wasm call wrappers (emscripten invoke_* trampolines)",
@@ -159,38 +126,6 @@ def summarise_ort_profile(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                                                                    "SequentialExecutor::Execute")]
 
 
-def profile_run(entry: Path, wasm_dir: Path, variant: str, key: str, data_as: str,
-                ort_profiler: bool) -> dict[str, Any]:
-    case = models.cached_case(key)
-    ext = case.external_bytes
-    with tempfile.TemporaryDirectory(prefix="ortwasm-cpuprof-") as tmp:
-        payload = {"entry": str(entry), "wasmDir": str(wasm_dir), "model": str(case.model),
-                   "externalData": [{"path": e.path, "file": str(e.file)} for e in case.external],
-                   "dataAs": data_as, "enableProfiling": ort_profiler,
-                   "inputs": {k: runtime.encode_tensor(v) for k, v in case.inputs.items()},
-                   "outputs": list(case.expected), "logLevel": 3, "timeoutMs": 1800_000}
-        r = runtime._run_script(DRIVER, payload, 1800, node_args=["--cpu-prof", f"--cpu-prof-dir={tmp}"])
-        profs = sorted(Path(tmp).glob("*.cpuprofile"))
-        cpu: dict[str, Any] | None = None
-        if profs:
-            window = r.raw.get("window_ns")
-            cpu = summarise_cpuprofile(json.loads(profs[0].read_text()),
-                                       (int(window[0]), int(window[1])) if window else None)
-    mism = runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok else []
-    session_ms = r.timings.get("session_ms")
-    peak = r.memory.get("peak_rss")
-    ort_prof = r.raw.get("ort_profile")
-    return {
-        "variant": variant, "case": key, "data_as": data_as, "wasm_dir": str(wasm_dir), "ok": r.ok and not mism,
-        "error": r.error, "stage": r.stage, "mismatches": mism, "external_bytes": ext, "session_ms": session_ms,
-        "gb_per_s": round(ext / 1e9 / (session_ms / 1e3), 3) if r.ok and session_ms else None,
-        "peak_rss": peak, "peak_rss_x": round(peak / ext, 3) if isinstance(peak, int) else None,
-        "phases": r.raw.get("phases"), "rusage": r.raw.get("rusage"),
-        "ort_profile": summarise_ort_profile(ort_prof) if isinstance(ort_prof, list) else None,
-        "ort_profile_error": r.raw.get("ort_profile_error"), "cpu_profile": cpu,
-    }
-
-
 # 1 GiB into fresh wasm memory, then again into the same (now resident) pages: the first is what every load pays
 FLOOR_JS = """
 const n = 1 << 30;
@@ -204,7 +139,7 @@ console.log(JSON.stringify({ bytes: n, first_touch_ms: first, warm_ms: warm }));
 """
 
 
-def floors(files: list[Path]) -> dict[str, Any]:
+def floors(files: list[Path], node: Path) -> dict[str, Any]:
     """What the hardware does in this run: `cat FILE > /dev/null` (page cache warm: the second of two reads) per
     weights file, and a copy into fresh vs resident wasm memory (the page-fault cost every copy into a new heap
     pays)."""
@@ -217,7 +152,7 @@ def floors(files: list[Path]) -> dict[str, Any]:
             dt = time.perf_counter() - t0
         size = f.stat().st_size
         out["cat"][f.name] = {"bytes": size, "s": round(dt, 3), "gb_per_s": round(size / 1e9 / dt, 3)}
-    proc = subprocess.run([str(runtime.node_binary()), "--input-type=module", "-e", FLOOR_JS],
+    proc = subprocess.run([str(node), "--input-type=module", "-e", FLOOR_JS],
                           capture_output=True, text=True, check=False)
     try:
         c = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -262,9 +197,11 @@ def _ms(v: object) -> str:
     return f"{float(v) / 1e3:.2f} s" if isinstance(v, int | float) else "-"
 
 
-def markdown(runs: list[dict[str, Any]], named: bool, fl: dict[str, Any]) -> str:
-    out = ["# Where an external-data load spends its time (issue #13, deliverable 1)", "",
-           "Written by `bench/profile_load.py` (figures in profile-load.json).  Node 24, our drop-in onnxruntime-web, "
+def markdown(runs: list[dict[str, Any]], named: bool, fl: dict[str, Any], level: int = 1) -> str:
+    """The profile as markdown; `level` is the depth of its top heading."""
+    h = "#" * level
+    out = [f"{h} Where an external-data load spends its time (issue #13, deliverable 1)", "",
+           "Written by `python -m bench.load --profile`.  Node 24, our drop-in onnxruntime-web, "
            "`InferenceSession.create` through the public API, one fresh process per row under `node --cpu-prof`; "
            "samples kept only while create runs.  Timeline by performance.now() around the module's calls (rest: "
            "importing the glue, reading the .wasm, session options, the model's copy, unmounting); CPU and "
@@ -272,7 +209,7 @@ def markdown(runs: list[dict[str, Any]], named: bool, fl: dict[str, Any]) -> str
     if not named:
         out += ["The release wasm has no name section: its frames are `$funcN` and are summed as **wasm (unnamed)**. "
                 "Re-run with `--wasm-dir <a --profiling-funcs build>` for ORT's function names.", ""]
-    out += ["## Timeline of create", "",
+    out += [f"{h}# Timeline of create", "",
             "| run | weights | create | GB/s | backend init (compile, OrtInit) | mount (JS) | OrtCreateSession (wasm) "
             "| rest | user / sys CPU | minor faults | peak RSS |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
@@ -287,14 +224,14 @@ def markdown(runs: list[dict[str, Any]], named: bool, fl: dict[str, Any]) -> str
                    f"{_ms(ph.get('mount_ms'))} | {_ms(ph.get('ort_create_session_ms'))} | {_ms(ph.get('rest_ms'))} | "
                    f"{_ms(ru.get('user_cpu_ms'))} / {_ms(ru.get('system_cpu_ms'))} | {ru.get('minor_faults')} | "
                    f"{r['peak_rss_x']}x |")
-    out += ["", "## Reading", "", *findings(runs, fl), "",
+    out += ["", f"{h}# Reading", "", *findings(runs, fl), "",
             "Floors in the same run: " + ", ".join(f"`cat {k} > /dev/null` {v['s']} s ({v['gb_per_s']} GB/s)"
                                                   for k, v in fl.get("cat", {}).items()) + "."]
     for r in runs:
         cpu = r.get("cpu_profile")
         if not r["ok"] or not cpu:
             continue
-        out += ["", f"## {r['variant']} {r['case']} from {r['data_as']}: {cpu['sampled_ms'] / 1e3:.2f} s sampled", "",
+        out += ["", f"{h}# {r['variant']} {r['case']} from {r['data_as']}: {cpu['sampled_ms'] / 1e3:.2f} s sampled", "",
                 "| group | self | share |", "|---|---|---|"]
         out += [f"| {g} | {v['self_ms'] / 1e3:.2f} s | {v['share']:.1%} |" for g, v in cpu["groups"].items()]
         out += ["", "| frame | where | self | share | group | main caller |", "|---|---|---|---|---|---|"]
@@ -311,38 +248,3 @@ def markdown(runs: list[dict[str, Any]], named: bool, fl: dict[str, Any]) -> str
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", default=",".join(RUNS), help="comma list of variant:case:path|bytes")
-    p.add_argument("--wasm-dir", type=Path, help="a pair dir to use instead of the artifact cache's (one variant)")
-    p.add_argument("--no-ort-profiler", action="store_true")
-    p.add_argument("--out", type=Path, default=RESULTS / "profile-load.json")
-    p.add_argument("--md", type=Path, default=RESULTS / "profile-load.md")
-    args = p.parse_args(argv)
-    app = _app(artifact_cache_dir(), "ortwasm")
-    runs: list[dict[str, Any]] = []
-    for spec in args.runs.split(","):
-        variant, key, data_as = spec.split(":")
-        wasm_dir = args.wasm_dir or artifact_cache_dir() / variant
-        r = profile_run(app_entry(app, f"onnxruntime-web/{variant}"), wasm_dir, variant, key, data_as,
-                        not args.no_ort_profiler)
-        runs.append(r)
-        ph = r["phases"] or {}
-        print(f"{variant:>13} {key:>11} {data_as:>5}  " + (
-            f"create {_ms(r['session_ms'])} ({r['gb_per_s']} GB/s): init {_ms(ph.get('backend_init_ms'))}, "
-            f"mount {_ms(ph.get('mount_ms'))}, OrtCreateSession {_ms(ph.get('ort_create_session_ms'))}, "
-            f"rest {_ms(ph.get('rest_ms'))}; peak {r['peak_rss_x']}x" if r["ok"] else f"FAILED: {r['error']}"),
-            flush=True)
-    cases = {key for spec in args.runs.split(",") for key in [spec.split(":")[1]]}
-    fl = floors([e.file for key in sorted(cases) for e in models.cached_case(key).external])
-    named = any(f["group"] == "wasm ORT session init (named)" for r in runs
-                for f in ((r.get("cpu_profile") or {}).get("top") or []))
-    write_results(args.out, {"machine": machine_info(), "wasm_names": named, "floors": fl, "runs": runs})
-    md = markdown(runs, named, fl)
-    args.md.write_text(md)
-    print(md)
-    return 0 if all(r["ok"] for r in runs) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,564 @@
+// Copyright (c) Microsoft Corporation. All rights reserved.
+// Licensed under the MIT License.
+
+'use strict';
+
+//
+// MEMFS support for external data (linked only with onnxruntime_ENABLE_WEBASSEMBLY_MEMFS=ON, after pre.js).
+//
+// onnxruntime-web calls Module.mountExternalData(path, bytes) for every entry of the `externalData` session option
+// (or, when the module has it, `await Module.mountExternalDataStreaming(path, source)`), and
+// Module.unmountExternalData() once the session exists. In a MEMFS build the files go into the Emscripten file
+// system instead of the Module.MountedFiles map, and the C++ side reads them with 64-bit offsets through ORT's POSIX
+// path (GetFileContent: Env::MapFileIntoMemory, i.e. mmap, then pread as the fallback), so external data may pass
+// 4 GiB.
+//
+// Two ways to hold a file:
+//
+// - heap-backed (the default when it fits): the bytes go once into ONE _malloc'ed block of the wasm heap, streamed
+//   there in chunks (a Node file path is read straight into the heap; a URL, Blob or ReadableStream is copied chunk
+//   by chunk). The file's mmap hands ORT a pointer into that block (`allocated: false`, no copy), so initializers on
+//   the CPU use the bytes in place. The block is freed when the file is unlinked (unmountExternalData) AND the last
+//   mapping is gone (ORT unmaps an initializer when it releases it: session release, or after pre-packing).
+// - JS-backed (the fallback, and what this file did before): MEMFS keeps the caller's Uint8Array (canOwn, no copy),
+//   mmap is refused, and ORT preads what it needs into its own buffers. Chosen when the file does not fit the heap
+//   budget (wasm32: 4 GiB heap) or malloc fails; the choice is logged at ORT's warning level.
+//
+// Why the munmap hook below: emscripten 3.1.69's munmap reaches JS only as _munmap_js(addr, len, prot, flags, fd,
+// offset), which looks the stream up by fd; ORT closes the fd right after mmap, so no stream op ever sees the unmap.
+// The hook counts unmaps by address instead. Two live mappings at one address with different lengths would make
+// libc's munmap fail (it matches the first mapping with that address and refuses a different length), so mappings
+// shorter than a wasm page (64 KiB, the libc page size: two such tensors can start in the same page) and any
+// mapping that would share an address with a live one of another length are refused (ENODEV): ORT then preads them.
+//
+// This code is compiled together with the glue, so the closure compiler renames FS members consistently here. Keys
+// that callers outside the glue read or write are quoted.
+//
+
+/** Heap-backed files not yet freed (record: {path, ptr, size, maps, opens, unlinked}). */
+var ortHeapFiles = new Set();
+/** Live in-place mappings: address -> {rec, len, count}. */
+var ortHeapMaps = new Map();
+/** What each mount chose, for Module.externalDataStatus(). */
+var ortMountLog = new Map();
+
+var ortPtr = (v) => typeof v == 'bigint' ? Number(v) : (Module['PTR_SIZE'] == 8 ? Number(v) : Number(v) >>> 0);
+
+var ortHeapU8 = () => {
+  // memory may have grown (in any thread) since HEAPU8 was made
+  if (HEAPU8.buffer !== wasmMemory.buffer) {
+    updateMemoryViews();
+  }
+  return HEAPU8;
+};
+
+var ortLog = (options, level, message) => {
+  // ORT severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal; onnxruntime-web's session default is 2
+  const threshold = options && typeof options['logSeverityLevel'] == 'number' ? options['logSeverityLevel'] : 2;
+  if (level >= threshold) {
+    (level >= 2 ? console.warn : console.log)(`onnxruntime-web (MEMFS): ${message}`);
+  }
+};
+
+var ortMaybeFree = (rec) => {
+  if (rec.ptr && rec.unlinked && !rec.maps && !rec.opens) {
+    Module['_free'](rec.ptr);
+    rec.ptr = 0;
+    ortHeapFiles.delete(rec);
+  }
+};
+
+/**
+ * Count unmaps of in-place mappings (see the header); everything else goes to emscripten's own _munmap_js.
+ * Function declarations are hoisted, so at this point the glue's _munmap_js exists; the wasm imports and the
+ * pthread proxy table are built after this runs and pick up the wrapper.
+ */
+var ortMunmapJs = __munmap_js;
+__munmap_js = function(addr, len, prot, flags, fd, offset) {
+  if (!ENVIRONMENT_IS_PTHREAD) {
+    const a = ortPtr(addr);
+    const m = ortHeapMaps.get(a);
+    if (m && m.len === ortPtr(len)) {
+      if (--m.count === 0) {
+        ortHeapMaps.delete(a);
+      }
+      m.rec.maps--;
+      ortMaybeFree(m.rec);
+      return 0;
+    }
+  }
+  return ortMunmapJs(addr, len, prot, flags, fd, offset);
+};
+
+var ortSplitPath = (externalDataFilePath) => {
+  if (externalDataFilePath.startsWith('./')) {
+    externalDataFilePath = externalDataFilePath.substring(2);
+  }
+  const path = PATH.normalize(externalDataFilePath.startsWith('/') ? externalDataFilePath : '/' + externalDataFilePath);
+  const slash = path.lastIndexOf('/');
+  return {path, dir: path.substring(0, slash) || '/', name: path.substring(slash + 1)};
+};
+
+var ortUnlink = (path) => {
+  if (FS.analyzePath(path).exists) {
+    const node = FS.lookupPath(path).node;
+    FS.unlink(path);
+    if (node.ortHeap) {
+      node.ortHeap.unlinked = true;
+      ortMaybeFree(node.ortHeap);
+    }
+  }
+};
+
+var ortPrepare = (externalDataFilePath) => {
+  const where = ortSplitPath(externalDataFilePath);
+  if (where.dir !== '/') {
+    FS.mkdirTree(where.dir);
+  }
+  ortUnlink(where.path);
+  return where;
+};
+
+/** Stream ops of a heap-backed file: reads and maps go to the heap block; it is read-only. */
+var ortHeapStreamOps = (rec, base) => Object.assign({}, base, {
+  open(stream) {
+    rec.opens++;
+  },
+  dup(stream) {
+    rec.opens++;
+  },
+  close(stream) {
+    rec.opens--;
+    ortMaybeFree(rec);
+  },
+  read(stream, buffer, offset, length, position) {
+    if (position >= rec.size) {
+      return 0;
+    }
+    const n = Math.min(rec.size - position, length);
+    const heap = ortHeapU8();
+    const from = rec.ptr + position;
+    if (buffer.buffer === heap.buffer) {
+      // within the heap: a memmove, no temporary (set() would clone the shared source first)
+      heap.copyWithin(buffer.byteOffset + offset, from, from + n);
+    } else {
+      buffer.set(heap.subarray(from, from + n), offset);
+    }
+    return n;
+  },
+  write(stream, buffer, offset, length, position, canOwn) {
+    throw new FS.ErrnoError(63 /* EPERM */);
+  },
+  allocate(stream, offset, length) {
+    throw new FS.ErrnoError(63 /* EPERM */);
+  },
+  mmap(stream, length, position, prot, flags) {
+    // ENODEV makes ORT's mmap fail quietly; it then preads (GetFileContent's fallback)
+    const shared = !(flags & 2 /* MAP_PRIVATE */);
+    if (!rec.ptr || length < 65536 || position + length > rec.size || (shared && (prot & 2 /* PROT_WRITE */))) {
+      throw new FS.ErrnoError(43 /* ENODEV */);
+    }
+    const ptr = rec.ptr + position;
+    const live = ortHeapMaps.get(ptr);
+    if (live && live.len !== length) {
+      throw new FS.ErrnoError(43 /* ENODEV */);
+    }
+    if (live) {
+      live.count++;
+    } else {
+      ortHeapMaps.set(ptr, {rec, len: length, count: 1});
+    }
+    rec.maps++;
+    return {ptr, allocated: false};
+  },
+  msync(stream, buffer, offset, length, mmapFlags) {
+    return 0;
+  },
+});
+
+/** Make `path` a heap-backed MEMFS file over [ptr, ptr + size). */
+var ortMountHeap = (where, ptr, size) => {
+  FS.createDataFile(where.dir, where.name, null, /* canRead= */ true, /* canWrite= */ false, /* canOwn= */ false);
+  const node = FS.lookupPath(where.path).node;
+  const rec = {path: where.path, ptr, size, maps: 0, opens: 0, unlinked: false};
+  ortHeapFiles.add(rec);
+  node.ortHeap = rec;
+  // a view for whoever looks at MEMFS contents directly (stays valid: the memory is shared and only grows); the
+  // stream ops above never use it and build their views afresh
+  node.contents = new Uint8Array(ortHeapU8().buffer, ptr, size);
+  node.usedBytes = size;
+  node.stream_ops = ortHeapStreamOps(rec, node.stream_ops);
+  return rec;
+};
+
+/** Keep the caller's array (canOwn: no copy); no mmap, so ORT preads into its own buffer. */
+var ortMountJs = (where, data) => {
+  FS.createDataFile(where.dir, where.name, data, /* canRead= */ true, /* canWrite= */ false, /* canOwn= */ true);
+  // MEMFS's own mmap would memalign, zero-fill, then copy (two passes over the bytes); pread is one
+  const node = FS.lookupPath(where.path).node;
+  node.stream_ops = Object.assign({}, node.stream_ops, {mmap: undefined});
+};
+
+/**
+ * Heap block for `size` bytes, or [0, reason] when the file should stay in JS memory.
+ * options['backing']: 'auto' (default), 'heap' (fail rather than fall back) or 'js'.
+ */
+var ortAllocate = (size, options) => {
+  const want = (options && options['backing']) || 'auto';
+  if (want === 'js') {
+    return [0, 'backing "js" requested'];
+  }
+  if (size === 0) {
+    return [0, 'empty file'];
+  }
+  const wasm64 = Module['PTR_SIZE'] == 8;
+  // the link's MAXIMUM_MEMORY, less room for ORT itself (arena, activations, pre-packed weights)
+  const max = wasm64 ? 16 * 1024 ** 3 : 4 * 1024 ** 3;
+  const budget = options && typeof options['heapBudget'] == 'number' ? options['heapBudget'] : max - 512 * 1024 ** 2;
+  let held = 0;
+  for (const rec of ortHeapFiles) {
+    held += rec.size;
+  }
+  if (held + size > budget && want !== 'heap') {
+    return [0, `${size} bytes would pass the heap budget (${budget} bytes, ${held} held by other files)`];
+  }
+  if (!wasm64 && size >= 4 * 1024 ** 3) {
+    return [0, `${size} bytes do not fit a 32-bit heap`];
+  }
+  const ptr = ortPtr(Module['_malloc'](size));
+  if (!ptr) {
+    return [0, `malloc(${size}) failed`];
+  }
+  return [ptr, ''];
+};
+
+var ortNote = (where, size, backing, reason, options) => {
+  ortMountLog.set(where.path, {'path': where.path, 'byteLength': size, 'backing': backing, 'reason': reason});
+  if (backing === 'heap') {
+    ortLog(options, 1, `${where.path}: ${size} bytes in the wasm heap, used in place`);
+  } else {
+    // a fallback the caller did not ask for is a warning: the file costs its size again in the heap when read
+    const asked = !size || (options && options['backing']) === 'js';
+    ortLog(options, asked ? 1 : 2,
+           `${where.path}: ${size} bytes kept in JS memory, copied into the heap when read (${reason})`);
+  }
+  return {'path': where.path, 'byteLength': size, 'backing': backing, 'reason': reason};
+};
+
+var ortAsBytes = (data) => data instanceof Uint8Array ? data :
+    ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) :
+    new Uint8Array(data);
+
+var ortIsBytes = (data) => ArrayBuffer.isView(data) || data instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer != 'undefined' && data instanceof SharedArrayBuffer);
+
+/** Bytes already in JS: one copy into the heap, or (fallback) MEMFS keeps the array itself. */
+var ortMountBytes = (where, data, options) => {
+  const bytes = ortAsBytes(data);
+  const size = bytes.byteLength;
+  const [ptr, reason] = ortAllocate(size, options);
+  if (ptr) {
+    ortHeapU8().set(bytes, ptr);
+    ortMountHeap(where, ptr, size);
+    return ortNote(where, size, 'heap', '', options);
+  }
+  if ((options && options['backing']) === 'heap') {
+    throw new Error(`external data ${where.path}: no heap block for ${size} bytes: ${reason}`);
+  }
+  ortMountJs(where, bytes);
+  return ortNote(where, size, 'js', reason, options);
+};
+
+/**
+ * @param {string} externalDataFilePath
+ * @param {Uint8Array|ArrayBuffer|ArrayBufferView} externalDataFileData
+ * @param {Object=} options {'backing': 'auto'|'heap'|'js', 'heapBudget': bytes, 'logSeverityLevel': 0..4}
+ */
+Module['mountExternalData'] = (externalDataFilePath, externalDataFileData, options) => {
+  if (!ortIsBytes(externalDataFileData)) {
+    throw new TypeError(`external data ${externalDataFilePath}: mountExternalData takes bytes; ` +
+                        'use mountExternalDataStreaming for a path, URL, Blob or stream');
+  }
+  return ortMountBytes(ortPrepare(externalDataFilePath), externalDataFileData, options);
+};
+
+var ORT_CHUNK = 32 * 1024 * 1024;
+
+/** Node file path (or file: URL) -> reader that reads straight into a destination view. */
+var ortNodeFileReader = async (file) => {
+  const fsp = require('fs')['promises'];
+  if (typeof file != 'string') {
+    file = require('url')['fileURLToPath'](file);
+  } else if (file.startsWith('file:')) {
+    file = require('url')['fileURLToPath'](file);
+  }
+  const handle = await fsp['open'](file, 'r');
+  try {
+    const size = Number((await handle['stat']())['size']);
+    return {
+      size,
+      what: file,
+      readInto: async (view, position) => (await handle['read'](view, 0, view.byteLength, position))['bytesRead'],
+      close: () => handle['close'](),
+    };
+  } catch (e) {
+    await handle['close']();
+    throw e;
+  }
+};
+
+/** A ReadableStream's reader -> chunk reader. */
+var ortStreamReader = (stream, size, what) => {
+  const reader = stream['getReader']();
+  return {
+    size,
+    what,
+    next: async () => {
+      const r = await reader['read']();
+      return r['done'] ? null : r['value'];
+    },
+    close: () => reader['cancel']().catch(() => {}),
+  };
+};
+
+var ortResponseReader = (response, what) => {
+  if (!response['ok']) {
+    throw new Error(`failed to load external data file: ${what} (HTTP ${response['status']})`);
+  }
+  const headers = response['headers'];
+  const encoding = headers['get']('Content-Encoding');
+  const length = headers['get']('Content-Length');
+  // a compressed body decodes to more bytes than Content-Length says: size unknown
+  const size = length !== null && (!encoding || encoding === 'identity') ? Number(length) : undefined;
+  if (!response['body']) {
+    return {size, what, next: (() => {
+      let done = false;
+      return async () => done ? null : (done = true, new Uint8Array(await response['arrayBuffer']()));
+    })(), close: () => {}};
+  }
+  return ortStreamReader(response['body'], size, what);
+};
+
+var ortAsyncIterableReader = (iterable, size, what) => {
+  const it = iterable[Symbol.asyncIterator]();
+  return {
+    size,
+    what,
+    next: async () => {
+      const r = await it['next']();
+      return r['done'] ? null : ortAsBytes(r['value']);
+    },
+    close: () => it['return']?.(),
+  };
+};
+
+/** Any supported source -> {size (or undefined), what, readInto | next, close}. */
+var ortOpenSource = async (source, options) => {
+  const given = options && typeof options['size'] == 'number' ? options['size'] : undefined;
+  if (typeof URL != 'undefined' && source instanceof URL) {
+    source = source.href;
+  }
+  if (typeof source == 'string') {
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(source);
+    if (ENVIRONMENT_IS_NODE && (!scheme || scheme[1].toLowerCase() === 'file')) {
+      return ortNodeFileReader(source);
+    }
+    return ortResponseReader(await fetch(source), source);
+  }
+  if (typeof Response != 'undefined' && source instanceof Response) {
+    return ortResponseReader(source, source['url'] || 'a Response');
+  }
+  if (typeof Blob != 'undefined' && source instanceof Blob) {
+    return ortStreamReader(source['stream'](), source['size'], source['name'] ? `File ${source['name']}` : 'a Blob');
+  }
+  if (typeof ReadableStream != 'undefined' && source instanceof ReadableStream) {
+    return ortStreamReader(source, given, 'a ReadableStream');
+  }
+  if (source && typeof source[Symbol.asyncIterator] == 'function') {
+    return ortAsyncIterableReader(source, given, 'a stream');
+  }
+  throw new TypeError(`unsupported external data source (${Object.prototype.toString.call(source)}): ` +
+                      'give bytes, a path or URL string, a URL, a Blob, a Response or a ReadableStream');
+};
+
+/**
+ * Stream `source` into the destination `view(offset, length)` gives; returns the bytes written. Throws an error
+ * naming the file and the bytes received when the source fails, ends early or runs long.
+ */
+var ortFill = async (where, src, size, view) => {
+  let got = 0;
+  const fail = (what) => new Error(`external data ${where.path}: ${what} after ${got} of ${size} bytes from ${src.what}`);
+  if (src.readInto) {
+    while (got < size) {
+      let n;
+      try {
+        n = await src.readInto(view(got, Math.min(ORT_CHUNK, size - got)), got);
+      } catch (e) {
+        throw fail(`read failed (${e?.message ?? e})`);
+      }
+      if (!n) {
+        throw fail('the file ended');
+      }
+      got += n;
+    }
+    return got;
+  }
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await src.next();
+    } catch (e) {
+      throw fail(`the stream failed (${e?.message ?? e})`);
+    }
+    if (chunk === null) {
+      break;
+    }
+    if (got + chunk.byteLength > size) {
+      got += chunk.byteLength;
+      throw fail('the stream ran past the expected length');
+    }
+    view(got, chunk.byteLength).set(chunk);
+    got += chunk.byteLength;
+  }
+  if (got < size) {
+    throw fail('the stream ended');
+  }
+  return got;
+};
+
+/**
+ * Mount external data from bytes, a path (Node) or URL string, a URL, a Blob/File, a Response, a ReadableStream or
+ * an async iterable of byte chunks. A known size is streamed into one heap block (or, over budget, one JS array);
+ * an unknown size (a stream without options.size, a compressed or header-less response) is gathered in chunks first.
+ *
+ * @param {string} externalDataFilePath
+ * @param {*} source
+ * @param {Object=} options {'size', 'backing', 'heapBudget', 'logSeverityLevel'}
+ * @return {!Promise<!Object>} {'path', 'byteLength', 'backing': 'heap'|'js', 'reason'}
+ */
+Module['mountExternalDataStreaming'] = async (externalDataFilePath, source, options) => {
+  if (ortIsBytes(source)) {
+    return Module['mountExternalData'](externalDataFilePath, source, options);
+  }
+  const where = ortSplitPath(externalDataFilePath);
+  let src;
+  try {
+    src = await ortOpenSource(source, options);
+  } catch (e) {
+    throw new Error(`external data ${where.path}: cannot open ${typeof source == 'string' ? source : 'the source'}: ` +
+                    `${e?.message ?? e}`);
+  }
+  try {
+    let size = src.size;
+    if (size === undefined) {
+      // unknown length: gather the chunks, then place them like bytes (transiently twice the file)
+      const chunks = [];
+      size = 0;
+      for (;;) {
+        let c;
+        try {
+          c = await src.next();
+        } catch (e) {
+          throw new Error(`external data ${where.path}: the stream failed (${e?.message ?? e}) after ${size} bytes ` +
+                          `from ${src.what}`);
+        }
+        if (c === null) {
+          break;
+        }
+        chunks.push(c);
+        size += c.byteLength;
+      }
+      const gathered = src;
+      src = {what: gathered.what, next: async () => chunks.shift() ?? null, close: () => gathered.close?.()};
+    }
+    const [ptr, reason] = ortAllocate(size, options);
+    if (ptr) {
+      try {
+        await ortFill(where, src, size, (at, n) => new Uint8Array(ortHeapU8().buffer, ptr + at, n));
+      } catch (e) {
+        Module['_free'](ptr);
+        throw e;
+      }
+      ortPrepare(externalDataFilePath);
+      ortMountHeap(where, ptr, size);
+      return ortNote(where, size, 'heap', '', options);
+    }
+    if ((options && options['backing']) === 'heap') {
+      throw new Error(`external data ${where.path}: no heap block for ${size} bytes: ${reason}`);
+    }
+    // one JS array of the final size (no chunk list, no concatenation)
+    const bytes = new Uint8Array(size);
+    await ortFill(where, src, size, (at, n) => bytes.subarray(at, at + n));
+    ortPrepare(externalDataFilePath);
+    ortMountJs(where, bytes);
+    return ortNote(where, size, 'js', reason, options);
+  } finally {
+    await src.close?.();
+  }
+};
+
+/**
+ * JSEP's external data loader (external_data_loader.cc) reads through this in MEMFS builds, where there is no
+ * Module.MountedFiles map: it copies [offset, offset + length) of a mounted file into the heap at `dst` (loadType 0,
+ * a CPU tensor) or uploads it to the WebGPU buffer `dst` names (loadType 1). The bytes are read in place (the heap
+ * block of a heap-backed file, the caller's array of a JS-backed one), and offsets are Numbers, so a file past 4 GiB
+ * works. Returns the loader's codes: 0 done, 2 not mounted, 3 out of bounds, 4 the copy or upload threw.
+ */
+var ortLoadExternalData = (file, offset, length, dst, loadType) => {
+  const where = ortSplitPath(UTF8ToString(ortPtr(file)));
+  const found = FS.analyzePath(where.path);
+  if (!found.exists) {
+    return 2;
+  }
+  const node = found.object;
+  const rec = node.ortHeap;
+  const size = rec ? rec.size : node.usedBytes;
+  if (offset < 0 || length < 0 || offset + length > size) {
+    return 3;
+  }
+  try {
+    const heap = ortHeapU8();
+    const data = rec ? heap.subarray(rec.ptr + offset, rec.ptr + offset + length) :
+                       node.contents.subarray(offset, offset + length);
+    if (loadType === 0) {
+      const to = ortPtr(dst);
+      if (data.buffer === heap.buffer) {
+        // within the heap: a memmove, no temporary (set() would clone the shared source first)
+        heap.copyWithin(to, data.byteOffset, data.byteOffset + length);
+      } else {
+        heap.set(data, to);
+      }
+      return 0;
+    }
+    if (loadType === 1) {
+      Module.jsepUploadExternalBuffer(ortPtr(dst), data);
+      return 0;
+    }
+    return 4;
+  } catch (e) {
+    ortLog(undefined, 3, `${where.path}: loading ${length} bytes at offset ${offset} failed: ${e?.message ?? e}`);
+    return 4;
+  }
+};
+
+/**
+ * Unlink what mountExternalData* wrote. A heap block lives on while ORT still maps it (initializers used in place)
+ * and is freed at its last unmap.
+ */
+Module['unmountExternalData'] = () => {
+  for (const path of ortMountLog.keys()) {
+    ortUnlink(path);
+  }
+  ortMountLog.clear();
+  delete Module.MountedFiles;
+};
+
+/**
+ * What is mounted and what heap blocks are alive: {'mounted': [{path, byteLength, backing, reason}], 'heap':
+ * [{path, byteLength, mappings, unlinked}], 'heapBytes'}.
+ */
+Module['externalDataStatus'] = () => {
+  const heap = [...ortHeapFiles].map((r) => ({'path': r.path, 'byteLength': r.size, 'mappings': r.maps,
+                                                  'unlinked': r.unlinked}));
+  return {'mounted': [...ortMountLog.values()], 'heap': heap, 'heapBytes': heap.reduce((a, r) => a + r['byteLength'], 0)};
+};

@@ -125,6 +125,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "(or onnxruntime); repeatable.  Pins no mirror has are fetched with git (--depth 1)")
     f.add_argument("--mirror", default=os.environ.get("ORTWASM_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
                    help="Debian mirror for debian: pins (default $ORTWASM_DEBIAN_MIRROR or deb.debian.org)")
+    sm = sub.add_parser("support-matrix", help="the support matrix (versions x variants x toolchains x runtimes), "
+                        "generated from the recipes and the variant table")
+    sm.add_argument("--check", type=Path, default=None, metavar="FILE", help="exit 1 when FILE's copy is stale")
+    sm.add_argument("--write", type=Path, default=None, metavar="FILE", help="replace FILE's copy")
     return parser
 
 
@@ -266,8 +270,15 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_support_matrix(a: argparse.Namespace) -> int:
+    from .support import main as support_main
+
+    argv = [*(["--check", str(a.check)] if a.check else []), *(["--write", str(a.write)] if a.write else [])]
+    return support_main(argv)
+
+
 _COMMANDS = {"build": _cmd_build, "check": _cmd_check, "doctor": _cmd_doctor, "matrix": _cmd_matrix,
-             "package": _cmd_package, "fetch-sources": _cmd_fetch}
+             "package": _cmd_package, "fetch-sources": _cmd_fetch, "support-matrix": _cmd_support_matrix}
 
 
 def stop_on_sigterm() -> None:

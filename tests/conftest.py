@@ -108,3 +108,37 @@ def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (out / "onnxruntime-web" / "manifest.json").exists():
         pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
     return our_package_app(out, tmp_path_factory.mktemp("pkg"))
+
+
+def _required() -> list[str]:
+    """ORTWASM_REQUIRE=<variant>,...: the variants (and `js`, the onnxruntime-web JS stage) that must be tested."""
+    import os
+
+    return [n.strip() for n in os.environ.get("ORTWASM_REQUIRE", "").split(",") if n.strip()]
+
+
+def _names_required(reason: str, required: list[str]) -> str | None:
+    """The required name a skip reason mentions (whole names: `wasm32` does not match `wasm32-memfs`)."""
+    import re
+
+    for name in required:
+        token = "NO JS BUILD" if name == "js" else name
+        if re.search(rf"(?<![\w-]){re.escape(token)}(?![\w-])", reason):
+            return name
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A skip that names a variant in ORTWASM_REQUIRE is a failure: CI built or found that variant, so a test that
+    cannot find it (a wrong path, a manifest it cannot read) is a regression, never a quiet skip."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    required = _required()
+    if not required or not report.skipped or getattr(report, "wasxfail", None) is not None:
+        return
+    reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    name = _names_required(reason, required)
+    if name is not None:
+        report.outcome = "failed"
+        report.longrepr = f"ORTWASM_REQUIRE names {name}, so this skip is a failure: {reason}"

@@ -125,7 +125,10 @@ def test_table_without_release_variants(tmp_path: Path) -> None:
 
 
 def test_jobs_and_matrix_wiring(wf: dict[str, Any]) -> None:
-    assert set(wf["jobs"]) == {"matrix", "build", "package"}
+    assert set(wf["jobs"]) == {"lint", "matrix", "build", "package"}
+    lint = "\n".join(s.get("run", "") for s in wf["jobs"]["lint"]["steps"])
+    assert "ruff check ortwasm tests bench build.py" in lint and "mypy" in lint and "pytest" in lint
+    assert "needs" not in wf["jobs"]["lint"]  # it runs on every push, whatever the matrix does
     triggers = wf.get("on", wf.get(True))  # YAML 1.1 reads the bare key `on` as true
     assert {"push", "pull_request"} <= set(triggers)
     m, b, p = wf["jobs"]["matrix"], wf["jobs"]["build"], wf["jobs"]["package"]

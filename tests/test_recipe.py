@@ -78,7 +78,7 @@ def test_series_lists_every_patch_and_comments_out_the_proposed(tmp_path: Path) 
 
 
 def test_the_same_concern_has_the_same_name_in_every_version() -> None:
-    """`diff patches/1.21.0/X.patch patches/1.30.0/X.patch` compares one concern across versions."""
+    """`diff` of one patch name between two version folders compares one concern across versions."""
     names = {v: {p.name for p in require_recipe(v).patches} | set(require_recipe(v).proposed) for v in supported()}
     shared = set.intersection(*names.values())
     assert {"wasm64.patch", "memfs-cmake-option.patch", "memfs-read.patch", "buildpy-memfs.patch",

@@ -114,16 +114,24 @@ def _split(text: str) -> tuple[str, str, str] | None:
     return text[:head], text[head:end], text[end:]
 
 
-def _compare(path: Path, generated: str) -> tuple[int, str]:
-    """(exit code, one-line message) for ``--check``: 0 when the file's copy is the generated table."""
+def _marked(path: Path) -> tuple[str, tuple[str, str, str]] | str:
+    """(the file's text, its three parts), or the one-line reason it cannot hold the matrix."""
     try:
         text = path.read_text()
     except OSError as exc:
-        return 2, f"{path}: cannot read it ({exc.strerror})"
+        return f"{path}: cannot read it ({exc.strerror})"
     parts = _split(text)
     if parts is None:
-        return 2, f"{path}: no `{BEGIN}` ... `{END}` markers to hold the support matrix"
-    if parts[1].strip() != generated.strip():
+        return f"{path}: no `{BEGIN}` ... `{END}` markers to hold the support matrix"
+    return text, parts
+
+
+def _compare(path: Path, generated: str) -> tuple[int, str]:
+    """(exit code, one-line message) for ``--check``: 0 when the file's copy is the generated table."""
+    found = _marked(path)
+    if isinstance(found, str):
+        return 2, found
+    if found[1][1].strip() != generated.strip():
         return 1, (f"{path}: the support matrix is stale (a recipe or the variant table changed): "
                    f"run `{COMMAND} --write {path}`")
     return 0, f"{path}: the support matrix is current"
@@ -131,13 +139,10 @@ def _compare(path: Path, generated: str) -> tuple[int, str]:
 
 def _write(path: Path, generated: str) -> tuple[int, str]:
     """Replace the text between the markers; everything outside them is kept byte for byte."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        return 2, f"{path}: cannot read it ({exc.strerror})"
-    parts = _split(text)
-    if parts is None:
-        return 2, f"{path}: no `{BEGIN}` ... `{END}` markers to hold the support matrix"
+    found = _marked(path)
+    if isinstance(found, str):
+        return 2, found
+    text, parts = found
     new = f"{parts[0]}\n{generated}{parts[2]}"
     if new == text:
         return 0, f"{path}: the support matrix is current"

@@ -9,7 +9,9 @@ every OrtWasmError into one line plus a hint and the error's exit code; --debug 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import log, paths
-from .errors import OrtWasmError, SourceError, UsageError
+from .errors import EnvironmentProblem, OrtWasmError, SourceError, UsageError
 from .options import CONFIGS, BuildOptions
 from .recipe import default_version, require_recipe, supported, unsupported_version
 
@@ -94,6 +96,9 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         "as proven")
     b.add_argument("--print-cmake", "--dry-run", dest="print_cmake", action="store_true",
                    help="print the emcmake/cmake/ninja commands per variant and stop")
+    b.add_argument("--no-wait", action="store_true",
+                   help="exit (code 11, naming the holder) instead of waiting when another run holds the build or "
+                        "out dir")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -101,8 +106,14 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command")
     _build_parser(sub)
-    c = sub.add_parser("check", help="check a directory of artifacts")
+    c = sub.add_parser("check", help="check a directory of artifacts",
+                       description="Judge OUT/<variant>/, an OUT dir (its variants and the JS stage), an npm dist/ "
+                                   "or an unpacked ortwasm npm package, by the rules of the ORT version that built "
+                                   "it: its manifest's, else --ort-version, else the one recipe whose C API the "
+                                   "glue exports (refused when none or several match).")
     c.add_argument("path", type=Path)
+    c.add_argument("--ort-version", default=None,
+                   help="the ONNX Runtime version to judge by when no manifest says (a folder of patches/)")
     c.add_argument("--budgets", type=Path, default=None)
     c.add_argument("--baseline", type=Path, default=None)
     c.add_argument("--report", type=Path, default=None, help="markdown report path ($GITHUB_STEP_SUMMARY works)")
@@ -115,6 +126,8 @@ def make_parser() -> argparse.ArgumentParser:
     pk = sub.add_parser("package", help="npm tarball and wheel from checked artifacts")
     pk.add_argument("path", type=Path)
     pk.add_argument("--dest", type=Path, default=Path("dist"))
+    pk.add_argument("--no-wait", action="store_true",
+                    help="exit (code 11, naming the holder) instead of waiting when another run packages into --dest")
     f = sub.add_parser("fetch-sources", help="fill $ORTWASM_HOME/sources: an ORT version's tree and its pinned deps")
     f.add_argument("--version", default=None, dest="ort_version",
                    help="ONNX Runtime version, a folder of patches/ (default: the version whose recipe says "
@@ -125,6 +138,8 @@ def make_parser() -> argparse.ArgumentParser:
                         "(or onnxruntime); repeatable.  Pins no mirror has are fetched with git (--depth 1)")
     f.add_argument("--mirror", default=os.environ.get("ORTWASM_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
                    help="Debian mirror for debian: pins (default $ORTWASM_DEBIAN_MIRROR or deb.debian.org)")
+    f.add_argument("--no-wait", action="store_true",
+                   help="exit (code 11, naming the holder) instead of waiting when another run fills the sources dir")
     sm = sub.add_parser("support-matrix", help="the support matrix (versions x variants x toolchains x runtimes), "
                         "generated from the recipes and the variant table")
     sm.add_argument("--check", type=Path, default=None, metavar="FILE", help="exit 1 when FILE's copy is stale")
@@ -218,28 +233,35 @@ def _cmd_build(a: argparse.Namespace) -> int:
         os.environ[PROVIDER_ENV] = a.toolchain
         selected_provider()  # an unknown name fails here, naming the choices
     requested = None if a.variants is None else [n.strip() for n in a.variants.split(",") if n.strip()]
-    variants = resolve_requested(load_table(), requested, a.enable_wasm_memfs)  # refused before anything is read
+    table = load_table()
+    try:
+        variants = resolve_requested(table, requested, a.enable_wasm_memfs)  # refused before anything is read
+    except UsageError as exc:
+        if all(name in exc.message + exc.hint for name in table):
+            raise
+        valid = f"valid: {', '.join(table)}"  # a "did you mean" alone leaves a typo's author guessing the rest
+        raise UsageError(exc.message, f"{exc.hint}; {valid}" if exc.hint else valid) from None
     opts = build_options(a)
     if a.print_cmake:
         pipeline.print_cmake(opts, variants)
         return 0
-    pipeline.run(opts, variants)
+    pipeline.run(opts, variants, wait=not a.no_wait)
     return 0
 
 
 def _cmd_check(a: argparse.Namespace) -> int:
     from .checks.report import run_check
+    from .js.web import JS_DIR_NAME
+    from .package.inputs import judge_js_dir
 
-    return run_check(a.path, a.budgets, a.baseline, a.report, json_path=a.json, version=_checked_version(a.path))
+    return run_check(a.path, a.budgets, a.baseline, a.report, json_path=a.json, version=_checked_version(a),
+                     judges={JS_DIR_NAME: judge_js_dir})
 
 
-def _checked_version(path: Path) -> str | None:
-    """The ORT version the manifests under `path` (a variant dir or an out dir) name, if they agree on one."""
-    from .artifacts.manifest import ort_version_of
-
-    found = {ort_version_of(m) for m in [path / "manifest.json", *path.glob("*/manifest.json")] if m.is_file()}
-    found.discard(None)
-    return found.pop() if len(found) == 1 else None
+def _checked_version(a: argparse.Namespace) -> str | None:
+    """--ort-version, refused (exit 2, naming the supported versions) unless it has a recipe.  The manifests under
+    the path decide when they say (checks.rules.resolve_version); a disagreeing --ort-version is refused there."""
+    return None if a.ort_version is None else _known_version(a.ort_version, "--ort-version")
 
 
 def _cmd_doctor(a: argparse.Namespace) -> int:
@@ -255,9 +277,11 @@ def _cmd_matrix(a: argparse.Namespace) -> int:
 
 
 def _cmd_package(a: argparse.Namespace) -> int:
+    from . import lock
     from .package import package
 
-    package(a.path, a.dest)
+    with lock.held(a.dest, "package dest", wait=not a.no_wait):  # two packages into one --dest: one at a time
+        package(a.path, a.dest)
     return 0
 
 
@@ -266,7 +290,7 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     from .toolchain.emscripten import find_toolchain
 
     fetch_sources(_known_version(a.ort_version, "--version"), git_mirrors=a.git_mirror, debian_mirror=a.mirror,
-                  toolchain=find_toolchain)
+                  toolchain=find_toolchain, wait=not a.no_wait)
     return 0
 
 
@@ -279,6 +303,34 @@ def _cmd_support_matrix(a: argparse.Namespace) -> int:
 
 _COMMANDS = {"build": _cmd_build, "check": _cmd_check, "doctor": _cmd_doctor, "matrix": _cmd_matrix,
              "package": _cmd_package, "fetch-sources": _cmd_fetch, "support-matrix": _cmd_support_matrix}
+
+
+_ERRNO_FIXES = {
+    errno.EROFS: "that file system is read-only: point ORTWASM_HOME (or --build-dir, --out, --dest) at a "
+                 "writable directory",
+    errno.ENOSPC: "free some space there (`df -h {path}`), or point ORTWASM_HOME (or --build-dir, --out, --dest) "
+                  "at a file system with room",
+    errno.EDQUOT: "your disk quota is used up: free some space, or point ORTWASM_HOME (or --build-dir, --out, "
+                  "--dest) elsewhere",
+    errno.EACCES: "make it writable for this user (`ls -ld {path}`), or point ORTWASM_HOME (or --build-dir, --out, "
+                  "--dest) at a directory you own",
+    errno.ENOENT: "check the path: it (or a directory above it) does not exist",
+    errno.ENOTDIR: "a file sits where a directory is needed: move it away, or pick another path",
+}
+_ERRNO_FIXES[errno.EPERM] = _ERRNO_FIXES[errno.EACCES]
+
+
+def environment_problem(exc: OSError, near: Path | None = None) -> EnvironmentProblem:
+    """One line for an OSError a user can cause: what failed, on which path, and the fix for its errno.
+
+    A write that fails on a full disk names no file: then ``near``, the dir the command writes under, is named."""
+    path = exc.filename if exc.filename is not None else (str(near) if near is not None else "")
+    what = exc.strerror or str(exc)
+    where = f"{path}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    message = f"{what}: {where}" if exc.filename is not None else f"{what} (writing under {where})" if where else what
+    hint = _ERRNO_FIXES.get(exc.errno or 0, "fix the path or the machine, then rerun; --debug shows where it "
+                                            "happened").format(path=shlex.quote(str(path)) if path else ".")
+    return EnvironmentProblem(message, hint)
 
 
 def stop_on_sigterm() -> None:
@@ -303,6 +355,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         log.error(exc.message, exc.hint)
         return exc.return_code
+    except OSError as exc:  # read-only, full disk, permission, a missing path: the machine's, not a bug
+        if debug:
+            raise
+        problem = environment_problem(exc, getattr(ns, "dest", None) if ns.command == "package"
+                                      else paths.ortwasm_home())
+        log.error(problem.message, problem.hint)
+        return problem.return_code
     except KeyboardInterrupt:
         log.say("interrupted; rerun the same command to continue")
         return 130

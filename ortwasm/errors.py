@@ -21,6 +21,8 @@ do about it.
 | 8 | CheckFailed: artifacts read and a rule broken (check, build, package) |
 | 9 | CannotCheck: input that cannot be judged (check, build, package) |
 | 10 | PackageError: a packaging refusal that is not a check (no JS, JS from another tree, ...) |
+| 11 | LockBusy: another run holds the sources, build, out or --dest dir, and --no-wait was given |
+| 12 | EnvironmentProblem: the machine refused a file operation (read-only, full disk, permission, missing path) |
 | 130 | Interrupted |
 """
 
@@ -88,6 +90,23 @@ class PackageCannotCheck(PackageError, CannotCheck):
     """``package`` refused an input it cannot judge (unreadable manifest, bad wasm): CannotCheck's exit code."""
 
     return_code = CannotCheck.return_code
+
+
+class LockBusy(OrtWasmError):
+    """Another run holds the dir's lock (``ortwasm.lock``) and ``--no-wait`` said not to wait for it."""
+
+    return_code = 11
+
+
+class EnvironmentProblem(OrtWasmError):
+    """An OSError a user can cause and fix: a read-only or full file system, a permission, a missing path.
+
+    Why its own kind and not the stage's: the fix is on the machine (free space, a writable ORTWASM_HOME), never in
+    the sources, the patches or the artifacts, whichever stage hit it.  ``cli.main`` turns any OSError that reaches
+    it into one of these, naming the path.
+    """
+
+    return_code = 12
 
 
 class Interrupted(OrtWasmError):

@@ -1,7 +1,10 @@
 """The build stages in order, per variant: source -> configure -> compile -> artifacts -> checks.
 
 Each stage takes typed inputs and returns typed results; this module only
-sequences them, times them, and prints the closing summary.
+sequences them, times them, and prints the closing summary.  Everything that can refuse (the tree's version
+and its patch set, the variants, the toolchain) does so before anything is written; then the build dir's and the
+out dir's locks (``ortwasm.lock``) are held for the whole build, so a second build on the same dirs waits (or,
+with ``wait=False``, refuses naming the holder).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from . import log, paths
+from . import lock, log, paths
 from .artifacts import collect as artifacts
 from .checks.report import check_and_report
 from .configure import plan as configure
@@ -20,7 +23,9 @@ from .errors import BuildError, UsageError
 from .js import web
 from .options import BuildOptions
 from .proc.runner import Runner
-from .source.tree import PreparedSource, peek_version, prepare, read_version
+from .recipe import unsupported_version
+from .source.patchset import find_patchset
+from .source.tree import PreparedSource, peek_version, prepare
 from .toolchain.emscripten import Toolchain, check_proven, find_toolchain
 from .variants import Variant, load_table
 
@@ -62,9 +67,29 @@ def _ccache_counts(runner: Runner) -> dict[str, int]:
     return counts
 
 
+def preflight(opts: BuildOptions, variants: list[Variant]) -> str:
+    """Every refusal that needs no toolchain, before anything is copied or written; returns the tree's version.
+
+    A version without a patch set (unless --no-patches), a variant the version cannot build, a MEMFS variant
+    without the patch set."""
+    version = peek_version(opts.ort_source)
+    if opts.apply_patches and find_patchset(version) is None:
+        raise unsupported_version(version)
+    for v in variants:
+        reason = v.unsupported_reason(version)
+        if reason:
+            raise UsageError(f"variant {v.name} cannot be built from ONNX Runtime {version}: {reason}",
+                             "choose another variant (python -m ortwasm matrix --format names lists them)")
+        if v.memfs and not opts.apply_patches:
+            raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
+                             "drop --no-patches, or build the OFF variants only")
+    return version
+
+
 def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
-    """Show the exact configure per variant without touching anything (the tree is only read)."""
-    version = read_version(opts.ort_source) if opts.ort_source.is_dir() else "?"
+    """Show the exact configure per variant without touching anything (the tree is only read); refused as a build
+    would be (a version without a patch set, a variant it cannot build)."""
+    version = preflight(opts, variants)
     src = opts.build_dir / "src" / f"onnxruntime-{version}"
     fake = PreparedSource(src, version, opts.apply_patches, "", str(opts.ort_source))
     for v in variants:
@@ -74,21 +99,19 @@ def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
               f"ninja -C {p.build_dir} -j{opts.jobs} {TARGET}\n")
 
 
-def run(opts: BuildOptions, variants: list[Variant]) -> list[VariantResult]:
+def run(opts: BuildOptions, variants: list[Variant], wait: bool = True) -> list[VariantResult]:
     started = time.monotonic()
     # Everything that can refuse does so before the source is copied (hundreds of MB) or anything is written.
-    version = peek_version(opts.ort_source)
-    for v in variants:
-        reason = v.unsupported_reason(version)
-        if reason:
-            raise UsageError(f"variant {v.name} cannot be built from ONNX Runtime {version}: {reason}",
-                             "choose another variant (python -m ortwasm matrix --format names lists them)")
-        if v.memfs and not opts.apply_patches:
-            raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
-                             "drop --no-patches, or build the OFF variants only")
+    version = preflight(opts, variants)
     toolchain = find_toolchain(need_wasm64=any(v.memory64 for v in variants))
     log.say(f"toolchain: {toolchain.describe()}")
     check_proven(toolchain, version, allow=opts.allow_unproven_toolchain)
+    with lock.held(opts.build_dir, "build dir", wait=wait), lock.held(opts.out_dir, "out dir", wait=wait):
+        return _run_locked(opts, variants, toolchain, started)
+
+
+def _run_locked(opts: BuildOptions, variants: list[Variant], toolchain: Toolchain,
+                started: float) -> list[VariantResult]:
     source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches)
     log.say(f"source: ONNX Runtime {source.version} at {source.path} "
          f"({'patch set ' + source.patchset if source.patched else 'unpatched'})")

@@ -49,6 +49,8 @@ ORT_C_API = require_recipe(default_version()).c_api  # the default version's C A
 BUDGETS_TOML = require_recipe(default_version()).budgets_path
 MINIFIED = {c: f"m{i}" for i, c in enumerate(ORT_C_API)}
 JSEP_MINIFIED = MINIFIED | {c: f"j{i}" for i, c in enumerate(JSEP_C_API)}
+# What closure leaves of emscripten's runtime in every glue (checks.glue.GLUE_MARKERS), the official one's shape.
+RUNTIME_TEXT = 'h.locateFile?h.locateFile(a,c):c+a;h.instantiateWasm?h.instantiateWasm(x,y):0;abort("Aborted("+a+")");'
 JSEP_TEXT = 'h.jsepInit=(a,b)=>{if("webgpu"===a){}};'  # what pre-jsep.js leaves after closure
 FS_TEXT = 'Ya("/dev/tty1");Ya("/dev/tty1");"/dev/shm/tmp";"/proc/self/fd";"/proc/self/fd";{MEMFS:S};' + \
     "class ErrnoError{}" * 20
@@ -91,7 +93,8 @@ def make_glue(mapping: dict[str, str], *, fs: bool, key: str | None, pad: int = 
     mem = f'new WebAssembly.Memory({{initial:256,maximum:65536,shared:!0,{key}:"i64"}});' if key else ""
     ptr = f"h.PTR_SIZE={ptr_size};" if ptr_size is not None else ""
     filler = random.Random(pad).randbytes(pad).hex()[:pad] if pad else ""
-    return (f"var h=moduleArg,H;WebAssembly.instantiate(b).then(function a(d,e){{H=d.exports;return H}});{body}{mem}"
+    return (f"var h=moduleArg,H;{RUNTIME_TEXT}WebAssembly.instantiate(b).then(function a(d,e){{H=d.exports;return H}});"
+            f"{body}{mem}"
             f'{ptr}var ENV={{HOME:"/home/web_user"}};{FS_TEXT if fs else ""}/*{filler}*/')
 
 
@@ -163,7 +166,10 @@ def test_wasm64_glue_fix_missing(tmp_path: Path) -> None:
 
 def test_c_api_missing_and_mismatched(tmp_path: Path) -> None:
     d = make_variant(tmp_path, "v", drop=("OrtRun",))
-    msgs = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None), "c_api")
+    with pytest.raises(CannotCheck, match="match no recipe's C API") as err:  # no manifest names the version
+        check_dir(d, expect=None, budgets=budgets(), baseline=None)
+    assert "1.21.0's lacks 1 (OrtRun)" in err.value.message and "--ort-version" in err.value.hint
+    msgs = failed(check_dir(d, expect=None, budgets=budgets(), baseline=None, version="1.21.0"), "c_api")
     assert len(msgs) == 1 and "OrtRun (not exposed" in msgs[0] and "1 of 27" in msgs[0]
     make_variant(tmp_path, "w")
     (tmp_path / "w" / f"{STEM}.mjs").write_text(
@@ -275,7 +281,7 @@ def test_structurally_invalid_wasm_is_cannot_check(tmp_path: Path) -> None:
 def test_subdir_with_manifest_but_no_artifacts(tmp_path: Path) -> None:
     make_variant(tmp_path, "wasm32")
     (tmp_path / "wasm64").mkdir()
-    (tmp_path / "wasm64" / "manifest.json").write_text("{}")
+    (tmp_path / "wasm64" / "manifest.json").write_text('{"format": 1, "variant": {"name": "wasm64"}}')
     (tmp_path / "logs").mkdir()  # a dir with neither is not an artifact dir and is ignored
     _cannot(tmp_path, "has manifest.json but no .wasm/.mjs")
 

@@ -120,6 +120,23 @@ def test_big_weights_wasm64_memfs_ours(our_app: Path) -> None:
     assert_matches(result, case)
 
 
+@pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (2.5 GiB)")
+@pytest.mark.parametrize("client", ["ours", "official"])
+@pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
+@pytest.mark.parametrize("data_as", ["path", "bytes"])
+def test_one_initializer_over_2gib(variant: str, client: str, data_as: str, our_app: Path, official_app: Path) -> None:
+    """ONE 2.5 GiB float32 initializer (not split: the official wasm32 dist fails it with a SafeInt overflow),
+    through our package's entry and through npm's official client on our pair, from a file path and from bytes."""
+    where = _pair(variant)
+    case = models.cached_case("gather_2g5_one")
+    if client == "ours":
+        job = case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case, num_threads=2, timeout_s=900,
+                       data_as=data_as)
+    else:
+        job = case_job(app_entry(official_app), case, num_threads=2, wasm_dir=where, timeout_s=900, data_as=data_as)
+    assert_matches(run_client_node(job), case)
+
+
 # ------------------------------------------------------------------ bad input, through the public API
 
 

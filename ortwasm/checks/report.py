@@ -14,12 +14,13 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..artifacts.manifest import MANIFEST_FORMAT
 from ..errors import CheckFailed
-from .rules import ArtifactReport, CheckReport, c_api_for, check_dir, default_budgets_path
+from .rules import ArtifactReport, CheckReport, DirJudge, check_dir
 from .sizes import DEFAULT_BROTLI_LIMIT, load_budgets
 
 
@@ -55,7 +56,9 @@ def _fs(art: ArtifactReport) -> str:
 
 def summary_line(rep: CheckReport) -> str:
     verdict = "PASS" if rep.ok else "FAIL"
-    return (f"ortwasm check {rep.root}: {verdict}: {len(rep.artifacts)} artifact(s), "
+    rules = f" by ONNX Runtime {rep.version}'s rules (from {rep.version_from})" if rep.version else ""
+    dirs = f", {len(rep.judged_dirs)} dir(s) ({', '.join(rep.judged_dirs)})" if rep.judged_dirs else ""
+    return (f"ortwasm check {rep.root}: {verdict}{rules}: {len(rep.artifacts)} artifact(s){dirs}, "
             f"{len(rep.findings)} rule(s) applied, {len(rep.failures)} failed")
 
 
@@ -100,6 +103,12 @@ def render_markdown(rep: CheckReport) -> str:
         lines += [f"| {g.artifact} | {g.file} | {g.measure} | {g.before:,} | {g.after:,} | {g.percent:+.2f}% |"
                   for g in rep.growth]
         lines.append("")
+    for name in rep.judged_dirs:
+        mine = [f for f in rep.findings if f.artifact == name and not f.rule.startswith(("memfs_delta", "baseline"))]
+        lines += [f"### {name}", "", *(f"- {':x:' if not f.ok else ':white_check_mark:'} **{f.rule}**: {f.message}"
+                                       for f in mine), ""]
+    if rep.skipped:
+        lines += ["### Not judged", "", *(f"- {s}" for s in rep.skipped), ""]
     other = [f for f in rep.failures if f.rule.startswith(("memfs_delta", "baseline"))]
     lines += [f"- :x: **{f.rule}**: {f.message}" for f in other]
     return "\n".join(lines).rstrip() + "\n"
@@ -134,8 +143,13 @@ def manifest_with_checks(art: ArtifactReport, rep: CheckReport) -> dict[str, Any
 
 
 def report_json(rep: CheckReport) -> dict[str, Any]:
-    return {"ok": rep.ok, "root": str(rep.root),
+    arts = {a.name for a in rep.artifacts}
+    return {"ok": rep.ok, "root": str(rep.root), "ort_version": rep.version, "ort_version_from": rep.version_from,
             "artifacts": {a.name: manifest_with_checks(a, rep) for a in rep.artifacts},
+            "dirs": {name: [{"rule": f.rule, "file": f.file, "ok": f.ok, "message": f.message}
+                            for f in rep.findings if f.artifact == name and name not in arts]
+                     for name in rep.judged_dirs},
+            "skipped": list(rep.skipped),
             "failures": [f.message for f in rep.failures]}
 
 
@@ -168,7 +182,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def check_and_report(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
                      json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
                      size_cache: Path | None = None, out: TextIO | None = None,
-                     version: str | None = None) -> CheckReport:
+                     version: str | None = None, judges: Mapping[str, DirJudge] | None = None) -> CheckReport:
     """Check ``path`` and show the result: the markdown report (or its summary line when it goes to a file),
     then one ``FAILED rule: message`` line per failure.  The caller decides what a failure means.
 
@@ -176,12 +190,14 @@ def check_and_report(path: Path, budgets_path: Path | None, baseline: Path | Non
     no report is written then, because there is nothing trustworthy to put in it.  ``baseline`` is an older
     manifest.json: raw growth is judged from its ``files``, gzip/brotli growth when it also carries the
     ``checks`` key that ``json_path`` output (report.manifest_with_checks) adds.  ``size_cache`` (e.g.
-    ``paths.ortwasm_home() / "size-cache"``) makes re-checks of the same bytes skip compression.
+    ``paths.ortwasm_home() / "size-cache"``) makes re-checks of the same bytes skip compression.  The ORT version
+    whose C API and budgets judge the artifacts is the manifests', else ``version``, else the one the glue's
+    C API matches (``rules.resolve_version``); ``judges`` judge the dirs they name (the JS stage).
     """
     stream = out or sys.stdout
-    budgets = load_budgets(budgets_path or default_budgets_path(version))
+    budgets = load_budgets(budgets_path) if budgets_path is not None else None
     rep = check_dir(path, expect=None, budgets=budgets, baseline=baseline, brotli_limit=brotli_limit,
-                    size_cache=size_cache, required_api=c_api_for(version))
+                    size_cache=size_cache, version=version, judges=judges)
     md = render_markdown(rep)
     if report_md_path is not None:
         write_markdown(report_md_path, md)
@@ -195,9 +211,11 @@ def check_and_report(path: Path, budgets_path: Path | None, baseline: Path | Non
 
 def run_check(path: Path, budgets_path: Path | None, baseline: Path | None, report_md_path: Path | None, *,
               json_path: Path | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
-              size_cache: Path | None = None, out: TextIO | None = None, version: str | None = None) -> int:
+              size_cache: Path | None = None, out: TextIO | None = None, version: str | None = None,
+              judges: Mapping[str, DirJudge] | None = None) -> int:
     """``ortwasm check``: 0, or ``CheckFailed.return_code`` (8) after the report has named every failed rule
     (the report already says it all, so no error line follows)."""
     rep = check_and_report(path, budgets_path, baseline, report_md_path, json_path=json_path,
-                           brotli_limit=brotli_limit, size_cache=size_cache, out=out, version=version)
+                           brotli_limit=brotli_limit, size_cache=size_cache, out=out, version=version,
+                           judges=judges)
     return 0 if rep.ok else CheckFailed.return_code

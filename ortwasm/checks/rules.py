@@ -12,23 +12,25 @@ module that fails validation) raises ``CannotCheck`` (exit 9) at once.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..artifacts.manifest import MANIFEST_FORMAT, Manifest
+from ..artifacts.manifest import MANIFEST_FORMAT, Manifest, ort_version_of
 from ..errors import CannotCheck, CheckFailed
-from ..recipe import default_version, require_recipe
+from ..recipe import default_version, load_recipe, require_recipe, supported
 from . import glue as gluemod
 from . import wasm as wasmmod
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
-__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta",
-           "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets"]
+__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta", "DirJudge",
+           "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
+           "resolve_version"]
 
 # What a JSEP build adds to the C API: the kernels' callbacks into C++ (core/providers/js/js_export.h, exported by
 # onnxruntime_webassembly.cmake's EXPORTED_FUNCTIONS only with onnxruntime_USE_JSEP).  onnxruntime-web's WebGPU
@@ -127,6 +129,10 @@ class CheckReport:
     deltas: tuple[Delta, ...]
     growth: tuple[Growth, ...]
     findings: tuple[Finding, ...]  # all of them, artifact findings included
+    version: str | None = None  # the ONNX Runtime version whose recipe gave the C API and budgets
+    version_from: str = ""  # how that version was known: "manifest.json", "--ort-version", "the glue's C API"
+    skipped: tuple[str, ...] = ()  # files and dirs seen and not judged, each with why
+    judged_dirs: tuple[str, ...] = ()  # dirs judged by their own rules (the JS stage), by name
 
     @property
     def failures(self) -> tuple[Finding, ...]:
@@ -155,8 +161,11 @@ class CheckReport:
     @classmethod
     def merge(cls, root: Path, reports: Sequence[CheckReport]) -> CheckReport:
         """Several checks as one (``package`` checks each variant dir on its own, in parallel)."""
+        versions = {r.version for r in reports}
         return cls(root, tuple(a for r in reports for a in r.artifacts), tuple(d for r in reports for d in r.deltas),
-                   tuple(g for r in reports for g in r.growth), tuple(f for r in reports for f in r.findings))
+                   tuple(g for r in reports for g in r.growth), tuple(f for r in reports for f in r.findings),
+                   versions.pop() if len(versions) == 1 else None, reports[0].version_from if reports else "",
+                   tuple(x for r in reports for x in r.skipped), tuple(x for r in reports for x in r.judged_dirs))
 
 
 def _expectation(manifest: Manifest, where: Path) -> Expectation:
@@ -182,20 +191,110 @@ def _pairs(d: Path) -> list[str]:
     return sorted(wasm & glue)
 
 
-def discover(path: Path) -> list[tuple[Path, str]]:
-    """(dir, stem) of every artifact: in ``path`` itself (a variant dir, an npm dist/) or one level down."""
+# A directory judged by rules of its own rather than as .wasm/.mjs pairs (the JS stage's OUT/onnxruntime-web/):
+# called with the dir and the ORT version being checked.  The caller passes these by dir name, because the
+# stages that know those dirs (js/, package/) come after checks/.
+DirJudge = Callable[[Path, str], list[Finding]]
+PACKAGE_FIELD = "ortwasm"  # package.json's record of the pairs `ortwasm package` put in an npm package
+
+
+@dataclass
+class Survey:
+    """What a directory holds, before anything is judged: its pairs, the dirs judged by their own rules, the
+    pairs an ortwasm npm package lists (with what each must be), and what was skipped and why."""
+
+    root: Path
+    pairs: list[tuple[Path, str]] = field(default_factory=list)
+    judged: list[tuple[str, Path]] = field(default_factory=list)
+    package: dict[tuple[Path, str], tuple[Expectation, dict[str, str]]] = field(default_factory=dict)
+    package_version: str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def add_stems(self, d: Path) -> None:
+        for stem in _pairs(d):
+            reason = gluemod.not_glue(gluemod.read_text(d / f"{stem}.mjs"))
+            if reason is None:
+                self.pairs.append((d, stem))
+            elif stem.startswith("ort-wasm"):
+                raise CannotCheck(f"{d / stem}.mjs is named like ONNX Runtime's glue but is not emscripten glue: "
+                                  f"{reason}", "copy the .mjs emcc wrote next to the .wasm")
+            else:
+                self.skipped.append(f"{d / stem}.mjs: not emscripten glue ({reason}); {stem}.wasm not judged")
+
+
+def _package_layout(path: Path, survey: Survey) -> bool:
+    """An npm package ``ortwasm package`` wrote (unpacked): its package.json says where each variant's pair is,
+    what it was built as and its sha256, so each pair is judged as that variant."""
+    pj = path / "package.json"
+    if not pj.is_file():
+        return False
+    try:
+        data = json.loads(pj.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    field_ = data.get(PACKAGE_FIELD) if isinstance(data, dict) else None
+    variants = field_.get("variants") if isinstance(field_, dict) else None
+    if not isinstance(variants, dict):
+        return False
+    assert isinstance(field_, dict)
+    ort = field_.get("ort")
+    survey.package_version = ort.get("version") if isinstance(ort, dict) else None
+    for name, info in sorted(variants.items()):
+        files = info.get("files") if isinstance(info, dict) else None
+        arch = info.get("arch") if isinstance(info, dict) else None
+        if not (isinstance(files, dict) and arch in ("wasm32", "wasm64") and len(files) == 2
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+            raise CannotCheck(f"{pj}: \"{PACKAGE_FIELD}\".variants.{name} lacks arch and the two files with their "
+                              "sha256", "repackage with a current ortwasm")
+        assert isinstance(info, dict)
+        wasm = next((k for k in files if k.endswith(".wasm")), "")
+        d, stem = (path / wasm).parent, Path(wasm).name[:-5]
+        if not (d / f"{stem}.wasm").is_file() or not (d / f"{stem}.mjs").is_file():
+            raise CannotCheck(f"{path}: package.json lists {name}'s pair at {wasm}, which is missing",
+                              "reinstall or unpack the package again")
+        exp = Expectation(name, arch, bool(info.get("memfs")), stem.endswith(JSEP_SUFFIX))
+        survey.package[(d, stem)] = (exp, {Path(k).name: v for k, v in files.items()})
+        survey.pairs.append((d, stem))
+    return True
+
+
+def survey(path: Path, judges: Mapping[str, DirJudge] | None = None) -> Survey:
+    """Classify what ``path`` holds: a variant dir or an npm dist/ (pairs in ``path``), an OUT dir (one variant
+    per subdir, the JS stage judged by ``judges``), or an unpacked ortwasm npm package (``package.json`` with
+    ``"ortwasm"``, pairs in dist/ and dist/<variant>/)."""
+    judges = judges or {}
     if not path.is_dir():
-        raise CannotCheck(f"{path}: not a directory", "pass OUT/<variant>/, OUT/ or an npm dist/ directory")
-    found = [(path, s) for s in _pairs(path)]
-    if not found:
-        for d in sorted(p for p in path.iterdir() if p.is_dir()):
-            stems = _pairs(d)
-            if not stems and (d / "manifest.json").is_file():
+        raise CannotCheck(f"{path}: not a directory",
+                          "pass OUT/<variant>/, OUT/, an npm dist/ directory or an unpacked ortwasm npm package")
+    found = Survey(path)
+    if path.name in judges and (path / "manifest.json").is_file():
+        found.judged.append((path.name, path))
+        return found
+    if _package_layout(path, found):
+        return found
+    found.add_stems(path)
+    if found.pairs or found.skipped:
+        return found
+    for d in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if d.name in judges:
+            found.judged.append((d.name, d))
+            continue
+        before = len(found.pairs)
+        found.add_stems(d)
+        if len(found.pairs) == before and (d / "manifest.json").is_file():
+            if '"variant"' in (d / "manifest.json").read_text(errors="replace"):
                 raise CannotCheck(f"{d}: has manifest.json but no .wasm/.mjs", "did that variant's build fail?")
-            found += [(d, s) for s in stems]
-    if not found:
-        raise CannotCheck(f"{path}: no .wasm/.mjs pairs here or in its subdirectories", "is the build finished?")
+            found.skipped.append(f"{d}: a manifest.json that is not a variant's, and no .wasm/.mjs pair")
     return found
+
+
+def discover(path: Path, judges: Mapping[str, DirJudge] | None = None) -> list[tuple[Path, str]]:
+    """(dir, stem) of every artifact: in ``path`` itself (a variant dir, an npm dist/) or one level down."""
+    found = survey(path, judges)
+    if not found.pairs and not found.judged:
+        raise CannotCheck(f"{path}: no .wasm/.mjs pairs here or in its subdirectories" +
+                          (f" ({'; '.join(found.skipped)})" if found.skipped else ""), "is the build finished?")
+    return found.pairs
 
 
 def _fail(art: str, file: str, rule: str, ok: bool, good: str, bad: str) -> Finding:
@@ -335,12 +434,14 @@ def _manifest_findings(art: str, d: Path, manifest: Manifest, sizes: Sequence[Fi
 
 
 def _artifact(d: Path, stem: str, multi: bool, expect: Expectation | None, required: Sequence[str],
-              budgets: Budgets, futs: Sequence[Future[FileSizes]]) -> ArtifactReport:
+              budgets: Budgets, futs: Sequence[Future[FileSizes]],
+              packaged: tuple[Expectation, dict[str, str]] | None = None) -> ArtifactReport:
     mf = d / "manifest.json"
-    manifest = Manifest.read(mf) if mf.is_file() else None
-    exp = expect or (_expectation(manifest, mf) if manifest is not None else None)
+    manifest = Manifest.read(mf) if mf.is_file() and packaged is None else None
+    exp = expect or (packaged[0] if packaged else None) or \
+        (_expectation(manifest, mf) if manifest is not None else None)
     name = exp.name if exp else d.name
-    name = f"{name}/{stem}" if multi else name
+    name = f"{name}/{stem}" if multi and packaged is None else name
     wp, gp = d / f"{stem}.wasm", d / f"{stem}.mjs"
     wasm, glue = wasmmod.parse_file(wp), gluemod.parse_file(gp)
     sizes = (futs[0].result(), futs[1].result())
@@ -348,6 +449,13 @@ def _artifact(d: Path, stem: str, multi: bool, expect: Expectation | None, requi
     findings += _budget_findings(name, exp.name if exp else d.name, sizes, budgets)
     if manifest is not None:
         findings += _manifest_findings(name, d, manifest, sizes)
+    if packaged is not None:
+        for fs in sizes:
+            want = packaged[1].get(fs.name)
+            findings.append(_fail(name, fs.name, "package_files", want == fs.sha256,
+                                  f"{name}/{fs.name}: matches package.json's \"{PACKAGE_FIELD}\" sha256",
+                                  f"{name}/{fs.name}: sha256 {fs.sha256[:16]} but package.json's \"{PACKAGE_FIELD}\" "
+                                  f"says {str(want)[:16]}: changed after packaging"))
     return ArtifactReport(name, d, stem, exp, manifest, wasm, glue, sizes, tuple(findings))
 
 
@@ -405,35 +513,129 @@ def _baseline(path: Path, arts: Sequence[ArtifactReport], pct: float) -> tuple[l
     return growth, findings
 
 
-def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets, baseline: Path | None,
+def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets | None, baseline: Path | None,
               required_api: Sequence[str] | None = None, brotli_limit: int | None = DEFAULT_BROTLI_LIMIT,
-              size_cache: Path | None = None, max_growth_percent: float | None = None) -> CheckReport:
+              size_cache: Path | None = None, max_growth_percent: float | None = None, version: str | None = None,
+              judges: Mapping[str, DirJudge] | None = None) -> CheckReport:
     """Check every artifact under ``path``.  Raises ``CannotCheck``; rule breaks are in ``report.failures``.
 
-    ``required_api`` defaults to the default ORT version's C API; callers that know the version pass its own.
+    The C API (``required_api``) and the budgets (``budgets``), when not given, are the recipe's of the ORT version
+    being checked: ``resolve_version`` (the manifests', else ``version``, else the one the glue's C API matches).
+    ``judges`` judge the dirs they name (the JS stage) by their own rules.
     """
+    found = survey(path, judges)
+    if not found.pairs and not found.judged:
+        discover(path, judges)  # raises, naming what was skipped
+    resolved, how = resolve_version(found, version) if (required_api is None or budgets is None or found.judged) \
+        else (version, "the caller")
     if required_api is None:
-        required_api = c_api_for(None)
-    found = discover(path)
-    stems_per_dir = {d: sum(1 for dd, _ in found if dd == d) for d, _ in found}
+        assert resolved is not None
+        required_api = c_api_for(resolved)
+    if budgets is None:
+        assert resolved is not None
+        budgets = load_budgets(default_budgets_path(resolved))
+    pairs = found.pairs
+    stems_per_dir = {d: sum(1 for dd, _ in pairs if dd == d) for d, _ in pairs}
     # Compression is the slow part; zlib and brotli drop the GIL, so every file is measured at once while the
     # wasm and glue are parsed.  On bad input the queued measurements are cancelled, not waited for.
     pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 1)))
     try:
         futs = {(d, s): [pool.submit(measure, d / f"{s}{ext}", brotli_limit=brotli_limit, cache_dir=size_cache)
-                         for ext in (".wasm", ".mjs")] for d, s in found}
-        arts = [_artifact(d, s, stems_per_dir[d] > 1, expect, required_api, budgets, futs[(d, s)])
-                for d, s in found]
+                         for ext in (".wasm", ".mjs")] for d, s in pairs}
+        arts = [_artifact(d, s, stems_per_dir[d] > 1, expect, required_api, budgets, futs[(d, s)],
+                          found.package.get((d, s))) for d, s in pairs]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     deltas, findings = _deltas(arts, budgets)
+    for name, d in found.judged:
+        assert judges is not None and resolved is not None
+        findings += judges[name](d, resolved)
     growth: list[Growth] = []
     if baseline is not None:
         pct = budgets.max_growth_percent if max_growth_percent is None else max_growth_percent
         growth, more = _baseline(baseline, arts, pct)
         findings += more
     every = tuple(f for a in arts for f in a.findings) + tuple(findings)
-    return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every)
+    return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every, resolved, how, tuple(found.skipped),
+                       tuple(name for name, _ in found.judged))
+
+
+def _refuse_unknown(version: str, where: str) -> CannotCheck:
+    known = supported()
+    return CannotCheck(f"{where} says ONNX Runtime {version}, which has no recipe, so nothing says what its artifacts "
+                       f"must export or weigh (supported: {', '.join(known)})",
+                       f"check artifacts of a supported version, or add patches/{version}/ (docs/new-version.md)")
+
+
+def _claims(found: Survey) -> dict[str, list[str]]:
+    """ORT version -> the records that claim it: variant and JS manifests, an npm package's package.json."""
+    claims: dict[str, list[str]] = {}
+    dirs = {found.root, *(d for d, _ in found.pairs), *(d for _, d in found.judged)}
+    for d in sorted(dirs):
+        mf = d / "manifest.json"
+        v = ort_version_of(mf) if mf.is_file() and not found.package else None
+        if v is not None:
+            claims.setdefault(v, []).append(str(mf))
+    if found.package_version is not None:
+        claims.setdefault(found.package_version, []).append(str(found.root / "package.json"))
+    return claims
+
+
+def infer_version(found: Survey) -> str:
+    """The one recipe whose C API the glue of every pair exposes (Ort* names; the JSEP ones aside).  Why the C API:
+    it is what onnxruntime-web of that version calls, and it changes between versions (1.30 replaced
+    OrtGetInputName/OrtGetOutputName by OrtGetInputOutputMetadata).  Several or no matches: CannotCheck."""
+    apis = {v: set(r.c_api) for v in supported() if (r := load_recipe(v)) is not None and r.c_api}
+    verdicts: dict[str, set[str]] = {}
+    for d, stem in found.pairs:
+        exposed = {n for n in gluemod.parse_file(d / f"{stem}.mjs").exposed if n.startswith("Ort")}
+        match = {v for v, api in apis.items() if api <= exposed}
+        exact = {v for v in match if apis[v] == exposed}
+        chosen = exact if len(match) > 1 and len(exact) == 1 else match
+        if len(chosen) != 1:
+            lacks = "; ".join(f"{v}'s lacks {len(api - exposed)} ({', '.join(sorted(api - exposed)[:3])})"
+                              if api - exposed else f"{v}'s matches" for v, api in sorted(apis.items()))
+            raise CannotCheck(f"{d / stem}.mjs: no manifest.json says which ONNX Runtime version built it, and its "
+                              f"{len(exposed)} Ort* functions match {'several' if chosen else 'no'} recipe's C API "
+                              f"({lacks})", f"pass --ort-version, one of: {', '.join(sorted(apis))}")
+        verdicts.setdefault(chosen.pop(), set()).add(f"{d / stem}.mjs")
+    if len(verdicts) != 1:
+        raise CannotCheck(f"{found.root}: the glues match different ONNX Runtime versions' C API: " +
+                          "; ".join(f"{v}: {', '.join(sorted(w))}" for v, w in sorted(verdicts.items())),
+                          "check one version's artifacts at a time, or pass --ort-version")
+    return next(iter(verdicts))
+
+
+def resolve_version(found: Survey | Path, given: str | None = None) -> tuple[str, str]:
+    """(version, how it was known) whose recipe judges ``found``; never a silent default.
+
+    A manifest's (or an npm package's) ``ort.version`` wins; every record must name the same one, and a given
+    version (``--ort-version``) must agree with it.  With no record: the given version, else the one recipe whose
+    C API the glues expose.  A version without a recipe is refused, naming the supported ones.
+    """
+    if isinstance(found, Path):
+        found = survey(found)
+    claims = _claims(found)
+    if len(claims) > 1:
+        raise CannotCheck(f"{found.root} mixes ONNX Runtime versions: " +
+                          "; ".join(f"{v} ({', '.join(w[:2])})" for v, w in sorted(claims.items())),
+                          "check each version's out dir on its own")
+    if claims:
+        version, where = next(iter(claims.items()))
+        if load_recipe(version) is None:
+            raise _refuse_unknown(version, where[0])
+        if given is not None and given != version:
+            raise CannotCheck(f"--ort-version {given}, but {where[0]} says ONNX Runtime {version}",
+                              "drop --ort-version: the manifest says which version built the artifacts")
+        return version, Path(where[0]).name
+    if given is not None:
+        if load_recipe(given) is None:
+            raise _refuse_unknown(given, "--ort-version")
+        return given, "--ort-version"
+    if not found.pairs:
+        raise CannotCheck(f"{found.root}: nothing says which ONNX Runtime version to judge it by",
+                          f"pass --ort-version, one of: {', '.join(supported())}")
+    return infer_version(found), "the glue's C API"
 
 
 def version_or_default(version: str | None) -> str:
@@ -442,9 +644,9 @@ def version_or_default(version: str | None) -> str:
     return require_recipe(version or default_version()).version
 
 
-def c_api_for(version: str | None) -> tuple[str, ...]:
+def c_api_for(version: str) -> tuple[str, ...]:
     """The C API ORT ``version``'s CPU artifacts must export: its recipe's ``[checks] c_api``."""
-    recipe = require_recipe(version_or_default(version))
+    recipe = require_recipe(version)
     if not recipe.c_api:
         raise CannotCheck(f"patches/{recipe.version}/recipe.toml has no [checks] c_api: nothing says what its "
                           "artifacts must export",
@@ -452,11 +654,11 @@ def c_api_for(version: str | None) -> tuple[str, ...]:
     return recipe.c_api
 
 
-def default_budgets_path(version: str | None = None) -> Path:
+def default_budgets_path(version: str) -> Path:
     """The size budgets of ORT ``version`` (``patches/<version>/budgets.toml``), from the checkout this package runs
     from (or the wheel's copy); never the working directory's, so a check judges the same way wherever it runs."""
-    path = require_recipe(version_or_default(version)).budgets_path
+    path = require_recipe(version).budgets_path
     if not path.is_file():
-        raise CannotCheck(f"no size budgets for ONNX Runtime {version_or_default(version)}: {path} is missing",
+        raise CannotCheck(f"no size budgets for ONNX Runtime {version}: {path} is missing",
                           f"add {path} (format: ortwasm/checks/sizes.py), or pass --budgets FILE")
     return path

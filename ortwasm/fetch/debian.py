@@ -6,6 +6,8 @@ download is verified against Debian's signed lists, and nothing of the host's ap
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +20,9 @@ from pathlib import Path
 from ..digest import sha256_file
 from ..errors import DependencyError
 from ..toolchain.emscripten import Toolchain
+
+# Errors of the file being written, not of the download: they go up as OSError naming the path.
+_LOCAL_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
 
 _URI_RE = re.compile(r"^'(?P<url>[^']+)'\s+(?P<name>\S+)\s+(?P<size>\d+)\s+(?P<hash>\S+)")
 
@@ -43,7 +48,11 @@ def parse_print_uris(text: str) -> list[SourceFile]:
 
 
 class DebianSources:
-    """A private apt configuration (nothing of the system's is touched) that lists trixie and sid sources."""
+    """A private apt configuration (nothing of the system's is touched) that lists trixie and sid sources.
+
+    Its state (``sources/apt``: lists, cache, sources.list) has fixed names and apt's own locking is off
+    (``Debug::NoLocking``: apt would want root's lock files): it is safe because ``fetch_sources`` holds the sources
+    dir's lock (``ortwasm.lock``) for the whole fetch, so one run at a time updates and reads it."""
 
     def __init__(self, toolchain: Toolchain, state: Path, mirror: str) -> None:
         self.toolchain = toolchain
@@ -83,28 +92,35 @@ class DebianSources:
 
 
 def download(src: SourceFile, dest_dir: Path) -> Path:
-    """Download once into the cache, verify, and rename into place (never a half file)."""
+    """Download once into the cache, verify, and rename into place (never a half file).
+
+    The download goes to a temp file of a name no other run uses, removed on every exit path."""
     dest = dest_dir / src.name
     if dest.exists() and (not src.sha256 or sha256_file(dest) == src.sha256):
         return dest
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".partial")
     # The registry proxy here answers 404 to urllib's default User-Agent.
     if not src.url.startswith(("http://", "https://")):
         raise DependencyError(f"refusing to download {src.url!r}", "only http(s) registry URLs are used")
-    request = urllib.request.Request(src.url, headers=  # noqa: S310
-                                     {"User-Agent": "Debian APT-HTTP/1.3 (ortwasm)"})
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest_dir)
+    tmp = Path(name)
     try:
-        with urllib.request.urlopen(request, timeout=300) as resp, tmp.open("wb") as out:  # noqa: S310
-            shutil.copyfileobj(resp, out, 1 << 20)
-    except OSError as exc:
+        request = urllib.request.Request(src.url, headers=  # noqa: S310
+                                         {"User-Agent": "Debian APT-HTTP/1.3 (ortwasm)"})
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=300) as resp:  # noqa: S310
+                shutil.copyfileobj(resp, out, 1 << 20)
+        except OSError as exc:
+            if exc.errno in _LOCAL_ERRNOS:  # our disk, not the registry: cli names the path and the fix
+                raise OSError(exc.errno, os.strerror(exc.errno), str(tmp)) from None
+            raise DependencyError(f"download of {src.url} failed: {exc}", "the registry may not carry this file; "
+                                  "check `apt-get source --print-uris`") from None
+        if src.sha256 and sha256_file(tmp) != src.sha256:
+            raise DependencyError(f"{src.name}: sha256 mismatch after download", "retry; the mirror may be syncing")
+        tmp.chmod(0o644)  # mkstemp makes it private; the cache is shared with the build's chroot
+        tmp.replace(dest)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise DependencyError(f"download of {src.url} failed: {exc}",
-                              "the registry may not carry this file; check `apt-get source --print-uris`") from None
-    if src.sha256 and sha256_file(tmp) != src.sha256:
-        tmp.unlink()
-        raise DependencyError(f"{src.name}: sha256 mismatch after download", "retry; the mirror may be syncing")
-    tmp.replace(dest)
     return dest
 
 

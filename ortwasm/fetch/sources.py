@@ -7,9 +7,11 @@ upstream repository (a local mirror first, a shallow fetch otherwise), a PyPI sd
 root installs.
 
 A second run downloads nothing and writes nothing: tarballs and sdists are kept by name, and a directory whose
-stamp matches its recipe entry is left alone.  Every directory is filled under ``<name>.partial`` and renamed
-into place only when complete (patches applied, marker present), so a failed or interrupted run never leaves a
-half-filled directory that a later build would trust.
+stamp matches its recipe entry is left alone.  Every directory is filled in a temporary directory of a name no
+other run uses (``.<name>.XXXXXX`` beside it, removed on every exit path) and renamed into place only when
+complete (patches applied, marker present), so a failed or interrupted run never leaves a half-filled directory
+that a later build would trust.  The whole fetch holds the sources dir's lock (``ortwasm.lock``): the apt lists,
+the git clone cache, the pip venv and the stamps under it are one run's at a time.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .. import log, paths
+from .. import lock, log, paths
 from ..deps.dirs import STAMP, stamp_entry
 from ..digest import sha256_file
 from ..errors import DependencyError, SourceError, UsageError
@@ -290,24 +293,44 @@ def _read_json(path: Path) -> dict[str, object]:
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    """Replace ``path`` in one rename, from a temp file of a name no other run uses (removed on failure)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _scratch(target: Path) -> Iterator[Path]:
+    """A path to fill for ``target`` (not yet existing), inside a private temp dir beside it; the temp dir goes
+    on every exit path, Ctrl-C and SIGTERM included."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp / target.name
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _swap_into_place(partial: Path, target: Path) -> None:
     """Replace ``target`` by the complete ``partial``; the old one stays until the new one is in place."""
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
+    old_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    old = old_dir / target.name
     try:
-        partial.rename(target)
-    except OSError:
-        if old.exists():
-            old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        try:
+            partial.rename(target)
+        except OSError:
+            if old.exists():
+                old.rename(target)
+            raise
+    finally:
+        shutil.rmtree(old_dir, ignore_errors=True)
 
 
 def recipe_for(version: str | None, root: Path | None = None) -> Recipe:
@@ -384,11 +407,8 @@ class Fetcher:
             how = "" if stamp else " (no fetch stamp: placed by hand or before stamps; left as it is)"
             _say(f"ONNX Runtime {recipe.version} at {dest}: up to date{how}")
             return
-        partial = dest.with_name(dest.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         kind, _, ref = origin.partition(":")
-        try:
+        with _scratch(dest) as partial:
             if kind == "debian":
                 _say(f"ONNX Runtime source from {ref}")
                 main = [t for t in self.debian_files(ref) if ".orig.tar" in t.name]
@@ -413,8 +433,6 @@ class Fetcher:
             self._check_version(partial)
             _write_json(partial / ORT_STAMP, new_stamp)
             _swap_into_place(partial, dest)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
         result.filled.append("onnxruntime")
         skipped = f"; {len(result.skipped_blobs)} blobs missing from the mirror were skipped (listed in " \
                   f"{ORT_STAMP})" if result.skipped_blobs else ""
@@ -453,9 +471,7 @@ class Fetcher:
             _say(f"{len(current)} of {len(self.recipe.dependencies)} dependencies up to date: {', '.join(current)}")
 
     def _fill(self, dep: Dependency, ort_tree: Path, deps_dir: Path) -> dict[str, str]:
-        partial = deps_dir / f"{dep.name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
+        with _scratch(deps_dir / dep.name) as partial:
             extra = self._extract(dep, partial)
             for rel in dep.ort_patches:
                 patch = ort_tree / rel
@@ -467,8 +483,6 @@ class Fetcher:
                 raise DependencyError(f"{dep.name}: {dep.source} has no {dep.marker}",
                                       f"fix source or marker in patches/{self.recipe.version}/deps.toml")
             _swap_into_place(partial, deps_dir / dep.name)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
         return extra
 
     def _extract(self, dep: Dependency, dest: Path) -> dict[str, str]:
@@ -550,16 +564,17 @@ class Fetcher:
 
 def fetch_sources(version: str | None = None, *, git_mirrors: Sequence[str] = (),
                   debian_mirror: str = DEFAULT_DEBIAN_MIRROR, toolchain: Callable[[], Toolchain] | None = None,
-                  root: Path | None = None, sources: Path | None = None) -> FetchResult:
-    """Fill ``sources/<layout.source>`` and ``sources/<layout.deps>/<dep>`` for ``version``'s recipe."""
-    recipe = recipe_for(version, root)
+                  root: Path | None = None, sources: Path | None = None, wait: bool = True) -> FetchResult:
+    """Fill ``sources/<layout.source>`` and ``sources/<layout.deps>/<dep>`` for ``version``'s recipe, holding the
+    sources dir's lock throughout (waiting for another fetch, or LockBusy with ``wait=False``)."""
+    recipe = recipe_for(version, root)  # every refusal of the arguments before anything is written
     sources = sources or paths.sources_dir()
-    sources.mkdir(parents=True, exist_ok=True)
     git = GitSources.from_args(git_mirrors, sources / "git")
     result = FetchResult(sources / recipe.layout.source, sources / recipe.layout.deps)
-    fetcher = Fetcher(recipe, sources, git, debian_mirror, toolchain)
-    fetcher.ort_tree(result)
-    fetcher.dependencies(result)
+    with lock.held(sources, "sources dir", wait=wait):
+        fetcher = Fetcher(recipe, sources, git, debian_mirror, toolchain)
+        fetcher.ort_tree(result)
+        fetcher.dependencies(result)
     if result.filled:
         _say(f"ONNX Runtime {version}: filled {', '.join(result.filled)}; dependencies in {result.deps_dir}")
     else:

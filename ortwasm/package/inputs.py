@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.manifest import Manifest, record_json
-from ..checks.rules import CheckReport, c_api_for, check_dir
+from ..checks.rules import CheckReport, Finding, c_api_for, check_dir
 from ..checks.sizes import Budgets
 from ..errors import CannotCheck, PackageCannotCheck, PackageCheckFailed, PackageError
 from ..js.web import JS_DIR_NAME, JS_FORMAT
@@ -199,7 +199,46 @@ def _bad_web(what: str, hint: str = _REBUILD_JS) -> PackageError:
 
 def read_web(out: Path) -> WebPackage:
     """``OUT/onnxruntime-web/``, with every file of ``package/`` matched to the sha256 the JS stage recorded."""
-    d = out / JS_DIR_NAME
+    return read_web_dir(out / JS_DIR_NAME)
+
+
+def judge_js_dir(d: Path, version: str) -> list[Finding]:
+    """``ortwasm check``'s rules for the JS stage's dir (``OUT/onnxruntime-web/``): what ``package`` would refuse,
+    as findings.  Its files are the ones its manifest lists, byte for byte; it is of the version being checked;
+    and it comes from the same ORT version, patch set and source as every variant dir next to it."""
+    name = d.name
+    try:
+        web = read_web_dir(d)
+    except PackageError as exc:
+        return [Finding(name, "manifest.json", "js.files", False,
+                        f"{name}: {exc.message.removeprefix('refusing to package: ')} ({exc.hint})")]
+    out = [Finding(name, "package/", "js.files", True,
+                   f"{name}: all {len(web.files)} files of package/ match its manifest; package.json has exports")]
+    got = web.ort.get("version")
+    out.append(Finding(name, "manifest.json", "js.version", got == version,
+                       f"{name}: ONNX Runtime {got}" if got == version else
+                       f"{name}: built from ONNX Runtime {got}, but the artifacts checked are {version}"))
+    for mf in sorted(d.parent.glob("*/manifest.json")):
+        if mf.parent == d:
+            continue
+        try:
+            m = Manifest.read(mf)
+        except CannotCheck:
+            continue  # judged (and reported) as a variant
+        if m.variant is None or m.ort is None:
+            continue
+        ort = record_json(m.ort)
+        diff = [f"{k} {_show(ort.get(k))} vs {_show(web.ort.get(k))}" for k in SAME_SOURCE_KEYS
+                if ort.get(k) != web.ort.get(k)]
+        out.append(Finding(name, "manifest.json", "js.same_source", not diff,
+                           f"{name}: same ORT source as {m.variant.name}" if not diff else
+                           f"{name}: not built with {m.variant.name} ({'; '.join(diff)}); `package` refuses to pair "
+                           "them: build the variants and the JS in one run"))
+    return out
+
+
+def read_web_dir(d: Path) -> WebPackage:
+    """The JS stage's dir ``d``, with every file of ``package/`` matched to the sha256 the JS stage recorded."""
     if not d.is_dir():
         raise PackageError(f"refusing to package: {d} is missing; the package is onnxruntime-web itself, and its "
                            "JavaScript comes from the build's JS stage",

@@ -1,35 +1,17 @@
-"""The wheel built by scikit-build-core from the ``cmake/wheel/`` project, in place of ``archive.write_wheel``.
+"""The wheel, built by scikit-build-core from the ``cmake/wheel/`` project: the npm package's files as Python
+package data, plus a small generated API (``payload_files``).
 
-Not wired in yet.  In ``build_packages`` (ortwasm/package/__init__.py) it replaces the hand-written path::
+Why the whole npm package and not just the wasm pairs: a Python server that serves onnxruntime-web to browsers
+(or hands it to a Node subprocess) needs the JS that matches the wasm, and the only JS that does is the one in the
+npm package; ``files()`` is that package's root, servable as is.
 
-    tgz, wheel = write_all(dest, {tgz_name: lambda f: write_tgz(f, npm, epoch),
-                                  whl_name: lambda f: write_wheel(f, whl, epoch)})
-
-with::
-
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".ortwasm-wheel.", dir=dest) as tmp:
-        built = build_wheel(stage(whl, Path(tmp) / "staging"), Path(tmp), epoch)
-        tgz, wheel = write_all(dest, {tgz_name: lambda f: write_tgz(f, npm, epoch),
-                                      built.name: lambda f: f.write(built.read_bytes())})
-
-(imports ``tempfile`` and ``from .skbuild import build_wheel, stage``; ``whl`` stays ``wheel_files(...)``, and
-``stage`` drops its ``.dist-info``, which the backend writes.  The built wheel goes through ``write_all`` so the
-tarball and the wheel still appear together or not at all.  Then ``write_wheel`` is unused, and test_package's
-``test_failed_write_keeps_the_old_pair`` patches ``build_wheel`` instead.)
-
-Why a build backend after all (archive.py says why there was none): the design card asks for the wheel to be a
-CMake project built by scikit-build-core, so its file list is an ``install()`` rule and its metadata a
-``pyproject.toml`` anyone can read, instead of zip code only this tool understands.  The costs archive.py names
-are handled here: the payload is symlinked into the project, not copied; ``wheel.reproducible`` fixes dates
-(``SOURCE_DATE_EPOCH``) and modes; the backend is pinned in ``cmake/wheel/pyproject.toml`` and checked before the
-build, so a different scikit-build-core cannot change the bytes silently.
-
-What a user sees differ from the hand-written wheel (tests/test_wheel_skbuild.py pins this list): ``Metadata-Version:
-2.2`` instead of 2.1 (scikit-build-core's floor since 0.11; no field changes), ``WHEEL``'s ``Generator:
-scikit-build-core <version>`` and a trailing blank line, and the zip's entry order (path parts sorted, so
-``dist/wasm64/`` before ``dist/wasm64-memfs/``); RECORD follows the entry order.  Names, bytes, dates and modes of
-every package file are the same.
+Why a build backend: the wheel's file list is an ``install()`` rule and its metadata a ``pyproject.toml`` anyone
+can read, instead of zip code only this tool understands.  The payload is symlinked into the project, not copied;
+``wheel.reproducible`` fixes dates (``SOURCE_DATE_EPOCH``) and modes; the backend is pinned in
+``cmake/wheel/pyproject.toml`` and checked before the build, so a different scikit-build-core cannot change the
+bytes silently.  Everything the backend writes (its build dir, its own temp dirs: ``TMPDIR`` points there) stays
+in the staging dir ``build_wheel`` is given, which the caller places next to ``--dest`` and removes on every exit
+path: nothing is left in the system temp dir, even after Ctrl-C.
 
 Requirements, the way scikit-build-core's ``get_requires_for_build_wheel`` declares them: the pinned backend and
 ``pyproject_hooks`` always (ortwasm's ``wheel`` extra); ``cmake`` and ``ninja`` from PyPI only when the backend's
@@ -54,7 +36,9 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from ..errors import PackageError
-from .wheel import WHEEL_DIST
+
+WHEEL_DIST = "ortwasm_artifacts"
+NPM_ROOT = "npm/package"  # inside the wheel's package dir: the npm tarball's ``package/``, unchanged
 
 BACKEND = "scikit_build_core.build"
 PROJECT_FILES = ("pyproject.toml", "CMakeLists.txt")
@@ -122,8 +106,8 @@ def _install_hint(missing: Sequence[str]) -> str:
 
 
 def stage(files: Mapping[str, bytes], staging: Path) -> Path:
-    """Write a wheel's package files (``wheel_files`` output; its ``.dist-info`` is skipped, the backend writes
-    its own) as the tree ``build_wheel`` takes: ``staging/ortwasm_artifacts/...``."""
+    """Write a wheel's package files (``payload_files`` output) as the tree ``build_wheel`` takes:
+    ``staging/ortwasm_artifacts/...``."""
     root = staging.resolve()
     for path, data in files.items():
         if ".dist-info/" in path:
@@ -145,7 +129,7 @@ def _ort_version(staging: Path) -> str:
         ort = json.loads(mf.read_text())["onnxruntime"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise PackageError(f"{mf} is missing or has no \"onnxruntime\" ({e})",
-                           "stage the wheel's package tree with ortwasm.package.skbuild.stage(wheel_files(...))"
+                           "stage the wheel's package tree with ortwasm.package.skbuild.stage(payload_files(...))"
                            ) from None
     if not isinstance(ort, str) or not ort:
         raise PackageError(f"{mf}: \"onnxruntime\" is {ort!r}, not a version", "rebuild the manifest with ortwasm")
@@ -169,8 +153,8 @@ class _Runner:
     """pyproject_hooks' subprocess runner: a clean settings environment, the given epoch, output kept for the
     error (the backend is chatty; a successful build prints nothing of it)."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, epoch: int, tmpdir: Path | None = None) -> None:
+        self.epoch, self.tmpdir = epoch, tmpdir
         self.output: list[str] = []
 
     def __call__(self, cmd: Sequence[str], cwd: str | None = None,
@@ -179,6 +163,8 @@ class _Runner:
                if not k.startswith(_SETTINGS_ENV_PREFIX) and k not in _SETTINGS_ENV}
         env |= dict(extra_environ or {})
         env["SOURCE_DATE_EPOCH"] = str(self.epoch)
+        if self.tmpdir is not None:  # the backend's own temp dirs (its build and wheel trees) go where we clean up
+            env["TMPDIR"] = str(self.tmpdir)
         proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, check=False)
         self.output.append(proc.stdout)
@@ -186,13 +172,13 @@ class _Runner:
             raise subprocess.CalledProcessError(proc.returncode, list(cmd), proc.stdout)
 
 
-def _failed(what: str, runner: _Runner) -> PackageError:
-    """``<what> failed: <the error line>``, the whole backend output in a log that outlives the temp dir: one line
-    to read, the rest one ``less`` away."""
+def _failed(what: str, runner: _Runner, log_dir: Path | None = None) -> PackageError:
+    """``<what> failed: <the error line>``, the whole backend output in a log that outlives the temp dir (in
+    ``log_dir``, --dest, when given): one line to read, the rest one ``less`` away."""
     text = "".join(runner.output)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     errors = [ln for ln in lines if _ERROR_LINE.match(ln)]
-    fd, log = tempfile.mkstemp(prefix="ortwasm-wheel-", suffix=".log")
+    fd, log = tempfile.mkstemp(prefix="ortwasm-wheel-", suffix=".log", dir=log_dir)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     return PackageError(f"{what} failed: {(errors or lines or ['no output'])[-1]}", f"full log: {log}")
@@ -203,13 +189,14 @@ def _unavailable(e: Exception) -> PackageError:
                         _install_hint(build_requirements()[:1]))
 
 
-def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:
+def build_wheel(staging: Path, dest: Path, epoch: int, log_dir: Path | None = None) -> Path:
     """Build the ``ortwasm_artifacts`` wheel from ``staging`` (``ortwasm_artifacts/`` as ``stage`` writes it) with
     scikit-build-core, dated ``epoch``, and move it into ``dest`` in one rename: ``dest`` never holds half a wheel.
-    Same staging, same epoch, same scikit-build-core: same bytes."""
+    Same staging, same epoch, same scikit-build-core: same bytes.  Every temp dir, the backend's included, is
+    made inside ``dest``; a failure's full log goes to ``log_dir`` (default the system temp dir)."""
     if not (staging / WHEEL_DIST).is_dir():
         raise PackageError(f"{staging} has no {WHEEL_DIST}/ to build a wheel from",
-                           "stage the wheel's package tree with ortwasm.package.skbuild.stage(wheel_files(...))")
+                           "stage the wheel's package tree with ortwasm.package.skbuild.stage(payload_files(...))")
     missing = unmet(build_requirements())
     if missing:
         raise PackageError(f"building the wheel needs {', '.join(missing)}, not installed for {sys.executable}",
@@ -224,8 +211,9 @@ def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:
     if missing:
         raise PackageError(f"building the wheel needs {', '.join(missing)}: no suitable binary on PATH "
                            f"and none installed for {sys.executable}", _install_hint(missing))
-    runner = _Runner(epoch)
     with tempfile.TemporaryDirectory(prefix=".ortwasm-wheel.", dir=dest) as tmp:
+        (Path(tmp) / "tmp").mkdir()
+        runner = _Runner(epoch, Path(tmp) / "tmp")
         project = _prepare_project(staging, Path(tmp) / "project")
         hooks = BuildBackendHookCaller(str(project), BACKEND, runner=runner)
         try:
@@ -235,7 +223,7 @@ def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:
         except BackendUnavailable as e:
             raise _unavailable(e) from None
         except subprocess.CalledProcessError:
-            raise _failed("building the wheel with scikit-build-core", runner) from None
+            raise _failed("building the wheel with scikit-build-core", runner, log_dir) from None
         built = out / name
         if not name.endswith("-py3-none-any.whl"):
             raise PackageError(f"scikit-build-core wrote {name}, not a py3-none-any wheel",
@@ -245,3 +233,63 @@ def build_wheel(staging: Path, dest: Path, epoch: int) -> Path:
         built.chmod(0o644)
         os.replace(built, dest / name)
     return dest / name
+
+
+def payload_files(npm: Mapping[str, bytes], pairs: dict[str, dict[str, str]], default: str,
+                  manifest: Mapping[str, object], version: str, npm_version: str, ort: str) -> dict[str, bytes]:
+    """The wheel's package files, archive path -> bytes: the npm package under ``ortwasm_artifacts/npm/package/``,
+    a generated ``__init__.py``, ``manifest.json`` and ``py.typed``.  The ``.dist-info`` is the backend's."""
+    pkg = {f"{WHEEL_DIST}/{NPM_ROOT}/{p}": data for p, data in npm.items()}
+    pkg[f"{WHEEL_DIST}/__init__.py"] = _init_py(version, npm_version, ort, pairs, default).encode()
+    pkg[f"{WHEEL_DIST}/manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    pkg[f"{WHEEL_DIST}/py.typed"] = b""
+    return {p: pkg[p] for p in sorted(pkg)}
+
+
+def _init_py(version: str, npm_version: str, ort: str, pairs: dict[str, dict[str, str]], default: str) -> str:
+    return f'''"""ONNX Runtime {ort} for the web, built by ortwasm: the onnxruntime-web npm package as package data.
+
+Generated by ortwasm.package.  ``files()`` is the npm package's root (``package.json``, ``dist/``; serve it as is),
+``artifact_path(variant, kind)`` one variant's ``.wasm`` or ``.mjs``, ``manifest()`` how each was built and checked.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+__version__ = {version!r}
+ONNXRUNTIME_VERSION = {ort!r}
+NPM_VERSION = {npm_version!r}
+DEFAULT_VARIANT = {default!r}
+KINDS = ("wasm", "mjs")
+# variant -> kind -> path inside files()
+VARIANTS: dict[str, dict[str, str]] = {json.dumps(pairs, sort_keys=True)}
+
+
+def files() -> Traversable:
+    """The npm package onnxruntime-web {npm_version}, as ``npm pack`` would unpack it."""
+    return resources.files(__name__){"".join(f" / {part!r}" for part in NPM_ROOT.split("/"))}
+
+
+def artifact_path(variant: str, kind: str = "wasm") -> Path:
+    """Path of one variant's ``wasm`` or ``mjs`` file."""
+    if variant not in VARIANTS:
+        raise KeyError(f"unknown variant {{variant!r}}; this package has {{', '.join(VARIANTS)}}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {{KINDS}}, got {{kind!r}}")
+    found = files() / VARIANTS[variant][kind]
+    if not isinstance(found, Path):
+        raise RuntimeError(f"{{__name__}} is not installed as files; use importlib.resources.as_file(files())")
+    return found
+
+
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((resources.files(__name__) / "manifest.json").read_text())
+    return data
+'''

@@ -14,7 +14,6 @@ ccache then shares its objects, and ``__FILE__`` strings in the binary match.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import lock
 from ..errors import PatchError, SourceError
 from ..recipe import unsupported_version
 from .patchset import PatchSet, find_patchset
@@ -159,10 +159,14 @@ def origin_fingerprint(tree: Path) -> str:
 
 def prepare(user_tree: Path, build_dir: Path, apply_patches: bool = True,
             patch_root: Path | None = None) -> PreparedSource:
-    """Serialised by a lock in the build dir: two variants built at once share one source copy."""
-    (build_dir / "src").mkdir(parents=True, exist_ok=True)
-    with (build_dir / "src" / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """Serialised by a lock in the build dir: two variants built at once share one source copy.
+
+    A tree that is no ONNX Runtime tree, or whose version has no patch set, is refused before anything is written
+    (no ``src/``, no lock file left behind)."""
+    version = peek_version(user_tree)
+    if apply_patches and find_patchset(version, patch_root) is None:
+        raise unsupported_version(version, patch_root)
+    with lock.held(build_dir / "src", "source copy"):
         return _prepare(user_tree, build_dir, apply_patches, patch_root)
 
 

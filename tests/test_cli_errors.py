@@ -154,7 +154,7 @@ def test_print_cmake_refuses_a_version_without_a_patch_set(tmp_path: Path, home:
 
 def test_a_version_refusal_leaves_nothing(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    with pytest.raises(SourceError, match="1.25.0 has no patch set"):
+    with pytest.raises(SourceError, match=r"1\.25\.0 has no patch set"):
         prepare(minimal_ort_tree(tmp_path / "ort", "1.25.0"), build)
     assert not build.exists()  # no src/, no src/.lock
     with pytest.raises(SourceError):
@@ -215,7 +215,8 @@ def test_any_ort_version_resolves_or_exits_2(value: str, prop_env: Path, capsys:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.one_of(st.text(max_size=30), st.sampled_from(["wasm32", "wasm32,wasm64", ",", "", " , ", "WASM32",
-                                                               "wasm32-memfs,", "wasm99", "wasm32;wasm64"])))
+                                                               "wasm32-memfs,", "wasm99", "wasm32;wasm64",
+                                                               "wasm32-nothreads", "w64"])))
 def test_any_variants_resolve_or_exit_2(value: str, prop_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = _main(["build", f"--variants={value}", "--ort-version", "1.21.0", "--print-cmake"])
     out, err = capsys.readouterr()
@@ -224,4 +225,5 @@ def test_any_variants_resolve_or_exit_2(value: str, prop_env: Path, capsys: pyte
         assert "emcmake cmake" in out
     else:
         assert rc == UsageError.return_code, err
-        assert all(name in err for name in load_table()), err  # every valid name, not only the nearest
+        if "cannot be built from ONNX Runtime 1.21.0" not in err:  # a real variant this version cannot build
+            assert all(name in err for name in load_table()), err  # else every valid name, not only the nearest

@@ -19,6 +19,13 @@ from tests.test_fetch import world  # noqa: F401  (the fixture: a fake 9.9.9 rec
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing here may touch the machine's ORTWASM_HOME (subprocesses get homes of their own)."""
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "test-home"))
+    monkeypatch.setenv("ORTWASM_ARTIFACTS", str(tmp_path / "test-home" / "out"))
+
 # `python -m ortwasm ARGS` with the recipes read from ROOT (what test_fetch passes as root=), and with
 # ORTWASM_TEST_SLOW seconds of sleep after the ORT tree's export, so that a second run surely overlaps.
 FETCH = """
@@ -38,7 +45,8 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def fetch_proc(home: Path, world: dict[str, Path | str], *extra: str, slow: float = 0.0) -> subprocess.Popen[str]:
+def fetch_proc(home: Path, world: dict[str, Path | str], *extra: str,  # noqa: F811
+               slow: float = 0.0) -> subprocess.Popen[str]:
     env = {**os.environ, "ORTWASM_HOME": str(home), "ORTWASM_TEST_PATCH_ROOT": str(world["root"]),
            "ORTWASM_TEST_SLOW": str(slow), "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-c", FETCH, "fetch-sources", "--version", "9.9.9", "--git-mirror",

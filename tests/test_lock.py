@@ -19,6 +19,13 @@ from ortwasm.errors import LockBusy
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing here may touch the machine's ORTWASM_HOME (subprocesses get homes of their own)."""
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "test-home"))
+    monkeypatch.setenv("ORTWASM_ARTIFACTS", str(tmp_path / "test-home" / "out"))
+
 # Holds DIR's lock, says so on stdout, appends "start/end <pid>" to LOG inside the lock, keeps it SECONDS.
 HOLDER = """
 import os, sys, time
@@ -86,7 +93,7 @@ def test_second_process_waits_then_runs(tmp_path: Path) -> None:
     first = start_holder(d, log_path, 2.0)
     wait_held(first)
     second = start_holder(d, log_path, 0.1)
-    out, err = second.communicate(timeout=60)
+    _, err = second.communicate(timeout=60)
     first.communicate(timeout=60)
     assert first.returncode == second.returncode == 0
     assert err.count("waiting for build dir") == 1, err
@@ -105,7 +112,7 @@ def test_no_wait_refuses_naming_the_holder(tmp_path: Path) -> None:
         second = start_holder(d, log_path, 0.1, wait=False)
         _, err = second.communicate(timeout=60)
         assert second.returncode == LockBusy.return_code
-        assert f"in use by `" in err and f"pid {first.pid}" in err, err
+        assert "in use by `" in err and f"pid {first.pid}" in err, err
         with pytest.raises(LockBusy, match=f"pid {first.pid}") as exc:
             with lock.held(d, "build dir", wait=False):
                 pass

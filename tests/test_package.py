@@ -8,8 +8,8 @@ installs (npm, Node 24, pip) and the real end-to-end run are in tests/test_packa
 
 from __future__ import annotations
 
-import copy
 import base64
+import copy
 import hashlib
 import io
 import json

@@ -1,8 +1,5 @@
-"""The wheel built by scikit-build-core from ``cmake/wheel/`` against today's hand-written one, for the same input.
-
-Why: the switch from ``archive.write_wheel`` to scikit-build-core must change nothing a user sees.  These tests
-pin what is equal (names, bytes, dates, modes of every package file; METADATA's fields) and the exact list of what
-differs (Metadata-Version, WHEEL's Generator line, entry order), and that two builds give the same bytes.
+"""The wheel built by scikit-build-core from ``cmake/wheel/``: exactly the staged package files, byte for byte,
+with the metadata, dates and modes a user relies on, and the same bytes from two builds in different dirs.
 
 The fast tier stages the synthetic OUT of test_package.py; the ``artifacts`` tier the real wasm32-memfs pair.
 Each build runs the real backend (cmake configure + install, about a second); it needs the pinned scikit-build-core
@@ -11,6 +8,7 @@ Each build runs the real backend (cmake configure + install, about a second); it
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -29,9 +27,10 @@ from ortwasm.package import skbuild
 from ortwasm.paths import artifact_cache_dir
 from tests.test_package import fake_out, fake_web, sha
 
-EPOCH = 499162500  # archive.DEFAULT_EPOCH, what the hand-written wheel was dated by default
+EPOCH = 499162500  # archive.DEFAULT_EPOCH
 INFO = "ortwasm_artifacts-1.21.0.post1.dist-info"
 REPO = Path(__file__).resolve().parents[1]
+Built = tuple[dict[str, bytes], Path, Path]  # the staged package files, two wheels built from them
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +46,9 @@ def read_zip(path: Path) -> tuple[list[zipfile.ZipInfo], dict[str, bytes]]:
         return zf.infolist(), {n: zf.read(n) for n in zf.namelist()}
 
 
-def hand_written(out: Path, dest: Path) -> Path:
-    """The wheel ortwasm wrote before scikit-build-core, for the same OUT: ``build_packages``'s own wheel files
-    (``wheel_files``, spied on their way to ``stage``) zipped the way the retired ``archive.write_wheel`` did."""
+def payload(out: Path, dest: Path) -> dict[str, bytes]:
+    """The package files ``build_packages`` stages for the wheel (``payload_files``), spied on their way to
+    ``stage``."""
     seen: dict[str, bytes] = {}
     real_stage = pk.stage
 
@@ -59,51 +58,38 @@ def hand_written(out: Path, dest: Path) -> Path:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pk, "stage", spy)
-        name = pk.build_packages(out, dest / "pkg").wheel.name
-    date = time.gmtime(max(EPOCH, 315532800))[:6]
-    path = dest / name
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for entry, data in seen.items():  # wheel_files' order
-            zi = zipfile.ZipInfo(entry, date_time=date)
-            zi.create_system = 3
-            zi.external_attr = (stat.S_IFREG | 0o644) << 16
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(zi, data, compresslevel=6)
-    return path
+        pk.build_packages(out, dest / "pkg")
+    return seen
 
 
-def staged_from(wheel: Path, staging: Path) -> Path:
-    """The hand-written wheel's package files, staged the way the lead's call does (``stage(wheel_files(...))``)."""
-    return skbuild.stage(read_zip(wheel)[1], staging)
+def staged_from(files: dict[str, bytes], staging: Path) -> Path:
+    return skbuild.stage(files, staging)
 
 
-def assert_same_as_hand_written(ours: Path, hand: Path) -> None:
-    """Everything a user sees, equal; the differences listed one by one."""
+def record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def assert_wheel_of(ours: Path, files: dict[str, bytes], epoch: int = EPOCH) -> None:
+    """The wheel holds exactly ``files`` byte for byte, with the metadata, dates and modes a user relies on."""
     ours_info, ours_files = read_zip(ours)
-    hand_info, hand_files = read_zip(hand)
-    assert ours.name == hand.name
-    assert sorted(ours_files) == sorted(hand_files)
-    differ = {n for n in ours_files if ours_files[n] != hand_files[n]}
-    assert differ == {f"{INFO}/METADATA", f"{INFO}/WHEEL", f"{INFO}/RECORD"}
-    # METADATA: the same fields and text; scikit-build-core >= 0.11 writes 2.2 as the lowest version
-    meta_ours, meta_hand = ours_files[f"{INFO}/METADATA"].decode(), hand_files[f"{INFO}/METADATA"].decode()
-    assert meta_hand.startswith("Metadata-Version: 2.1\n") and meta_ours.startswith("Metadata-Version: 2.2\n")
-    assert meta_ours.replace("2.2", "2.1", 1) == meta_hand
-    # WHEEL: the generator names itself, and the email writer ends the header block with a blank line
-    wheel_ours = ours_files[f"{INFO}/WHEEL"].decode()
-    assert wheel_ours == hand_files[f"{INFO}/WHEEL"].decode().replace(
-        "Generator: ortwasm\n", f"Generator: scikit-build-core {skbuild_version()}\n") + "\n"
-    # order: package files by path parts (dist/wasm64/ before dist/wasm64-memfs/), then METADATA, WHEEL, RECORD
+    assert ours.name == "ortwasm_artifacts-1.21.0.post1-py3-none-any.whl"
     names = [zi.filename for zi in ours_info]
-    pkg = [n for n in hand_files if ".dist-info/" not in n]
-    assert names == [*sorted(pkg, key=lambda n: n.split("/")), f"{INFO}/METADATA", f"{INFO}/WHEEL", f"{INFO}/RECORD"]
-    # RECORD: the same rows, in the zip's order, with the backend's own WHEEL/METADATA hashes
+    # order: package files by path parts (dist/wasm64/ before dist/wasm64-memfs/), then METADATA, WHEEL, RECORD
+    assert names == [*sorted(files, key=lambda n: n.split("/")), f"{INFO}/METADATA", f"{INFO}/WHEEL", f"{INFO}/RECORD"]
+    assert all(ours_files[n] == files[n] for n in files)
+    meta = ours_files[f"{INFO}/METADATA"].decode()
+    assert meta.startswith("Metadata-Version: 2.2\nName: ortwasm-artifacts\nVersion: 1.21.0.post1\n")
+    assert "Summary: ONNX Runtime 1.21.0 for the web (onnxruntime-web with wasm32/wasm64 builds) by ortwasm" in meta
+    assert "Requires-Python: >=3.9" in meta and "Description-Content-Type: text/markdown" in meta
+    assert ours_files[f"{INFO}/WHEEL"].decode() == (
+        f"Wheel-Version: 1.0\nGenerator: scikit-build-core {skbuild_version()}\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n\n")
     rows = ours_files[f"{INFO}/RECORD"].decode().splitlines()
-    assert rows == [f"{n},{pk.record_hash(ours_files[n])},{len(ours_files[n])}" for n in names[:-1]] + \
+    assert rows == [f"{n},{record_hash(ours_files[n])},{len(ours_files[n])}" for n in names[:-1]] + \
         [f"{INFO}/RECORD,,"]
-    # dates, modes, compression: as the hand-written wheel
-    stamp = {(zi.date_time, zi.external_attr >> 16, zi.create_system, zi.compress_type) for zi in ours_info}
-    assert stamp == {(zi.date_time, zi.external_attr >> 16, zi.create_system, zi.compress_type) for zi in hand_info}
+    date = time.gmtime(max(epoch, 315532800))[:6]
+    assert {(zi.date_time, zi.external_attr >> 16) for zi in ours_info} == {(date, stat.S_IFREG | 0o644)}
 
 
 def skbuild_version() -> str:
@@ -116,53 +102,53 @@ def skbuild_version() -> str:
 
 
 @pytest.fixture(scope="module")
-def built(backend: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """Today's wheel, then two scikit-build-core builds of its contents from different dirs (build and project
-    paths differ between them, as between two machines)."""
+def built(backend: None, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The wheel's package files, then two scikit-build-core builds of them from different dirs (build and
+    project paths differ between them, as between two machines)."""
     root = tmp_path_factory.mktemp("skbuild")
-    hand = hand_written(fake_out(root), root / "hand")
-    a = skbuild.build_wheel(staged_from(hand, root / "staging-a"), root / "a", EPOCH)
-    b = skbuild.build_wheel(staged_from(hand, root / "elsewhere" / "staging-b"), root / "b", EPOCH)
-    return hand, a, b
+    files = payload(fake_out(root), root / "hand")
+    a = skbuild.build_wheel(staged_from(files, root / "staging-a"), root / "a", EPOCH)
+    b = skbuild.build_wheel(staged_from(files, root / "elsewhere" / "staging-b"), root / "b", EPOCH)
+    return files, a, b
 
 
-def test_two_builds_are_byte_identical(built: tuple[Path, Path, Path]) -> None:
+def test_two_builds_are_byte_identical(built: Built) -> None:
     _, a, b = built
     print(f"sha256 {sha(a)} {a}\nsha256 {sha(b)} {b}")
     assert sha(a) == sha(b)
     assert sorted(p.name for p in a.parent.iterdir()) == [a.name], "the build leaves nothing else in dest"
 
 
-def test_same_files_and_metadata_as_the_hand_written_wheel(built: tuple[Path, Path, Path]) -> None:
-    hand, a, _ = built
-    assert_same_as_hand_written(a, hand)
+def test_the_package_files_and_metadata(built: Built) -> None:
+    files, a, _ = built
+    assert_wheel_of(a, files)
 
 
-def test_epoch_dates_every_entry(backend: None, built: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    hand, a, _ = built
-    c = skbuild.build_wheel(staged_from(hand, tmp_path / "staging"), tmp_path / "c", 1700000000)
+def test_epoch_dates_every_entry(backend: None, built: Built, tmp_path: Path) -> None:
+    files, a, _ = built
+    c = skbuild.build_wheel(staged_from(files, tmp_path / "staging"), tmp_path / "c", 1700000000)
     assert sha(c) != sha(a)
     assert {zi.date_time for zi in read_zip(c)[0]} == {(2023, 11, 14, 22, 13, 20)}
 
 
-def test_settings_from_the_environment_do_not_leak_in(backend: None, built: tuple[Path, Path, Path],
+def test_settings_from_the_environment_do_not_leak_in(backend: None, built: Built,
                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """scikit-build-core reads SKBUILD_* and CMAKE_ARGS from the environment; a leftover one (a platform tag, a
     define) would change the wheel, so the build does not see them."""
-    hand, a, _ = built
+    files, a, _ = built
     monkeypatch.setenv("SKBUILD_WHEEL_PY_API", "cp311")
     monkeypatch.setenv("SKBUILD_WHEEL_PLATLIB", "true")
     monkeypatch.setenv("CMAKE_ARGS", "-DCMAKE_INSTALL_DEFAULT_COMPONENT_NAME=other")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the epoch argument wins
-    c = skbuild.build_wheel(staged_from(hand, tmp_path / "staging"), tmp_path / "c", EPOCH)
+    c = skbuild.build_wheel(staged_from(files, tmp_path / "staging"), tmp_path / "c", EPOCH)
     assert sha(c) == sha(a)
 
 
 def test_missing_backend_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    hand = hand_written(fake_out(tmp_path), tmp_path / "hand")
+    files = payload(fake_out(tmp_path), tmp_path / "hand")
     monkeypatch.setattr(skbuild, "build_requirements", lambda project=None: ["scikit-build-core==0.0.1"])
     with pytest.raises(PackageError, match=r"needs scikit-build-core==0\.0\.1, not installed") as err:
-        skbuild.build_wheel(staged_from(hand, tmp_path / "staging"), tmp_path / "dest", EPOCH)
+        skbuild.build_wheel(staged_from(files, tmp_path / "staging"), tmp_path / "dest", EPOCH)
     assert err.value.hint.startswith("install it with: ")
     assert "-m pip install scikit-build-core==0.0.1" in err.value.hint
     assert not (tmp_path / "dest").exists()
@@ -175,17 +161,17 @@ def from_pypi(module: str) -> bool:
     return spec is not None and spec.origin is not None
 
 
-def test_cmake_and_ninja_required_only_when_missing(backend: None, built: tuple[Path, Path, Path], tmp_path: Path,
+def test_cmake_and_ninja_required_only_when_missing(backend: None, built: Built, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """With cmake and ninja on PATH the fast-tier builds above ran without their PyPI packages (where those are
     not installed); with an empty PATH the backend's get_requires asks for them and the error names the pip
     command."""
     if all(from_pypi(m) for m in ("cmake", "ninja")):
         pytest.skip("cmake and ninja are installed from PyPI for this Python, so they are never missing here")
-    hand, _, _ = built
+    files, _, _ = built
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(PackageError, match="no suitable binary on PATH") as err:
-        skbuild.build_wheel(staged_from(hand, tmp_path / "staging"), tmp_path / "dest", EPOCH)
+        skbuild.build_wheel(staged_from(files, tmp_path / "staging"), tmp_path / "dest", EPOCH)
     assert "-m pip install" in err.value.hint
     for m in ("cmake", "ninja"):
         assert (not from_pypi(m)) == (m in err.value.message), err.value.message
@@ -200,9 +186,9 @@ def test_refuses_a_staging_without_the_package(backend: None, tmp_path: Path) ->
         skbuild.stage({"ortwasm_artifacts/../../x": b""}, tmp_path / "staging")
 
 
-def test_backend_failure_is_one_line_and_a_log(backend: None, built: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    hand, _, _ = built
-    staging = staged_from(hand, tmp_path / "staging")
+def test_backend_failure_is_one_line_and_a_log(backend: None, built: Built, tmp_path: Path) -> None:
+    files, _, _ = built
+    staging = staged_from(files, tmp_path / "staging")
     mf = staging / "ortwasm_artifacts" / "manifest.json"
     mf.write_text(json.dumps({k: v for k, v in json.loads(mf.read_text()).items() if k != "wheel"}, indent=2))
     with pytest.raises(PackageError, match=r"^building the wheel with scikit-build-core failed: RuntimeError: "
@@ -235,11 +221,11 @@ def test_real_wasm32_memfs(backend: None, tmp_path: Path) -> None:
     out.mkdir()
     (out / "wasm32-memfs").symlink_to(real)
     fake_web(out, ort=json.loads((real / "manifest.json").read_text())["ort"])  # the JS stage's shape, same build
-    hand = hand_written(out, tmp_path / "hand")
-    a = skbuild.build_wheel(staged_from(hand, tmp_path / "staging-a"), tmp_path / "a", EPOCH)
-    b = skbuild.build_wheel(staged_from(hand, tmp_path / "staging-b"), tmp_path / "b", EPOCH)
+    files = payload(out, tmp_path / "hand")
+    a = skbuild.build_wheel(staged_from(files, tmp_path / "staging-a"), tmp_path / "a", EPOCH)
+    b = skbuild.build_wheel(staged_from(files, tmp_path / "staging-b"), tmp_path / "b", EPOCH)
     print(f"sha256 {sha(a)} {a.stat().st_size:,} B\nsha256 {sha(b)} {b.stat().st_size:,} B")
     assert sha(a) == sha(b)
-    assert_same_as_hand_written(a, hand)
+    assert_wheel_of(a, files)
     packed = {hashlib.sha256(data).hexdigest() for data in read_zip(a)[1].values()}
     assert {sha(real / f"ort-wasm-simd-threaded.{k}") for k in ("wasm", "mjs")} <= packed

@@ -219,6 +219,12 @@ var ortAllocate = (size, options) => {
   for (const rec of ortHeapFiles) {
     held += rec.size;
   }
+  // musl's mmap refuses a length past PTRDIFF_MAX (2 GiB - 1 on wasm32), so a tensor over 2 GiB in a heap-backed file
+  // could not be mapped in place, and ORT's fallback (a second buffer of the tensor's size) does not fit beside the
+  // file in a 4 GiB heap (std::bad_alloc). Such a file stays in the caller's bytes; ORT reads each tensor once.
+  if (!wasm64 && size > 2 ** 31 - 1 && want !== 'heap') {
+    return [0, `${size} bytes: a tensor over 2 GiB in it could not be mapped on wasm32 (mmap stops at 2 GiB)`];
+  }
   if (held + size > budget && want !== 'heap') {
     return [0, `${size} bytes would pass the heap budget (${budget} bytes, ${held} held by other files)`];
   }

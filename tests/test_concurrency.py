@@ -14,17 +14,14 @@ from pathlib import Path
 import pytest
 
 from ortwasm.errors import LockBusy
+from tests.harness.homes import isolated_home  # noqa: F401  (the fixture)
 from tests.harness.trees import minimal_ort_tree
 from tests.test_fetch import world  # noqa: F401  (the fixture: a fake 9.9.9 recipe and local git mirrors)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing here may touch the machine's ORTWASM_HOME (subprocesses get homes of their own)."""
-    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "test-home"))
-    monkeypatch.setenv("ORTWASM_ARTIFACTS", str(tmp_path / "test-home" / "out"))
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 # `python -m ortwasm ARGS` with the recipes read from ROOT (what test_fetch passes as root=), and with
 # ORTWASM_TEST_SLOW seconds of sleep after the ORT tree's export, so that a second run surely overlaps.

@@ -16,15 +16,12 @@ import pytest
 
 from ortwasm import lock
 from ortwasm.errors import LockBusy
+from tests.harness.homes import isolated_home  # noqa: F401  (the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing here may touch the machine's ORTWASM_HOME (subprocesses get homes of their own)."""
-    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "test-home"))
-    monkeypatch.setenv("ORTWASM_ARTIFACTS", str(tmp_path / "test-home" / "out"))
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 # Holds DIR's lock, says so on stdout, appends "start/end <pid>" to LOG inside the lock, keeps it SECONDS.
 HOLDER = """

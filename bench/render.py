@@ -63,6 +63,11 @@ RESULTS: dict[str, tuple[str, str]] = {
         "--cases gather_256m,gather_2g5,big_gather --warm-cases gather_256m,gather_2g5 --rounds-case gather_256m; "
         f"python -m bench.load --name heap --section prepacked --builds ours:wasm32-memfs,ours:wasm64-memfs "
         f"--baseline {_HEAP} --cases matmul_256m --rounds-case matmul_256m"),
+    "load-single-2g5-1.21.0.json": (
+        "One 2.5 GiB initializer (gather_2g5_one) beside the same bytes in two (gather_2g5) on wasm32-memfs: our "
+        "package, npm's client on our pair, npm's own dist (which cannot load the single one)",
+        "python -m bench.load --name single-2g5 --cases gather_2g5_one,gather_2g5 --data-as path,bytes "
+        "--builds ours:wasm32-memfs,official:wasm32-memfs,official:dist --threads 2"),
     "load-off-1.21.0.json": (
         "2.5 GiB and more on the MEMFS-OFF builds and npm's dist vs the MEMFS builds: peaks and verbatim failures",
         "python -m bench.load --name off --mem-guard --timeout-s 1800 --wasm64-only-cases '' "
@@ -324,7 +329,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "build": r_build, "sizes": r_sizes, "release-size": r_release_size, "upstream-identity": r_upstream_identity,
     "driver-speed-buildpy-first": r_driver_speed, "driver-speed-ours-first": r_driver_speed,
     "interrupt-link": r_interrupt_link, "js-identity": r_js_identity, "check-speed": r_check_speed,
-    "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load, "load-browser": r_load_browser,
+    "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load, "load-single-2g5": r_load, "load-browser": r_load_browser,
     "load-profile": r_load_profile, "webgpu": r_webgpu,
 }
 

@@ -329,7 +329,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "build": r_build, "sizes": r_sizes, "release-size": r_release_size, "upstream-identity": r_upstream_identity,
     "driver-speed-buildpy-first": r_driver_speed, "driver-speed-ours-first": r_driver_speed,
     "interrupt-link": r_interrupt_link, "js-identity": r_js_identity, "check-speed": r_check_speed,
-    "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load, "load-single-2g5": r_load, "load-browser": r_load_browser,
+    "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load,
+    "load-single-2g5": r_load, "load-browser": r_load_browser,
     "load-profile": r_load_profile, "webgpu": r_webgpu,
 }
 

@@ -88,7 +88,7 @@ def test_the_same_concern_has_the_same_name_in_every_version() -> None:
     for v in supported():
         for p in require_recipe(v).patches:
             head = p.read_text().split("\n---\n", 1)[0]
-            assert head.startswith("From: ortwasm\nSubject: [PATCH] "), f"{p}: one header format"
+            assert re.match(r"From: ortwasm <[^>]+@[^>]+>\nSubject: \[PATCH\] ", head), f"{p}: one header format"
 
 
 def test_no_patch_creates_our_runtime_files() -> None:

@@ -111,20 +111,30 @@ def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _required() -> list[str]:
-    """ORTWASM_REQUIRE=<variant>,...: the variants (and `js`, the onnxruntime-web JS stage) that must be tested."""
+    """ORTWASM_REQUIRE=<variant>,...: the variants (and `js`, the onnxruntime-web JS stage) that must be tested.
+
+    A plain name is the default ORT version's variant; `<version>:<variant>` names another version's."""
     import os
 
     return [n.strip() for n in os.environ.get("ORTWASM_REQUIRE", "").split(",") if n.strip()]
 
 
 def _names_required(reason: str, required: list[str]) -> str | None:
-    """The required name a skip reason mentions (whole names: `wasm32` does not match `wasm32-memfs`)."""
+    """The required name a skip reason mentions (whole names: `wasm32` does not match `wasm32-memfs`), for the
+    version the entry means: a skip that names another ORT version is that version's, not the default's."""
     import re
 
-    for name in required:
+    from ortwasm.recipe import default_version, supported
+
+    others = [v for v in supported() if v != default_version()]
+    for entry in required:
+        version, _, name = entry.rpartition(":")
         token = "NO JS BUILD" if name == "js" else name
-        if re.search(rf"(?<![\w-]){re.escape(token)}(?![\w-])", reason):
-            return name
+        if not re.search(rf"(?<![\w-]){re.escape(token)}(?![\w-])", reason):
+            continue
+        named = [v for v in others if re.search(rf"(?<![\d.]){re.escape(v)}(?![\d.])", reason)]
+        if (version and version in named) or (not version and not named):
+            return entry
     return None
 
 

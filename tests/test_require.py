@@ -10,10 +10,12 @@ CONFTEST = (__import__("pathlib").Path(__file__).resolve().parent / "conftest.py
 
 
 @pytest.mark.parametrize(("require", "outcome"), [
-    ("wasm32-memfs", {"failed": 1, "skipped": 2}),
-    ("wasm32", {"failed": 1, "skipped": 2}),
-    ("", {"skipped": 3}),
-    ("wasm64-memfs,js", {"failed": 1, "skipped": 2}),
+    ("wasm32-memfs", {"failed": 1, "skipped": 3}),
+    ("wasm32", {"failed": 1, "skipped": 3}),
+    ("", {"skipped": 4}),
+    ("wasm64-memfs,js", {"failed": 1, "skipped": 3}),
+    ("1.30.0:wasm32-memfs", {"failed": 1, "skipped": 3}),
+    ("wasm32-memfs,1.30.0:wasm32-memfs", {"failed": 2, "skipped": 2}),
 ])
 def test_required_variants_cannot_skip(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, require: str,
                                        outcome: dict[str, int]) -> None:
@@ -26,6 +28,8 @@ def test_plain():
     pytest.skip("NO ARTIFACT for variant wasm32: looked for /x/wasm32/ort.mjs")
 def test_js():
     pytest.skip("NO JS BUILD: /x/onnxruntime-web missing")
+def test_other_version():
+    pytest.skip("NO 1.30.0 ARTIFACT for wasm32-memfs: looked for /x/out-1.30.0/wasm32-memfs/manifest.json")
 ''')
     monkeypatch.setenv("ORTWASM_REQUIRE", require)
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(**outcome)

@@ -125,9 +125,6 @@ class Recipe:
     tested: dict[str, tuple[str, ...]]  # variant -> runtimes its artifacts were run in (the support matrix)
     presets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> ORT build.py flags
 
-    def path(self, name: str) -> Path:
-        return self.directory / name
-
     @property
     def budgets_path(self) -> Path:
         return self.directory / BUDGETS

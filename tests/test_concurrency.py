@@ -81,14 +81,21 @@ def clean(world: dict[str, Path | str], tmp_path: Path) -> Path:  # noqa: F811
     return tmp_path / "clean-home" / "sources"
 
 
+def overlapping_fetches(home: Path, world: dict[str, Path | str], slow: float,  # noqa: F811
+                        *second_args: str) -> tuple[subprocess.Popen[str], str, subprocess.Popen[str], str]:
+    """A slow first fetch, and a second one started once the first holds the lock; both run to their end."""
+    first = fetch_proc(home, world, slow=slow)
+    started(first)
+    second = fetch_proc(home, world, *second_args)
+    _, err2 = second.communicate(timeout=300)
+    _, err1 = first.communicate(timeout=300)
+    return first, err1, second, err2
+
+
 def test_two_fetches_at_once_wait_and_agree(world: dict[str, Path | str], clean: Path,  # noqa: F811
                                             tmp_path: Path) -> None:
     home = tmp_path / "home"
-    first = fetch_proc(home, world, slow=3.0)
-    started(first)
-    second = fetch_proc(home, world)
-    _, err2 = second.communicate(timeout=300)
-    _, err1 = first.communicate(timeout=300)
+    first, err1, second, err2 = overlapping_fetches(home, world, 3.0)
     assert first.returncode == 0, err1
     assert second.returncode == 0, err2
     assert err2.count("waiting for sources dir") == 1 and f"pid {first.pid}" in err2, err2
@@ -100,11 +107,7 @@ def test_two_fetches_at_once_wait_and_agree(world: dict[str, Path | str], clean:
 def test_second_fetch_with_no_wait_refuses_and_the_first_finishes(world: dict[str, Path | str],  # noqa: F811
                                                                  clean: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    first = fetch_proc(home, world, slow=2.0)
-    started(first)
-    second = fetch_proc(home, world, "--no-wait")
-    _, err2 = second.communicate(timeout=300)
-    _, err1 = first.communicate(timeout=300)
+    first, err1, second, err2 = overlapping_fetches(home, world, 2.0, "--no-wait")
     assert second.returncode == LockBusy.return_code, err2
     assert f"sources dir {home / 'sources'} is in use by `" in err2 and f"pid {first.pid}" in err2
     assert "Traceback" not in err2

@@ -23,14 +23,14 @@ from typing import Literal
 
 from ..artifacts.manifest import MANIFEST_FORMAT, Manifest, ort_version_of
 from ..errors import CannotCheck, CheckFailed
-from ..recipe import default_version, load_recipe, require_recipe, supported
+from ..recipe import load_recipe, require_recipe, supported
 from . import glue as gluemod
 from . import wasm as wasmmod
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
 __all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta", "DirJudge",
            "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
-           "resolve_version"]
+           "refuse_unknown", "resolve_version"]
 
 # What a JSEP build adds to the C API: the kernels' callbacks into C++ (core/providers/js/js_export.h, exported by
 # onnxruntime_webassembly.cmake's EXPORTED_FUNCTIONS only with onnxruntime_USE_JSEP).  onnxruntime-web's WebGPU
@@ -560,11 +560,11 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets | None
                        tuple(name for name, _ in found.judged))
 
 
-def _refuse_unknown(version: str, where: str) -> CannotCheck:
+def refuse_unknown(version: str, where: str) -> CannotCheck:
     known = supported()
     return CannotCheck(f"{where} says ONNX Runtime {version}, which has no recipe, so nothing says what its artifacts "
                        f"must export or weigh (supported: {', '.join(known)})",
-                       f"check artifacts of a supported version, or add patches/{version}/ (docs/new-version.md)")
+                       f"use artifacts of a supported version, or add patches/{version}/ (docs/new-version.md)")
 
 
 def _claims(found: Survey) -> dict[str, list[str]]:
@@ -623,25 +623,19 @@ def resolve_version(found: Survey | Path, given: str | None = None) -> tuple[str
     if claims:
         version, where = next(iter(claims.items()))
         if load_recipe(version) is None:
-            raise _refuse_unknown(version, where[0])
+            raise refuse_unknown(version, where[0])
         if given is not None and given != version:
             raise CannotCheck(f"--ort-version {given}, but {where[0]} says ONNX Runtime {version}",
                               "drop --ort-version: the manifest says which version built the artifacts")
         return version, Path(where[0]).name
     if given is not None:
         if load_recipe(given) is None:
-            raise _refuse_unknown(given, "--ort-version")
+            raise refuse_unknown(given, "--ort-version")
         return given, "--ort-version"
     if not found.pairs:
         raise CannotCheck(f"{found.root}: nothing says which ONNX Runtime version to judge it by",
                           f"pass --ort-version, one of: {', '.join(supported())}")
     return infer_version(found), "the glue's C API"
-
-
-def version_or_default(version: str | None) -> str:
-    """The ORT version whose rules judge an artifact: the one given (a manifest's, or ``--ort-version``), else the
-    default version's; a version with no recipe is refused (SourceError), never judged by another's rules."""
-    return require_recipe(version or default_version()).version
 
 
 def c_api_for(version: str) -> tuple[str, ...]:

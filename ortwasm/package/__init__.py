@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checks.rules import CheckReport, default_budgets_path
+from ..checks.rules import CheckReport, default_budgets_path, refuse_unknown
 from ..checks.sizes import Budgets, load_budgets
 from ..errors import PackageCannotCheck, PackageError
-from ..recipe import load_recipe, supported
+from ..recipe import load_recipe
 from .archive import GENERATOR, package_revision, sha256, source_date_epoch, write_tgz
 from .inputs import KINDS, VariantFiles, WebPackage, check_all, check_same_source, collect, read_web
 from .npm import NPM_NAME, Layout, check_embedded_glue, choose_default, choose_default_jsep, npm_files
@@ -138,10 +138,8 @@ def _check_space(dest: Path, staged_bytes: int) -> None:
 def _known_version(variants: list[VariantFiles]) -> str:
     ort = variants[0].ort_version
     if load_recipe(ort) is None:
-        raise PackageCannotCheck(f"refusing to package: {variants[0].directory}/manifest.json says ONNX Runtime "
-                                 f"{ort}, which has no recipe, so nothing says what its artifacts must export or "
-                                 f"weigh (supported: {', '.join(supported())})",
-                                 f"package artifacts of a supported version, or add patches/{ort}/")
+        refusal = refuse_unknown(ort, f"{variants[0].directory}/manifest.json")
+        raise PackageCannotCheck(f"refusing to package: {refusal.message}", refusal.hint)
     return ort
 
 

@@ -164,21 +164,17 @@ def prepare(user_tree: Path, build_dir: Path, apply_patches: bool = True,
     A tree that is no ONNX Runtime tree, or whose version has no patch set, is refused before anything is written
     (no ``src/``, no lock file left behind)."""
     version = peek_version(user_tree)
-    if apply_patches and find_patchset(version, patch_root) is None:
+    patchset = find_patchset(version, patch_root) if apply_patches else None
+    if apply_patches and patchset is None:
         raise unsupported_version(version, patch_root)
     with lock.held(build_dir / "src", "source copy"):
-        return _prepare(user_tree, build_dir, apply_patches, patch_root)
+        return _prepare(user_tree, build_dir, patchset)
 
 
-def _prepare(user_tree: Path, build_dir: Path, apply_patches: bool, patch_root: Path | None) -> PreparedSource:
+def _prepare(user_tree: Path, build_dir: Path, patchset: PatchSet | None) -> PreparedSource:
     if user_tree.is_file():
         user_tree = unpack_archive(user_tree, build_dir / "src" / "archives")
-    version = read_version(user_tree)
-    patchset: PatchSet | None = None
-    if apply_patches:
-        patchset = find_patchset(version, patch_root)
-        if patchset is None:
-            raise unsupported_version(version, patch_root)
+    version = read_version(user_tree)  # an unpacked archive is checked for ONNX Runtime's own files here
     dest = build_dir / "src" / f"onnxruntime-{version}"
     want = {"origin": str(user_tree.resolve()), "origin_fingerprint": origin_fingerprint(user_tree),
             "patchset": patchset.id if patchset else "", "version": version}

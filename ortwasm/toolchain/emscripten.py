@@ -215,7 +215,8 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
         raise ToolchainError(f"{toolchain.describe()}: {toolchain.version!r} is not a release version X.Y.Z",
                              f"use a released emscripten: `bash ci/provision-toolchain.sh` ({_DEFAULT_SHIPS}), "
                              "or emsdk")
-    proven = proven_toolchains(version, root)
+    recipe = load_recipe(version, root)
+    proven = None if recipe is None else recipe.proven_toolchains
     if proven is not None and toolchain.version in proven:
         return
     path = recipe_path(version, root)
@@ -226,7 +227,7 @@ def check_proven(toolchain: Toolchain, version: str, *, allow: bool = False, roo
     else:
         problem = (f"{toolchain.describe()} is not proven with ONNX Runtime {version}'s patch set; "
                    f"proven: {', '.join(proven)} ({path})")
-        note = toolchain_notes(version, root).get(toolchain.version)
+        note = recipe.toolchain_notes.get(toolchain.version) if recipe else None
         if note:
             problem += f"; known about {toolchain.version}: {note}"
         fix = f"use emscripten {' or '.join(proven)}: {_how_to_get(proven)}"

@@ -18,12 +18,11 @@ the README claims is exactly what the build refuses or allows.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, cast
 
+from . import recipe as recipes
+from .recipe import Recipe
 from .variants import Variant, load_table
 
 BEGIN = "<!-- support-matrix:begin -->"
@@ -31,40 +30,11 @@ END = "<!-- support-matrix:end -->"
 COMMAND = "python -m ortwasm support-matrix"
 
 
-class RecipeFacts(Protocol):
-    """The part of a version's recipe the matrix shows; nothing else is read."""
-
-    @property
-    def proven_toolchains(self) -> tuple[str, ...]: ...
-
-    @property
-    def unsupported_variants(self) -> Mapping[str, str]: ...
-
-    @property
-    def tested(self) -> Mapping[str, tuple[str, ...]]: ...
-
-    @property
-    def default(self) -> bool: ...
-
-
-class RecipeSource(Protocol):
-    """``ortwasm.recipe`` as this module uses it: the supported versions and each one's recipe."""
-
-    def supported(self) -> list[str]: ...
-
-    def require_recipe(self, version: str) -> RecipeFacts: ...
-
-
-def _recipes() -> RecipeSource:
-    """The recipe loader, looked up when the matrix is rendered (a test can put a fake in ``sys.modules``)."""
-    return cast(RecipeSource, importlib.import_module("ortwasm.recipe"))
-
-
 def _flag(on: bool) -> str:
     return "yes" if on else ""
 
 
-def _cell(variant: Variant, recipe: RecipeFacts, notes: list[str], version: str) -> str:
+def _cell(variant: Variant, recipe: Recipe, notes: list[str], version: str) -> str:
     """What one version says about one variant: the runtimes it was tested on, refused (with a note), or neither."""
     reason = recipe.unsupported_variants.get(variant.name)
     if reason is not None:
@@ -82,13 +52,12 @@ def support_matrix() -> str:
     runtimes the variant was tested on with that version, or says it is refused, with the recipe's reason as a
     numbered note under the table.
     """
-    source = _recipes()
-    versions = source.supported()
-    recipes = {v: source.require_recipe(v) for v in versions}
+    versions = recipes.supported()
+    by_version = {v: recipes.require_recipe(v) for v in versions}
     table = load_table()
     headers = ["variant", "memory", "MEMFS", "WebGPU"]
     for version in versions:
-        recipe = recipes[version]
+        recipe = by_version[version]
         proven = ", ".join(recipe.proven_toolchains) or "none proven"
         headers.append(f"ORT {version}{' (default)' if recipe.default else ''}<br>emscripten {proven}")
     rows = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -96,7 +65,7 @@ def support_matrix() -> str:
     for variant in table.values():
         cells = [f"`{variant.name}`", "wasm64" if variant.memory64 else "wasm32", _flag(variant.memfs),
                  _flag(variant.jsep)]
-        cells += [_cell(variant, recipes[v], notes, v) for v in versions]
+        cells += [_cell(variant, by_version[v], notes, v) for v in versions]
         rows.append("| " + " | ".join(cells) + " |")
     if notes:  # an ordered list, so "not supported [N]" finds its reason by number
         rows.append("")

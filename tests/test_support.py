@@ -8,14 +8,12 @@ have only the four attributes the matrix may read, so reading anything else fail
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from ortwasm import support
+from ortwasm import recipe, support
 from ortwasm.variants import load_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,10 +43,8 @@ FAKES = {
 
 @pytest.fixture()
 def fake_recipes(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeRecipe]:
-    module = types.ModuleType("ortwasm.recipe")
-    module.supported = lambda: list(FAKES)  # type: ignore[attr-defined]
-    module.require_recipe = FAKES.__getitem__  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ortwasm.recipe", module)
+    monkeypatch.setattr(recipe, "supported", lambda: list(FAKES))
+    monkeypatch.setattr(recipe, "require_recipe", FAKES.__getitem__)
     return FAKES
 
 

@@ -20,6 +20,11 @@
 //   by chunk). The file's mmap hands ORT a pointer into that block (`allocated: false`, no copy), so initializers on
 //   the CPU use the bytes in place. The block is freed when the file is unlinked (unmountExternalData) AND the last
 //   mapping is gone (ORT unmaps an initializer when it releases it: session release, or after pre-packing).
+// - file-backed (Node, a path or file: URL, backing 'auto' or 'file'): nothing is read at mount. The file stays open;
+//   each mmap ORT makes reads its range from the file into a block of its own (`allocated: true`, freed by libc at
+//   munmap), and preads read from the file. So an initializer ORT pre-packs (MLAS packs every MatMul weight into a
+//   second buffer, then unmaps the original) costs its size once, not twice, and a tensor over 2 GiB on wasm32
+//   (mmap refused, ORT preads into its own buffer) costs its size once, with no copy of the file anywhere.
 // - JS-backed (the fallback, and what this file did before): MEMFS keeps the caller's Uint8Array (canOwn, no copy),
 //   mmap is refused, and ORT preads what it needs into its own buffers. Chosen when the file does not fit the heap
 //   budget (wasm32: 4 GiB heap) or malloc fails; the choice is logged at ORT's warning level.
@@ -39,6 +44,10 @@
 var ortHeapFiles = new Set();
 /** Live in-place mappings: address -> {rec, len, count}. */
 var ortHeapMaps = new Map();
+/** Blocks our file-backed mmap allocated: address -> {rec, len} (libc frees them at munmap; we count). */
+var ortFileMaps = new Map();
+/** File-backed files not yet closed (record: {path, fd, size, maps, opens, unlinked}). */
+var ortOpenFiles = new Set();
 /** What each mount chose, for Module.externalDataStatus(). */
 var ortMountLog = new Map();
 
@@ -77,6 +86,14 @@ var ortMunmapJs = __munmap_js;
 __munmap_js = function(addr, len, prot, flags, fd, offset) {
   if (!ENVIRONMENT_IS_PTHREAD) {
     const a = ortPtr(addr);
+    const f = ortFileMaps.get(a);
+    if (f && f.len === ortPtr(len)) {
+      // our own block (allocated: true): libc frees it after this returns; the fd ORT closed is not looked up
+      ortFileMaps.delete(a);
+      f.rec.maps--;
+      ortMaybeClose(f.rec);
+      return 0;
+    }
     const m = ortHeapMaps.get(a);
     if (m && m.len === ortPtr(len)) {
       if (--m.count === 0) {
@@ -88,6 +105,29 @@ __munmap_js = function(addr, len, prot, flags, fd, offset) {
     }
   }
   return ortMunmapJs(addr, len, prot, flags, fd, offset);
+};
+
+var ortMaybeClose = (rec) => {
+  if (rec.fd !== null && rec.unlinked && !rec.opens) {
+    require('fs')['closeSync'](rec.fd);
+    rec.fd = null;
+    ortOpenFiles.delete(rec);
+  }
+};
+
+/** Read [position, position + view.byteLength) of a file-backed file into `view`, whole or throw EIO. */
+var ortReadFile = (rec, view, position) => {
+  const fs = require('fs');
+  let got = 0;
+  while (got < view.byteLength) {
+    const n = fs['readSync'](rec.fd, view, got, Math.min(ORT_CHUNK, view.byteLength - got), position + got);
+    if (!n) {
+      ortLog(undefined, 3, `${rec.path}: ${rec.what} ended at ${position + got} of ${rec.size} bytes`);
+      throw new FS.ErrnoError(29 /* EIO */);
+    }
+    got += n;
+  }
+  return got;
 };
 
 var ortSplitPath = (externalDataFilePath) => {
@@ -106,6 +146,10 @@ var ortUnlink = (path) => {
     if (node.ortHeap) {
       node.ortHeap.unlinked = true;
       ortMaybeFree(node.ortHeap);
+    }
+    if (node.ortFile) {
+      node.ortFile.unlinked = true;
+      ortMaybeClose(node.ortFile);
     }
   }
 };
@@ -176,6 +220,76 @@ var ortHeapStreamOps = (rec, base) => Object.assign({}, base, {
   },
 });
 
+/** Stream ops of a file-backed file: reads and maps read the file; it is read-only. */
+var ortFileStreamOps = (rec, base) => Object.assign({}, base, {
+  open(stream) {
+    rec.opens++;
+  },
+  dup(stream) {
+    rec.opens++;
+  },
+  close(stream) {
+    rec.opens--;
+    ortMaybeClose(rec);
+  },
+  read(stream, buffer, offset, length, position) {
+    if (position >= rec.size) {
+      return 0;
+    }
+    const n = Math.min(rec.size - position, length);
+    return ortReadFile(rec, new Uint8Array(buffer.buffer, buffer.byteOffset + offset, n), position);
+  },
+  write(stream, buffer, offset, length, position, canOwn) {
+    throw new FS.ErrnoError(63 /* EPERM */);
+  },
+  allocate(stream, offset, length) {
+    throw new FS.ErrnoError(63 /* EPERM */);
+  },
+  mmap(stream, length, position, prot, flags) {
+    // ENODEV/ENOMEM make ORT's mmap fail quietly; it then preads (GetFileContent's fallback)
+    const shared = !(flags & 2 /* MAP_PRIVATE */);
+    if (position + length > rec.size || (shared && (prot & 2 /* PROT_WRITE */))) {
+      throw new FS.ErrnoError(43 /* ENODEV */);
+    }
+    // what mmapAlloc does, without its zero fill (every byte is read next); libc frees it with the same allocator
+    const ptr = ortPtr(_emscripten_builtin_memalign(65536, Math.ceil(length / 65536) * 65536));
+    if (!ptr) {
+      throw new FS.ErrnoError(48 /* ENOMEM */);
+    }
+    ortReadFile(rec, new Uint8Array(ortHeapU8().buffer, ptr, length), position);
+    ortFileMaps.set(ptr, {rec, len: length});
+    rec.maps++;
+    return {ptr, allocated: true};
+  },
+  msync(stream, buffer, offset, length, mmapFlags) {
+    return 0;
+  },
+});
+
+/** Node: make `path` a file-backed MEMFS file over the host file `file` (opened here, read on demand). */
+var ortMountFile = (where, file, options) => {
+  const fs = require('fs');
+  if (file.startsWith('file:')) {
+    file = require('url')['fileURLToPath'](file);
+  }
+  let fd;
+  try {
+    fd = fs['openSync'](file, 'r');
+  } catch (e) {
+    throw new Error(`external data ${where.path}: cannot open ${file}: ${e?.message ?? e}`);
+  }
+  const size = Number(fs['fstatSync'](fd)['size']);
+  ortPrepare(where.path);
+  FS.createDataFile(where.dir, where.name, null, /* canRead= */ true, /* canWrite= */ false, /* canOwn= */ false);
+  const node = FS.lookupPath(where.path).node;
+  const rec = {path: where.path, what: file, fd, size, maps: 0, opens: 0, unlinked: false};
+  ortOpenFiles.add(rec);
+  node.ortFile = rec;
+  node.usedBytes = size;  // what stat and lseek(SEEK_END) report
+  node.stream_ops = ortFileStreamOps(rec, node.stream_ops);
+  return ortNote(where, size, 'file', '', options);
+};
+
 /** Make `path` a heap-backed MEMFS file over [ptr, ptr + size). */
 var ortMountHeap = (where, ptr, size) => {
   FS.createDataFile(where.dir, where.name, null, /* canRead= */ true, /* canWrite= */ false, /* canOwn= */ false);
@@ -199,6 +313,18 @@ var ortMountJs = (where, data) => {
   node.stream_ops = Object.assign({}, node.stream_ops, {mmap: undefined});
 };
 
+/** The link's MAXIMUM_MEMORY (both links say so: 4 GiB on wasm32, 16 GiB on wasm64). */
+var ortHeapMax = () => Module['PTR_SIZE'] == 8 ? 16 * 1024 ** 3 : 4 * 1024 ** 3;
+
+/** Bytes of heap-backed files alive in the heap. */
+var ortHeapHeld = () => {
+  let held = 0;
+  for (const rec of ortHeapFiles) {
+    held += rec.size;
+  }
+  return held;
+};
+
 /**
  * Heap block for `size` bytes, or [0, reason] when the file should stay in JS memory.
  * options['backing']: 'auto' (default), 'heap' (fail rather than fall back) or 'js'.
@@ -213,12 +339,9 @@ var ortAllocate = (size, options) => {
   }
   const wasm64 = Module['PTR_SIZE'] == 8;
   // the link's MAXIMUM_MEMORY, less room for ORT itself (arena, activations, pre-packed weights)
-  const max = wasm64 ? 16 * 1024 ** 3 : 4 * 1024 ** 3;
+  const max = ortHeapMax();
   const budget = options && typeof options['heapBudget'] == 'number' ? options['heapBudget'] : max - 512 * 1024 ** 2;
-  let held = 0;
-  for (const rec of ortHeapFiles) {
-    held += rec.size;
-  }
+  const held = ortHeapHeld();
   // musl's mmap refuses a length past PTRDIFF_MAX (2 GiB - 1 on wasm32), so a tensor over 2 GiB in a heap-backed file
   // could not be mapped in place, and ORT's fallback (a second buffer of the tensor's size) does not fit beside the
   // file in a 4 GiB heap (std::bad_alloc). Such a file stays in the caller's bytes; ORT reads each tensor once.
@@ -242,6 +365,8 @@ var ortNote = (where, size, backing, reason, options) => {
   ortMountLog.set(where.path, {'path': where.path, 'byteLength': size, 'backing': backing, 'reason': reason});
   if (backing === 'heap') {
     ortLog(options, 1, `${where.path}: ${size} bytes in the wasm heap, used in place`);
+  } else if (backing === 'file') {
+    ortLog(options, 1, `${where.path}: ${size} bytes left in the file, each tensor read once when ORT maps it`);
   } else {
     // a fallback the caller did not ask for is a warning: the file costs its size again in the heap when read
     const asked = !size || (options && options['backing']) === 'js';
@@ -447,6 +572,18 @@ Module['mountExternalDataStreaming'] = async (externalDataFilePath, source, opti
     return Module['mountExternalData'](externalDataFilePath, source, options);
   }
   const where = ortSplitPath(externalDataFilePath);
+  const want = (options && options['backing']) || 'auto';
+  if (typeof URL != 'undefined' && source instanceof URL && source.protocol === 'file:') {
+    source = source.href;
+  }
+  const isPath = ENVIRONMENT_IS_NODE && typeof source == 'string' &&
+      (!/^([a-zA-Z][a-zA-Z0-9+.-]+):/.test(source) || source.toLowerCase().startsWith('file:'));
+  if (isPath && (want === 'auto' || want === 'file')) {
+    return ortMountFile(where, source, options);
+  }
+  if (want === 'file') {
+    throw new Error(`external data ${where.path}: backing "file" needs a file path in Node`);
+  }
   let src;
   try {
     src = await ortOpenSource(source, options);
@@ -523,9 +660,17 @@ var ortLoadExternalData = (file, offset, length, dst, loadType) => {
     return 3;
   }
   try {
+    if (node.ortFile && loadType === 0) {
+      ortReadFile(node.ortFile, new Uint8Array(ortHeapU8().buffer, ortPtr(dst), length), offset);
+      return 0;
+    }
     const heap = ortHeapU8();
     const data = rec ? heap.subarray(rec.ptr + offset, rec.ptr + offset + length) :
-                       node.contents.subarray(offset, offset + length);
+                 node.ortFile ? (() => {
+                   const tmp = new Uint8Array(length);
+                   ortReadFile(node.ortFile, tmp, offset);
+                   return tmp;
+                 })() : node.contents.subarray(offset, offset + length);
     if (loadType === 0) {
       const to = ortPtr(dst);
       if (data.buffer === heap.buffer) {
@@ -566,5 +711,79 @@ Module['unmountExternalData'] = () => {
 Module['externalDataStatus'] = () => {
   const heap = [...ortHeapFiles].map((r) => ({'path': r.path, 'byteLength': r.size, 'mappings': r.maps,
                                                   'unlinked': r.unlinked}));
-  return {'mounted': [...ortMountLog.values()], 'heap': heap, 'heapBytes': heap.reduce((a, r) => a + r['byteLength'], 0)};
+  const files = [...ortOpenFiles].map((r) => ({'path': r.path, 'byteLength': r.size, 'mappings': r.maps,
+                                               'unlinked': r.unlinked}));
+  return {'mounted': [...ortMountLog.values()], 'heap': heap, 'files': files,
+          'heapBytes': heap.reduce((a, r) => a + r['byteLength'], 0),
+          'prepacking': ortPrepackLog.slice()};
 };
+
+//
+// MLAS pre-packing against the heap. ORT packs every MatMul weight into a buffer of its own at session creation and
+// only then unmaps the original. An original that sits in a heap-backed file's block stays until the whole file is
+// freed, so such a model needs its weights twice in the heap (measured on wasm32-memfs: a 3 GiB MLP in two files
+// fails with std::bad_alloc; with session.disable_prepacking=1 it loads at 1.04x the weights). File-backed files
+// (Node paths) do not have this problem: each original is freed at its unmap.
+//
+// So when the heap-backed external data leaves no room for a packed copy beside it (2 x the bytes held, plus
+// 512 MiB for ORT itself, past MAXIMUM_MEMORY), session creation sets session.disable_prepacking=1 and says so at
+// warning level. MatMul then packs B on each run: slower inference (measured 5x on a 256 MiB MatMul at batch 2), but
+// a load that otherwise fails. A session whose options set session.disable_prepacking itself (`extra: {session:
+// {disable_prepacking: '0' | '1'}}`) is left alone. Each decision is in Module.externalDataStatus().prepacking.
+//
+// How: onnxruntime-web calls Module._OrtAddSessionConfigEntry and Module._OrtCreateSession, which the glue assigns
+// after this file runs (and, in some emscripten versions, reassigns on first call); accessor properties wrap
+// whatever is assigned.
+//
+
+/** Session options handle -> config keys set on it. */
+var ortSessionKeys = new Map();
+/** Decisions taken: [{'disablePrepacking', 'heapBytes', 'reason'}]. */
+var ortPrepackLog = [];
+var ORT_PREPACK_KEY = 'session.disable_prepacking';
+
+var ortWrapExport = (name, wrap) => {
+  let impl;
+  let wrapped;
+  Object.defineProperty(Module, name, {
+    configurable: true,
+    enumerable: true,
+    get: () => wrapped,
+    set: (f) => {
+      impl = f;
+      wrapped = typeof f == 'function' ? wrap((...args) => impl(...args)) : f;
+    },
+  });
+};
+
+if (!ENVIRONMENT_IS_PTHREAD) {
+  ortWrapExport('_OrtAddSessionConfigEntry', (add) => (handle, key, value) => {
+    const h = ortPtr(handle);
+    if (!ortSessionKeys.has(h)) {
+      ortSessionKeys.set(h, new Set());
+    }
+    ortSessionKeys.get(h).add(UTF8ToString(ortPtr(key)));
+    return add(handle, key, value);
+  });
+  ortWrapExport('_OrtReleaseSessionOptions', (release) => (handle) => {
+    ortSessionKeys.delete(ortPtr(handle));
+    return release(handle);
+  });
+  ortWrapExport('_OrtCreateSession', (create) => (data, length, handle) => {
+    const keys = ortSessionKeys.get(ortPtr(handle));
+    const held = ortHeapHeld();
+    if (handle && held && !(keys && keys.has(ORT_PREPACK_KEY)) && 2 * held + 512 * 1024 ** 2 > ortHeapMax()) {
+      const reason = `${held} bytes of external data in the heap leave no room for pre-packed copies of ` +
+          `their MatMul weights (the heap stops at ${ortHeapMax()} bytes)`;
+      const kv = Module['_malloc'](64);
+      stringToUTF8(ORT_PREPACK_KEY, ortPtr(kv), 48);
+      stringToUTF8('1', ortPtr(kv) + 48, 16);
+      const rc = Module['_OrtAddSessionConfigEntry'](handle, kv, ortPtr(kv) + 48);
+      Module['_free'](kv);
+      ortPrepackLog.push({'disablePrepacking': rc === 0, 'heapBytes': held, 'reason': reason});
+      console.warn(`onnxruntime-web (MEMFS): ${reason}: ${ORT_PREPACK_KEY}=1 for this session (MatMul packs ` +
+                   `its weights on each run instead); set extra.session.disable_prepacking to choose yourself`);
+    }
+    return create(data, length, handle);
+  });
+}

@@ -137,6 +137,25 @@ def test_one_initializer_over_2gib(variant: str, client: str, data_as: str, our_
     assert_matches(run_client_node(job), case)
 
 
+@pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (3 GiB)")
+@pytest.mark.parametrize("client", ["ours", "official"])
+@pytest.mark.parametrize("data_as", ["path", "bytes"])
+def test_matmul_heavy_split_model_on_wasm32(client: str, data_as: str, our_app: Path, official_app: Path) -> None:
+    """3 GiB of MatMul weights in two external files, as transformers.js writes them, on wasm32-memfs (4 GiB heap).
+    MLAS pre-packs each weight into a second buffer: from a path (file-backed) each original is freed at its unmap;
+    from bytes (heap-backed) the originals stay until the file goes, so pre-packing would need 6 GiB and the runtime
+    turns it off for the session and says so.  Both loads used to fail with std::bad_alloc."""
+    where = _pair("wasm32-memfs")
+    case = models.cached_case("mlp_3g_split")
+    entry = app_entry(our_app, "onnxruntime-web/wasm32-memfs") if client == "ours" else app_entry(official_app)
+    job = case_job(entry, case, num_threads=2, timeout_s=900, data_as=data_as, log_level=2,
+                   wasm_dir=None if client == "ours" else where)
+    result = run_client_node(job)
+    assert_matches(result, case)
+    heap_backed = data_as == "bytes" or client == "official"  # the official client reads a path into bytes itself
+    assert ("session.disable_prepacking=1 for this session" in result.stderr) == heap_backed, result.stderr[-2000:]
+
+
 # ------------------------------------------------------------------ bad input, through the public API
 
 

@@ -136,11 +136,12 @@ def test_second_session_does_not_leak(variant: str, our_app: Path) -> None:
 
 
 def test_wasm32_over_budget_falls_back_with_a_warning(our_app: Path) -> None:
-    """4.8 GB cannot live in a 4 GiB heap: wasm32-memfs keeps the file in JS memory (one array, read by path)
-    and says so at ORT's warning level; the tensor past 4 GiB still loads and matches."""
+    """4.8 GB downloaded cannot live in a 4 GiB heap: wasm32-memfs keeps the file in JS memory (one array) and says
+    so at ORT's warning level; the tensor past 4 GiB still loads and matches.  (From a path the file stays on disk
+    instead: test_node_path_is_file_backed_by_default.)"""
     _pair("wasm32-memfs")
     case = models.cached_case("far_offset")
-    result = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm32-memfs"), case, data_as="path",
+    result = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm32-memfs"), case, data_as="url",
                                   log_level=2))
     assert_matches(result, case)
     assert "far.bin" in result.stderr and "kept in JS memory" in result.stderr, result.stderr[-2000:]
@@ -163,20 +164,41 @@ def test_big_weights_from_path_at_one_times_memory(our_app: Path) -> None:
 # ------------------------------------------------------------------ the module itself
 
 
+EMPTY_STATUS = {"mounted": [], "heap": [], "files": [], "heapBytes": 0, "prepacking": []}
+
+
 @pytest.mark.parametrize("variant", MEMFS)
-def test_heap_block_lives_while_mapped_and_goes_at_release(variant: str, mixed_case: models.ModelCase) -> None:
-    result = _module(variant, mixed_case, scenario="lifecycle", numThreads=2)
+@pytest.mark.parametrize("backing", ["heap", "file"])
+def test_block_lives_while_mapped_and_goes_at_release(variant: str, backing: str,
+                                                      mixed_case: models.ModelCase) -> None:
+    """heap: one block for the file, mapped in place, freed at the last unmap after the unlink.  file (a Node path's
+    default): nothing read at mount; each mapping is a block of its own; the file is closed at the unlink."""
+    result = _module(variant, mixed_case, scenario="lifecycle", numThreads=2, backing=backing)
     assert result.ok, result.describe()
     status = result.raw["status"]
     size = mixed_case.external_bytes
-    assert [m["backing"] for m in result.raw["mounts"]] == ["heap"]
-    assert status["mounted"]["heapBytes"] == size
-    created = status["created"]["heap"]
+    kind = "heap" if backing == "heap" else "files"
+    assert [m["backing"] for m in result.raw["mounts"]] == [backing]
+    assert status["mounted"]["heapBytes"] == (size if backing == "heap" else 0)
+    created = status["created"][kind]
     assert len(created) == 1 and created[0]["mappings"] >= 2, created  # W1 and W2 at least (W3 may be pre-packed)
     unmounted = status["unmounted"]
-    assert unmounted["mounted"] == [] and unmounted["heap"][0]["unlinked"] is True, unmounted
-    assert unmounted["heap"][0]["mappings"] == created[0]["mappings"]
-    assert status["released"] == {"mounted": [], "heap": [], "heapBytes": 0}, status["released"]
+    assert unmounted["mounted"] == [], unmounted
+    if backing == "heap":
+        assert unmounted["heap"][0]["unlinked"] is True and unmounted["heap"][0]["mappings"] == created[0]["mappings"]
+    else:  # the copies are ORT's to keep; the file itself is closed at the unlink
+        assert unmounted["files"] == [], unmounted
+    assert status["released"] == EMPTY_STATUS, status["released"]
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_node_path_is_file_backed_by_default(variant: str, our_app: Path, mixed_case: models.ModelCase) -> None:
+    """A path in Node is read when ORT maps each tensor, not at mount: the public API says backing "file"."""
+    _pair(variant)
+    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), mixed_case, data_as="path",
+                                      log_level=1))
+    assert_matches(result, mixed_case)
+    assert "left in the file, each tensor read once" in result.stderr, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("variant", MEMFS)
@@ -186,7 +208,7 @@ def test_failed_download_holds_nothing(variant: str, mixed_case: models.ModelCas
     assert result.ok, result.describe()
     (error,) = result.raw["errors"]
     assert error and "/mixed.bin" in error and f"of {size} bytes" in error, error
-    assert result.raw["status"]["after"] == {"mounted": [], "heap": [], "heapBytes": 0}
+    assert result.raw["status"]["after"] == EMPTY_STATUS
 
 
 # ------------------------------------------------------------------ the OFF glue

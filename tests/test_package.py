@@ -206,7 +206,8 @@ def test_layout_default_pair_subdirs_and_entries(tmp_path: Path) -> None:
     entries = {f"dist/ort.{v}.{k}" for v in VARIANTS for k in ENTRY_KINDS}
     upstream = {p.relative_to(out / "onnxruntime-web" / "package").as_posix()
                 for p in (out / "onnxruntime-web" / "package").rglob("*") if p.is_file()}
-    assert set(got) == upstream | entries | {f"{w}/{STEM}.{k}" for w in pairs for k in ("wasm", "mjs")}
+    absent = {f"dist/ortwasm-absent.{k}.{e}" for k in ("all", "webgpu") for e in ("mjs", "cjs")}
+    assert set(got) == upstream | entries | absent | {f"{w}/{STEM}.{k}" for w in pairs for k in ("wasm", "mjs")}
     for f in upstream - {"package.json", "README.md"}:  # upstream's files pass through untouched
         assert got[f] == (out / "onnxruntime-web" / "package" / f).read_bytes(), f
 
@@ -238,7 +239,16 @@ def test_package_json_is_upstreams_with_every_target_present(tmp_path: Path) -> 
                             "import": "./dist/ort.wasm.bundle.min.mjs", "require": "./dist/ort.wasm.min.js"}
     up = UPSTREAM_PACKAGE_JSON["exports"]
     assert exports["./wasm"] == up["./wasm"] and exports["./webgl"] == up["./webgl"]
-    assert "./all" not in exports and "./webgpu" not in exports
+    for key in ("./all", "./webgpu"):  # left out: a module that throws, naming what to build
+        name = key.removeprefix("./")
+        assert exports[key] == {"node": {"import": f"./dist/ortwasm-absent.{name}.mjs",
+                                         "require": f"./dist/ortwasm-absent.{name}.cjs"},
+                                "import": f"./dist/ortwasm-absent.{name}.mjs",
+                                "require": f"./dist/ortwasm-absent.{name}.cjs"}, key
+        text = got[f"dist/ortwasm-absent.{name}.mjs"].decode()
+        assert f"onnxruntime-web/{name} is not in this package" in text
+        assert "python build.py --ort-version 1.21.0 --variants wasm32-jsep" in text, text
+    assert pkg["ortwasm"]["absent"] == {k: pk.npm.absent_reason("1.21.0") for k in ("./all", "./webgpu")}
     assert (pkg["browser"], pkg["unpkg"], pkg["jsdelivr"], pkg["main"]) == (
         "dist/ort.wasm.min.js", "dist/ort.wasm.min.js", "dist/ort.wasm.min.js", "dist/ort.node.min.js")
     for v in VARIANTS:
@@ -247,7 +257,7 @@ def test_package_json_is_upstreams_with_every_target_present(tmp_path: Path) -> 
                                               "require": f"./dist/ort.{v}.node.cjs"},
                                      "import": f"./dist/ort.{v}.min.mjs"}
     # upstream's order, then the variant table's
-    assert list(exports) == [".", "./wasm", "./webgl", *(f"./{v}" for v in VARIANTS)]
+    assert list(exports) == [".", "./all", "./wasm", "./webgl", "./webgpu", *(f"./{v}" for v in VARIANTS)]
     ow = pkg["ortwasm"]
     assert ow["default"] == "wasm32" and ow["ort"] == SHIPPED_ORT and ow["toolchain"] == {"emscripten": "3.1.69"}
     assert ow["variants"]["wasm64-memfs"] == {

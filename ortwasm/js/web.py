@@ -39,16 +39,17 @@ from ..proc.execenv import ExecEnv
 from ..proc.runner import Runner
 from ..recipe import require_recipe
 from ..source.tree import PreparedSource
-from ..variants import load_table
+from ..variants import default_cpu, load_table
 
 JS_DIR_NAME = "onnxruntime-web"
 JS_FORMAT = 1
 JSEP_GLUE = "ort-wasm-simd-threaded.jsep.mjs"
 # The worker-URL form ORT's wasm_post_build.js leaves in a glue; build.ts insists on exactly one.
+_PLACEHOLDER_MARK = b"onnxruntime-web (ortwasm): this bundle is not in this package"
 _PLACEHOLDER = (
     "// ortwasm: placeholder for a glue this build does not produce.\n"
     "// The bundles embedding it are left out of the package.\n"
-    "var ortWasmThreaded = () => { throw new Error('onnxruntime-web (ortwasm): this bundle is not in this package');"
+    "var ortWasmThreaded = () => { throw new Error('" + _PLACEHOLDER_MARK.decode() + "');"
     " };\nif (false) new Worker(new URL(import.meta.url), {type: 'module'});\nexport default ortWasmThreaded;\n"
 )
 NPM_STEPS = ("js", "js/common", "js/web")
@@ -126,17 +127,26 @@ class _Steps:
 
 
 def built_glues(out_root: Path) -> dict[str, Path]:
-    """The embedded glues this OUT dir can supply: the JSEP glue of the first JSEP variant built, in table order.
+    """The embedded glues this OUT dir can supply: the JSEP glue of the first JSEP variant built, in table order,
+    and the CPU glue of variants.default_cpu among the CPU variants built.
 
-    Why the first: the ``.bundle`` WebGPU builds embed exactly one JSEP glue, and ``package`` puts that variant's
-    pair where upstream keeps its own (``dist/``) and checks that the embedded glue is that pair's.  The other
-    JSEP variants are loaded by name from their own ``dist/<variant>/``, so any one of them serves the bundles.
+    Why those: a ``.bundle`` build embeds exactly one glue of its kind, and ``package`` puts that variant's pair
+    where upstream keeps its own (``dist/``) and checks that the embedded glue is that pair's.  The other variants
+    are loaded by name from their own ``dist/<variant>/``.  A glue this version's build.ts does not embed (1.21's
+    CPU glue) is ignored by build_js.
     """
-    for v in load_table().values():
-        glue = out_root / v.name / f"{v.artifact_stem}.mjs"
-        if v.jsep and glue.name == JSEP_GLUE and (out_root / v.name / "manifest.json").is_file() and glue.is_file():
-            return {JSEP_GLUE: glue}
-    return {}
+    built = {name: v for name, v in load_table().items()
+             if (out_root / name / "manifest.json").is_file()
+             and (out_root / name / f"{v.artifact_stem}.mjs").is_file()}
+    out: dict[str, Path] = {}
+    jsep = next((name for name, v in built.items() if v.jsep and f"{v.artifact_stem}.mjs" == JSEP_GLUE), None)
+    if jsep:
+        out[JSEP_GLUE] = out_root / jsep / JSEP_GLUE
+    cpu = default_cpu([name for name, v in built.items() if not v.jsep])
+    if cpu:
+        glue = f"{built[cpu].artifact_stem}.mjs"
+        out[glue] = out_root / cpu / glue
+    return out
 
 
 def build_js(source: PreparedSource, build_root: Path, out_root: Path,
@@ -201,7 +211,9 @@ def _install(tgz: Path, final: Path, source: PreparedSource, glues: dict[str, Pa
         dropped: list[str] = []
         for f in sorted(dist.iterdir()):
             is_pair = f.name.startswith("ort-wasm-simd-threaded")
-            if is_pair or (placeholders and js.drop.match(f.name)):
+            # `drop` names the bundles that load a placeholder's pair by name; one that embeds a placeholder goes
+            # whatever its name (the placeholder's message survives minification)
+            if is_pair or (placeholders and (js.drop.match(f.name) or _PLACEHOLDER_MARK in f.read_bytes())):
                 dropped.append(f.name)
                 f.unlink()
         files = {str(p.relative_to(pkg)): _sha256(p) for p in sorted(pkg.rglob("*")) if p.is_file()}

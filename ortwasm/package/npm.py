@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PackageError
+from ..recipe import require_recipe
+from ..variants import default_cpu, load_table
 from .inputs import KINDS, VariantFiles, WebPackage
 
 NPM_NAME = "onnxruntime-web"
@@ -42,6 +44,9 @@ MEMORY64_NEEDS = "Node >= 24, Chrome >= 133, Firefox >= 134"
 _JSEP_TARGET = re.compile(r"^(?P<dir>(?:\./)?dist/)ort(?:\.all|\.webgpu)?(?P<bundle>\.bundle)?(?P<min>\.min)?"
                           r"\.(?P<ext>m?js)$")
 _REMAPPED_FIELDS = ("main", "module", "browser", "unpkg", "jsdelivr")
+# Where an upstream subpath whose bundle we left out goes: a module that throws, naming what to build.
+ABSENT_ENTRY = "dist/ortwasm-absent.{name}.{ext}"
+
 _HAS_DEFAULT_EXPORT = re.compile(rb"\bas default\b|\bexport default\b")
 
 
@@ -71,9 +76,8 @@ class Layout:
 
 
 def choose_default(variants: list[VariantFiles]) -> str:
-    """``wasm32`` (MEMFS off: upstream's build, patched) if packaged, else the first CPU one in table order."""
-    names = [v.name for v in variants if not v.jsep] or [variants[0].name]
-    return "wasm32" if "wasm32" in names else names[0]
+    """variants.default_cpu over what is packaged (a JSEP-only package: its first variant)."""
+    return default_cpu([v.name for v in variants if not v.jsep]) or variants[0].name
 
 
 def choose_default_jsep(variants: list[VariantFiles]) -> str | None:
@@ -82,22 +86,25 @@ def choose_default_jsep(variants: list[VariantFiles]) -> str | None:
 
 
 def check_embedded_glue(layout: Layout, web: WebPackage) -> None:
-    """The WebGPU ``.bundle`` builds embed one JSEP glue; it must be the one of the JSEP pair in ``dist/``.
+    """The ``.bundle`` builds embed one glue each (1.21: the JSEP one; 1.30 also the CPU one); each must be the glue
+    of the pair in ``dist/``.
 
     Why refuse rather than warn: a bundle whose embedded glue belongs to another build loads that build's
     expectations (exports, MEMFS or not) over our wasm and fails at run time, far from the cause.
     """
-    default = next((v for v in layout.variants if v.jsep and layout.is_default(v)), None)
-    if default is None:
-        return
     glues = web.manifest.get("glues")
-    embedded = glues.get(f"{default.stem}.mjs") if isinstance(glues, dict) else None
-    if embedded != default.sha256["mjs"]:
-        what = "a placeholder (the JS was built before any JSEP variant)" if embedded == "placeholder" else \
-            f"sha256 {str(embedded)[:16]}"
-        raise PackageError(f"refusing to package {default.name}: onnxruntime-web's WebGPU bundles embed {what}, "
-                           f"not {default.name}'s glue ({default.sha256['mjs'][:16]})",
-                           f"rerun the build with --variants {default.name} (it rebuilds the JS with that glue)")
+    glues = glues if isinstance(glues, dict) else {}
+    for default in (v for v in layout.variants if layout.is_default(v)):
+        if f"{default.stem}.mjs" not in glues:  # a glue this version's bundles load by name (1.21's CPU glue)
+            continue
+        embedded = glues[f"{default.stem}.mjs"]
+        if embedded != default.sha256["mjs"]:
+            what = "a placeholder (the JS was built before that variant)" if embedded == "placeholder" else \
+                f"sha256 {str(embedded)[:16]}"
+            kind = "WebGPU" if default.jsep else "CPU"
+            raise PackageError(f"refusing to package {default.name}: onnxruntime-web's {kind} bundles embed {what}, "
+                               f"not {default.name}'s glue ({default.sha256['mjs'][:16]})",
+                               f"rerun the build with --variants {default.name} (it rebuilds the JS with that glue)")
 
 
 def _norm(target: str) -> str:
@@ -140,9 +147,51 @@ def _remap(node: object, have: set[str], where: str) -> object:
     return node
 
 
+def absent_reason(ort_version: str) -> str:
+    """What to build for the WebGPU bundles we left out, or why ortwasm cannot build them for this version."""
+    recipe = require_recipe(ort_version)
+    webgpu = [name for name, v in load_table().items() if v.jsep]
+    buildable = [n for n in webgpu if n not in recipe.unsupported_variants]
+    if buildable:
+        return (f"build a WebGPU pair first: `python build.py --ort-version {ort_version} --variants "
+                f"{buildable[0]}`, then `ortwasm package` again")
+    why = recipe.unsupported_variants.get(webgpu[0], "") if webgpu else ""
+    return f"ortwasm builds no WebGPU pair of ONNX Runtime {ort_version} yet" + (f" ({why})" if why else "") + \
+        f"; use `{NPM_NAME}/wasm` or a variant entry (`{NPM_NAME}/<variant>`) for the CPU"
+
+
+def _absent_paths(key: str) -> dict[str, str]:
+    name = key.removeprefix("./").replace("/", "-")
+    return {ext: ABSENT_ENTRY.format(name=name, ext=ext) for ext in ("mjs", "cjs")}
+
+
+def absent_files(keys: list[str], reason: str) -> dict[str, bytes]:
+    """One throwing module per left-out subpath (ESM and CJS): an import fails at once with the cause and the fix,
+    where a missing export would only say ERR_PACKAGE_PATH_NOT_EXPORTED."""
+    out: dict[str, bytes] = {}
+    for key in keys:
+        what = f"{NPM_NAME}{key.removeprefix('.')}"
+        msg = json.dumps(f"{what} is not in this package (built by ortwasm): its bundle loads a WebGPU wasm pair "
+                         f"that was not built, and this package never pairs its JS with somebody else's wasm. {reason}")
+        paths = _absent_paths(key)
+        out[paths["mjs"]] = f"// {what}: left out by ortwasm\nthrow new Error({msg});\n".encode()
+        out[paths["cjs"]] = f"'use strict';\n// {what}: left out by ortwasm\nthrow new Error({msg});\n".encode()
+    return out
+
+
+def absent_exports(web: WebPackage, have: set[str]) -> list[str]:
+    """Upstream subpaths (not ``.``) whose every target we dropped: they get a throwing entry."""
+    dropped = {f"dist/{name}" for name in web.dropped}
+    return [key for key, node in web.package_json["exports"].items()
+            if key != "." and (missing := [t for t in _targets(node) if _norm(t) not in have])
+            and all(_norm(t) in dropped for t in missing)]
+
+
 def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
-                 ortwasm_field: dict[str, Any]) -> dict[str, Any]:
-    """Upstream's package.json, version ours, exports pointing only at files we ship, plus one export per variant."""
+                 ortwasm_field: dict[str, Any], absent: dict[str, str] | None = None) -> dict[str, Any]:
+    """Upstream's package.json, version ours, exports pointing only at files we ship, plus one export per variant;
+    a subpath in ``absent`` (key -> why) points at its throwing entry."""
+    absent = absent or {}
     pkg: dict[str, Any] = copy.deepcopy(web.package_json)
     pkg["name"], pkg["version"] = NPM_NAME, version
     dropped = {f"dist/{name}" for name in web.dropped}
@@ -158,7 +207,12 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
             exports[key] = node
         elif key == ".":  # the package's main entry cannot go; the wasm (CPU) build of the same form takes its place
             exports[key] = _remap(node, have, 'exports["."]')
-        # any other subpath whose files were dropped (./all, ./webgpu) goes: importing it must fail, not mislead
+        elif key in absent:  # ./all, ./webgpu, ./jspi: importing it must fail, naming what to build, not mislead
+            stub = {k: f"./{v}" for k, v in _absent_paths(key).items()}
+            types = node.get("types") if isinstance(node, dict) else None
+            exports[key] = ({"types": types} if isinstance(types, str) else {}) | {
+                "node": {"import": stub["mjs"], "require": stub["cjs"]}, "import": stub["mjs"],
+                "require": stub["cjs"]}
     for field in _REMAPPED_FIELDS:
         if isinstance(pkg.get(field), str):
             pkg[field] = _remap(pkg[field], have, f'"{field}"')
@@ -175,7 +229,7 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
             "node": {"import": f"./{e['node.import']}", "require": f"./{e['node.require']}"},
             "import": f"./{e['import']}"}
     pkg["exports"] = exports
-    pkg["ortwasm"] = ortwasm_field
+    pkg["ortwasm"] = ortwasm_field | ({"absent": dict(absent)} if absent else {})
     broken = sorted({t for t in [*_targets(exports), *(pkg.get(f) for f in (*_REMAPPED_FIELDS, "types"))]
                      if isinstance(t, str) and _norm(t) not in have})
     if broken:  # a bug here, not in the input: say so rather than publish an import that fails
@@ -185,7 +239,9 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
 
 
 def left_out_exports(web: WebPackage, pkg: dict[str, Any]) -> list[str]:
-    return [k for k in web.package_json["exports"] if k not in pkg["exports"]]
+    """Upstream subpaths that do not load upstream's bundle here: removed, or pointing at a throwing entry."""
+    absent = pkg.get("ortwasm", {}).get("absent", {})
+    return [k for k in web.package_json["exports"] if k not in pkg["exports"] or k in absent]
 
 
 # --- entry points -------------------------------------------------------------------------------------------
@@ -308,12 +364,14 @@ Code that imports `{NPM_NAME}` keeps working.
     if left_out or bundles:
         shown = ", ".join(f"`{n}`" for n in bundles[:6]) + (f" and {len(bundles) - 6} more" if len(bundles) > 6 else "")
         moved = [f"`{f}`" for f in _REMAPPED_FIELDS if web.package_json.get(f) != pkg.get(f)]
+        why = next(iter(pkg["ortwasm"].get("absent", {}).values()), "build a WebGPU pair")
         text += f"""
 ## Left out: WebGPU (JSEP)
 
 Not in this package: {", ".join(left_out) or "no entry point"}; the bundles {shown or "(none)"}.
-They embed or load the WebGPU (JSEP) wasm build, which this build did not produce, and upstream's would pair
-this JavaScript with somebody else's wasm. `{NPM_NAME}` in a browser is therefore the CPU (wasm) build, as
+They embed or load a WebGPU wasm build, which this build did not produce, and upstream's would pair
+this JavaScript with somebody else's wasm. Importing one of those entries throws an error that says what to do:
+{why}. `{NPM_NAME}` in a browser is therefore the CPU (wasm) build, as
 `{NPM_NAME}/wasm` is{"; " + ", ".join(moved) + " point at its files" if moved else ""}.
 """
     upstream = web.files.get("README.md", b"").decode("utf-8", "replace")
@@ -331,7 +389,10 @@ def npm_files(layout: Layout, web: WebPackage, version: str, ortwasm_field: dict
                                    "rebuild the JS; the JS stage drops upstream's wasm pairs")
             files[path] = v.data[kind]
     files |= entry_files(layout, web)
-    pkg = package_json(web, layout, set(files), version, ortwasm_field)
+    keys = absent_exports(web, set(files))
+    reason = absent_reason(str(web.ort.get("version")))
+    files |= absent_files(keys, reason)
+    pkg = package_json(web, layout, set(files), version, ortwasm_field, {k: reason for k in keys})
     files["package.json"] = (json.dumps(pkg, indent=2) + "\n").encode()  # upstream's key order, as npm writes it
     files["README.md"] = readme(layout, web, version, pkg).encode()
     return files

@@ -109,6 +109,8 @@ class ClientJob:
     execution_providers: Sequence[str] = ("wasm",)  # ("webgpu",): the JSEP pair, on the browser's adapter
     chromium_args: Sequence[str] = ()  # added to browser_run.mjs's flags (WEBGPU_ARGS for a WebGPU adapter)
     probe_adapter: bool = True  # webgpu: the page asks for an adapter first (a missing one is a skip reason)
+    session_config: Mapping[str, str] = field(default_factory=dict)  # the `extra` session option, flat keys
+    runs: int = 1  # session.run this many times on the first session; timings run_ms_all has each
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +128,8 @@ class ClientJob:
             "chromiumArgs": list(self.chromium_args),
             "probeAdapter": self.probe_adapter,
             **({"sessions": self.sessions} if self.sessions is not None else {}),
+            **({"extra": dict(self.session_config)} if self.session_config else {}),
+            **({"runs": self.runs} if self.runs != 1 else {}),
             **({"truncateAt": self.truncate_at} if self.truncate_at is not None else {}),
         }
 

@@ -299,6 +299,54 @@ def gather_rows(out_dir: Path, rows: int, cols: int = 4096, name: str = "gather"
     )
 
 
+def mlp_split(out_dir: Path, layers: int, files: int, width: int = 8192, seed: int = 7) -> ModelCase:
+    """Y = Relu(...Relu(X @ W0)... @ Wn): `layers` fp32 MatMul weights of width x width, spread over `files`
+    external files named as transformers.js (onnx's save_model with size_threshold) names them, model.onnx_data,
+    model.onnx_data_1, ..., each under 2 GiB.  Why MatMul and not Gather: MLAS pre-packs every MatMul weight
+    (a second copy of it), which is what real transformer and UNet weights meet; Gather reads them in place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if layers % files:
+        raise UsageError(f"{layers} layers do not split into {files} files")
+    rng = np.random.default_rng(seed)
+    scale = np.float32(np.sqrt(2.0 / width))  # He init: Relu keeps the activations' scale from layer to layer
+    nbytes = width * width * 4
+    per_file = layers // files
+    names = ["model.onnx_data"] + [f"model.onnx_data_{i}" for i in range(1, files)]
+    inits = []
+    for f, name in enumerate(names):
+        with (out_dir / name).open("wb") as out:
+            for j in range(per_file):
+                out.write((rng.standard_normal((width, width), dtype=np.float32) * scale).tobytes())
+                inits.append(_external_tensor(f"W{f * per_file + j}", [width, width], name, j * nbytes, nbytes))
+    nodes = []
+    prev = "X"
+    for i in range(layers):
+        nodes.append(helper.make_node("MatMul", [prev, f"W{i}"], [f"M{i}"]))
+        out = "Y" if i == layers - 1 else f"H{i}"
+        nodes.append(helper.make_node("Relu", [f"M{i}"], [out]))
+        prev = out
+    graph = helper.make_graph(
+        nodes,
+        f"mlp_{layers}x{width}",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, width])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, width])],
+        initializer=inits,
+    )
+    model = out_dir / "model.onnx"
+    _save(graph, model)
+    inputs = {"X": _f32(rng, 4, width)}
+    return ModelCase(
+        f"mlp_{layers}x{width}",
+        model,
+        [ExternalFile(n, out_dir / n) for n in names],
+        inputs,
+        expected_outputs(model, inputs),
+        rtol=1e-3,  # sums of 8192 products per layer: MLAS builds round differently
+        atol=1e-3,
+        notes=f"{layers} MatMul weights of {nbytes} bytes in {files} files",
+    )
+
+
 def big_gather(out_dir: Path) -> ModelCase:
     """More than 4 GiB of real weights in one initializer (wasm64 + MEMFS only)."""
     return gather_rows(out_dir, BIG_ROWS, BIG_COLS, name="big_gather")
@@ -358,6 +406,9 @@ GENERATORS: dict[str, Callable[[Path], ModelCase]] = {
     # 256 MiB of MatMul weights: ORT pre-packs them (MLAS) and releases the original (bench/load.py (--name heap))
     # (sums of 8192 products: float32 rounding differs between MLAS builds by ~1e-4)
     "matmul_256m": lambda d: replace(matmul_add_relu(d, k=8192, n=8192, seed=6), rtol=1e-3, atol=1e-3),
+    # MatMul-heavy, split as transformers.js writes them: 3 GiB in two files (fits wasm32), 5 GiB in three
+    "mlp_3g_split": lambda d: mlp_split(d, layers=12, files=2),
+    "mlp_5g_split": lambda d: mlp_split(d, layers=20, files=4),
 }
 
 

@@ -4,7 +4,8 @@
 //
 //   node heap_external_data.mjs JOB.json [--out RESULT.json]
 //
-// JOB: {artifactDir, mjs?, wasm?, model, externalData: [{path, file}], numThreads?, scenario, truncateAt?}
+// JOB: {artifactDir, mjs?, wasm?, model, externalData: [{path, file}], numThreads?, scenario, truncateAt?,
+//       backing? (the mount option: 'heap', 'file', 'js'; default 'auto')}
 //
 // scenario "lifecycle": mount every file with Module.mountExternalDataStreaming(path, file), create a session
 //   through the C API (as onnxruntime-web does), unmount, release the session; Module.externalDataStatus() after
@@ -96,7 +97,8 @@ async function main() {
   if (job.scenario === 'lifecycle') {
     state.stage = 'mount';
     result.mounts = [];
-    for (const f of files) result.mounts.push(await M.mountExternalDataStreaming(f.path, f.file, { logSeverityLevel: 3 }));
+    const opts = { logSeverityLevel: 3, ...(job.backing ? { backing: job.backing } : {}) };
+    for (const f of files) result.mounts.push(await M.mountExternalDataStreaming(f.path, f.file, opts));
     status.mounted = M.externalDataStatus();
     state.stage = 'create';
     const session = num(createSession(M, fs.readFileSync(job.model)));

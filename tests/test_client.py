@@ -1,13 +1,14 @@
 """Our artifacts through onnxruntime-web's public API, the way applications use it.
 
-Two clients, both npm-installed into an app dir:
+Two clients, both npm-installed into an app dir, for every supported ORT version whose artifacts are built:
 - **ours**: the drop-in package `ortwasm package` writes (JS built from the same patched tree), imported as
   `onnxruntime-web/<variant>`: no wasmPaths written by the test, exactly as the package's README tells users;
-- **official**: npm's `onnxruntime-web@1.21.0`, pointed at our pair with `env.wasm.wasmPaths` (the compatibility
-  check: our artifacts serve the client users already have).
+- **official**: npm's `onnxruntime-web` of the same version, pointed at our pair with `env.wasm.wasmPaths` (the
+  compatibility check: our artifacts serve the client users already have).
 
-Each variant found in the artifact dir is run in Node 24 (threads 1 and 2) and in headless Chromium (threads 2).
-Reference outputs come from native onnxruntime.  Tests skip loudly, naming what is missing.
+Each variant found in the version's out dir is run in Node 24 (threads 1 and 2) and in headless Chromium
+(threads 2): the same models and the same bad inputs for every version.  Reference outputs come from native
+onnxruntime.  Tests skip loudly, naming what is missing (and the version, when it is not the default one).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.paths import artifact_cache_dir, ortwasm_home, preset_dir
+from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home, preset_dir
+from ortwasm.recipe import default_version, require_recipe, supported
 from ortwasm.variants import load_table, release_variants
-from tests.harness import models, runtime
+from tests.harness import models
 from tests.harness.client import (
     app_entry,
     assert_matches,
     case_job,
     client_app,
+    our_package_app,
     package_dist,
     run_client_browser,
     run_client_node,
@@ -36,27 +39,63 @@ from tests.harness.runtime import CHROMIUM, ExternalFile, RunResult
 pytestmark = pytest.mark.artifacts
 
 VARIANTS = tuple(v.name for v in release_variants(load_table()) if not v.jsep)  # the CPU pairs; WebGPU: test_webgpu.py
-OFFICIAL = "onnxruntime-web@1.21.0"
+VERSIONS = supported()
+DEFAULT = default_version()
 BARE_NUMBER = re.compile(r"^\s*-?\d+\s*$")
 SHORT_FILE_NEEDLES = ("out of bounds", "can not be read", "External")  # our glue's or ORT's short-file message
 
 
-def _pair(variant: str) -> Path:
-    where = artifact_cache_dir() / variant
+def _out(version: str) -> Path:
+    return artifact_cache_dir() if version == DEFAULT else require_recipe(version).out_dir
+
+
+def _pair(variant: str, version: str = DEFAULT) -> Path:
+    where = _out(version) / variant
     if not (where / "manifest.json").exists():
-        pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json (python build.py ... builds it)")
+        what = f"{variant}" if version == DEFAULT else f"{version} {variant}"
+        pytest.skip(f"NO ARTIFACT for {what}: looked for {where}/manifest.json "
+                    f"(python build.py --ort-version {version} ... builds it)")
     _node_or_skip()
     return where
 
 
 def _node_or_skip() -> None:
-    if not (runtime.node_prefix() / "bin" / "node").exists():
+    if not (node_prefix() / "bin" / "node").exists():
         pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
 
 
+class Apps:
+    """Both clients of each version, installed once per session: ours from the version's out dir, npm's official."""
+
+    def __init__(self, work: pytest.TempPathFactory) -> None:
+        self.work = work
+        self._apps: dict[str, Path] = {}
+
+    def ours(self, version: str) -> Path:
+        key = f"ortwasm-{version}"
+        if key not in self._apps:
+            out = _out(version)
+            if not (out / "onnxruntime-web" / "manifest.json").exists():
+                pytest.skip(f"NO JS BUILD for {version}: {out}/onnxruntime-web missing (python build.py "
+                            f"--ort-version {version} without --skip-js builds it)")
+            self._apps[key] = our_package_app(out, self.work.mktemp(key), name=key)
+        return self._apps[key]
+
+    def official(self, version: str) -> Path:
+        key = f"official-{version}"
+        if key not in self._apps:
+            self._apps[key] = client_app(key, f"onnxruntime-web@{version}")
+        return self._apps[key]
+
+
 @pytest.fixture(scope="session")
-def official_app() -> Path:
-    return client_app("official-1.21.0", OFFICIAL)
+def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
+    return Apps(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def official_app(apps: Apps) -> Path:
+    return apps.official(DEFAULT)
 
 
 @pytest.fixture(scope="session")
@@ -75,47 +114,55 @@ def _readable_failure(result: RunResult, *needles: str) -> str:
 # ------------------------------------------------------------------ Node 24, both clients
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_two_files_unaligned_ours(variant: str, threads: int, our_app: Path, split_case: models.ModelCase) -> None:
-    _pair(variant)
-    entry = app_entry(our_app, f"onnxruntime-web/{variant}")
+def test_two_files_unaligned_ours(version: str, variant: str, threads: int, apps: Apps,
+                                  split_case: models.ModelCase) -> None:
+    _pair(variant, version)
+    entry = app_entry(apps.ours(version), f"onnxruntime-web/{variant}")
     for data_as in ("bytes", "path"):
         assert_matches(run_client_node(case_job(entry, split_case, num_threads=threads, data_as=data_as)), split_case)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_two_files_unaligned_official_client(variant: str, official_app: Path,
+def test_two_files_unaligned_official_client(version: str, variant: str, apps: Apps,
                                              split_case: models.ModelCase) -> None:
-    where = _pair(variant)
-    entry = app_entry(official_app)
+    where = _pair(variant, version)
+    entry = app_entry(apps.official(version))
     assert_matches(run_client_node(case_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_far_offset_ours(variant: str, our_app: Path) -> None:
+def test_far_offset_ours(version: str, variant: str, apps: Apps) -> None:
     """Past 4 GiB: MEMFS variants load and match; OFF variants fail with ORT's own message, not a number."""
-    _pair(variant)
+    _pair(variant, version)
     case = models.cached_case("far_offset")
-    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case))
+    result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), case))
     if variant.endswith("memfs"):
         assert_matches(result, case)
     else:
         _readable_failure(result, ">4GB", "Integer overflow", "out of bounds")
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.endswith("memfs")])
-def test_far_offset_official_client(variant: str, official_app: Path) -> None:
+def test_far_offset_official_client(version: str, variant: str, apps: Apps) -> None:
+    where = _pair(variant, version)
     case = models.cached_case("far_offset")
-    assert_matches(run_client_node(case_job(app_entry(official_app), case, wasm_dir=_pair(variant))), case)
+    assert_matches(run_client_node(case_job(app_entry(apps.official(version)), case, wasm_dir=where)), case)
 
 
 @pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (4.5 GB)")
-def test_big_weights_wasm64_memfs_ours(our_app: Path) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_big_weights_wasm64_memfs_ours(version: str, apps: Apps) -> None:
     """4.25 GiB of real weights in one initializer, through `import 'onnxruntime-web/wasm64-memfs'`."""
-    _pair("wasm64-memfs")
+    _pair("wasm64-memfs", version)
     case = models.cached_case("big_gather")
-    result = run_client_node(case_job(app_entry(our_app, "onnxruntime-web/wasm64-memfs"), case, num_threads=2,
+    result = run_client_node(case_job(app_entry(apps.ours(version), "onnxruntime-web/wasm64-memfs"), case,
+                                      num_threads=2,
                                   timeout_s=1800))
     assert_matches(result, case)
 
@@ -124,30 +171,34 @@ def test_big_weights_wasm64_memfs_ours(our_app: Path) -> None:
 @pytest.mark.parametrize("client", ["ours", "official"])
 @pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
 @pytest.mark.parametrize("data_as", ["path", "bytes"])
-def test_one_initializer_over_2gib(variant: str, client: str, data_as: str, our_app: Path, official_app: Path) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_initializer_over_2gib(version: str, variant: str, client: str, data_as: str, apps: Apps) -> None:
     """ONE 2.5 GiB float32 initializer (not split: the official wasm32 dist fails it with a SafeInt overflow),
     through our package's entry and through npm's official client on our pair, from a file path and from bytes."""
-    where = _pair(variant)
+    where = _pair(variant, version)
     case = models.cached_case("gather_2g5_one")
     if client == "ours":
-        job = case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), case, num_threads=2, timeout_s=900,
-                       data_as=data_as)
+        job = case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), case, num_threads=2,
+                       timeout_s=900, data_as=data_as)
     else:
-        job = case_job(app_entry(official_app), case, num_threads=2, wasm_dir=where, timeout_s=900, data_as=data_as)
+        job = case_job(app_entry(apps.official(version)), case, num_threads=2, wasm_dir=where, timeout_s=900,
+                       data_as=data_as)
     assert_matches(run_client_node(job), case)
 
 
 @pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (3 GiB)")
 @pytest.mark.parametrize("client", ["ours", "official"])
 @pytest.mark.parametrize("data_as", ["path", "bytes"])
-def test_matmul_heavy_split_model_on_wasm32(client: str, data_as: str, our_app: Path, official_app: Path) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_matmul_heavy_split_model_on_wasm32(version: str, client: str, data_as: str, apps: Apps) -> None:
     """3 GiB of MatMul weights in two external files, as transformers.js writes them, on wasm32-memfs (4 GiB heap).
     MLAS pre-packs each weight into a second buffer: from a path (file-backed) each original is freed at its unmap;
     from bytes (heap-backed) the originals stay until the file goes, so pre-packing would need 6 GiB and the runtime
     turns it off for the session and says so.  Both loads used to fail with std::bad_alloc."""
-    where = _pair("wasm32-memfs")
+    where = _pair("wasm32-memfs", version)
     case = models.cached_case("mlp_3g_split")
-    entry = app_entry(our_app, "onnxruntime-web/wasm32-memfs") if client == "ours" else app_entry(official_app)
+    entry = app_entry(apps.ours(version), "onnxruntime-web/wasm32-memfs") if client == "ours" else \
+        app_entry(apps.official(version))
     job = case_job(entry, case, num_threads=2, timeout_s=900, data_as=data_as, log_level=2,
                    wasm_dir=None if client == "ours" else where)
     result = run_client_node(job)
@@ -159,22 +210,24 @@ def test_matmul_heavy_split_model_on_wasm32(client: str, data_as: str, our_app: 
 # ------------------------------------------------------------------ bad input, through the public API
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
-def test_missing_external_file_names_the_file(variant: str, our_app: Path, split_case: models.ModelCase,
+def test_missing_external_file_names_the_file(version: str, variant: str, apps: Apps, split_case: models.ModelCase,
                                                tmp_path: Path) -> None:
-    _pair(variant)
+    _pair(variant, version)
     gone = [ExternalFile(e.path, tmp_path / "nowhere" / e.file.name) for e in split_case.external]
-    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+    result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), split_case,
                                   external_data=gone, data_as="path"))
     _readable_failure(result, gone[0].file.name)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
-def test_short_external_file_names_file_and_tensor(variant: str, our_app: Path, split_case: models.ModelCase,
-                                                   tmp_path: Path) -> None:
-    _pair(variant)
+def test_short_external_file_names_file_and_tensor(version: str, variant: str, apps: Apps,
+                                                   split_case: models.ModelCase, tmp_path: Path) -> None:
+    _pair(variant, version)
     short = _last_file_halved(split_case, tmp_path)
-    result = run_client_node(case_job(app_entry(our_app, f"onnxruntime-web/{variant}"), split_case,
+    result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), split_case,
                                   external_data=short))
     error = _readable_failure(result, *SHORT_FILE_NEEDLES)
     assert short[-1].path in error or short[-1].file.name in error, f"the file is not named: {error!r}"
@@ -223,35 +276,40 @@ def _chromium() -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_two_files_in_chromium_ours(variant: str, our_app: Path, split_case: models.ModelCase) -> None:
+def test_two_files_in_chromium_ours(version: str, variant: str, apps: Apps, split_case: models.ModelCase) -> None:
     _chromium()
-    _pair(variant)
-    result = run_client_browser(case_job(our_app, split_case, num_threads=2), package_dist(our_app),
-                                f"ort.{variant}.min.mjs")
+    _pair(variant, version)
+    app = apps.ours(version)
+    result = run_client_browser(case_job(app, split_case, num_threads=2), package_dist(app), f"ort.{variant}.min.mjs")
     assert_matches(result, split_case)
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_two_files_in_chromium_official_client(variant: str, official_app: Path,
+def test_two_files_in_chromium_official_client(version: str, variant: str, apps: Apps,
                                                split_case: models.ModelCase) -> None:
     _chromium()
-    where = _pair(variant)
-    result = run_client_browser(case_job(official_app, split_case, num_threads=2, wasm_dir=where),
-                                package_dist(official_app), "ort.wasm.min.mjs")
+    where = _pair(variant, version)
+    app = apps.official(version)
+    result = run_client_browser(case_job(app, split_case, num_threads=2, wasm_dir=where), package_dist(app),
+                                "ort.wasm.min.mjs")
     assert_matches(result, split_case)
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_far_offset_in_chromium_ours(variant: str, our_app: Path) -> None:
+def test_far_offset_in_chromium_ours(version: str, variant: str, apps: Apps) -> None:
     """The 4.8 GB sparse file is fetched over HTTP by onnxruntime-web itself; MEMFS variants read past 4 GiB and
     match, OFF variants refuse with ORT's own message."""
     _chromium()
-    _pair(variant)
+    _pair(variant, version)
     case = models.cached_case("far_offset")
-    result = run_client_browser(case_job(our_app, case, num_threads=2), package_dist(our_app), f"ort.{variant}.min.mjs")
+    app = apps.ours(version)
+    result = run_client_browser(case_job(app, case, num_threads=2), package_dist(app), f"ort.{variant}.min.mjs")
     if variant.endswith("memfs"):
         assert_matches(result, case)
     else:
@@ -260,21 +318,25 @@ def test_far_offset_in_chromium_ours(variant: str, our_app: Path) -> None:
 
 @pytest.mark.browser
 @pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (4.5 GB)")
-def test_big_weights_in_chromium_ours(our_app: Path) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_big_weights_in_chromium_ours(version: str, apps: Apps) -> None:
     """4.25 GiB of weights in one initializer, fetched by the page, on wasm64-memfs."""
     _chromium()
-    _pair("wasm64-memfs")
+    _pair("wasm64-memfs", version)
     case = models.cached_case("big_gather")
-    result = run_client_browser(case_job(our_app, case, num_threads=2, timeout_s=1800), package_dist(our_app),
+    app = apps.ours(version)
+    result = run_client_browser(case_job(app, case, num_threads=2, timeout_s=1800), package_dist(app),
                                 "ort.wasm64-memfs.min.mjs")
     assert_matches(result, case)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.startswith("wasm64")])
-def test_wasm64_in_node20_is_refused_before_any_download(variant: str, our_app: Path,
+def test_wasm64_in_node20_is_refused_before_any_download(version: str, variant: str, apps: Apps,
                                                          split_case: models.ModelCase) -> None:
     """Node 20 has no Memory64: the entry point says so at import, before a byte of external data is read."""
-    _pair(variant)
+    _pair(variant, version)
+    our_app = apps.ours(version)
     node20 = ortwasm_home() / "node20" / "bin" / "node"
     if not node20.exists():
         pytest.skip(f"NO NODE 20 at {node20}: run ci/provision-toolchain.sh")

@@ -150,12 +150,12 @@ def webgpu_job(entry: Path, case: ModelCase, **fields: Any) -> ClientJob:
     return case_job(entry, case, **settings)
 
 
-def our_package_app(out: Path, work: Path) -> Path:
+def our_package_app(out: Path, work: Path, name: str = "ortwasm") -> Path:
     """The drop-in package of what `out` holds (`ortwasm package`, written under `work`), npm-installed as
-    onnxruntime-web into the `ortwasm` app dir: the route a user takes."""
+    onnxruntime-web into the `name` app dir: the route a user takes."""
     from ortwasm.package import build_packages
 
-    return client_app("ortwasm", str(build_packages(out, work).tgz))
+    return client_app(name, str(build_packages(out, work).tgz))
 
 
 def assert_matches(result: RunResult, case: ModelCase) -> None:

@@ -314,9 +314,9 @@ def mlp_split(out_dir: Path, layers: int, files: int, width: int = 8192, seed: i
     names = ["model.onnx_data"] + [f"model.onnx_data_{i}" for i in range(1, files)]
     inits = []
     for f, name in enumerate(names):
-        with (out_dir / name).open("wb") as out:
+        with (out_dir / name).open("wb") as f_out:
             for j in range(per_file):
-                out.write((rng.standard_normal((width, width), dtype=np.float32) * scale).tobytes())
+                f_out.write((rng.standard_normal((width, width), dtype=np.float32) * scale).tobytes())
                 inits.append(_external_tensor(f"W{f * per_file + j}", [width, width], name, j * nbytes, nbytes))
     nodes = []
     prev = "X"

@@ -65,7 +65,8 @@ var ortLog = (options, level, message) => {
   // ORT severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal; onnxruntime-web's session default is 2
   const threshold = options && typeof options['logSeverityLevel'] == 'number' ? options['logSeverityLevel'] : 2;
   if (level >= threshold) {
-    (level >= 2 ? console.warn : console.log)(`onnxruntime-web (MEMFS): ${message}`);
+    // where ORT's own log lines go (the glue's printErr: stderr in Node, console.error in a page)
+    err(`onnxruntime-web (MEMFS): ${message}`);
   }
 };
 
@@ -781,8 +782,8 @@ if (!ENVIRONMENT_IS_PTHREAD) {
       const rc = Module['_OrtAddSessionConfigEntry'](handle, kv, ortPtr(kv) + 48);
       Module['_free'](kv);
       ortPrepackLog.push({'disablePrepacking': rc === 0, 'heapBytes': held, 'reason': reason});
-      console.warn(`onnxruntime-web (MEMFS): ${reason}: ${ORT_PREPACK_KEY}=1 for this session (MatMul packs ` +
-                   `its weights on each run instead); set extra.session.disable_prepacking to choose yourself`);
+      ortLog(undefined, 2, `${reason}: ${ORT_PREPACK_KEY}=1 for this session (MatMul packs its weights on each ` +
+                           'run instead); set extra.session.disable_prepacking to choose yourself');
     }
     return create(data, length, handle);
   });

@@ -207,6 +207,27 @@ def test_matmul_heavy_split_model_on_wasm32(version: str, client: str, data_as: 
     assert ("session.disable_prepacking=1 for this session" in result.stderr) == heap_backed, result.stderr[-2000:]
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_package_has_every_official_entry(version: str, apps: Apps) -> None:
+    """Drop-in: every subpath npm's package of the same version exports is exported by ours, except a wasm pair's
+    file we did not build; a subpath whose WebGPU bundle we left out throws at import, naming what to build."""
+    import json
+
+    ours_dir, theirs_dir = (package_dist(a).parent for a in (apps.ours(version), apps.official(version)))
+    ours = json.loads((ours_dir / "package.json").read_text())
+    theirs = json.loads((theirs_dir / "package.json").read_text())
+    shipped = {p.name for p in (ours_dir / "dist").iterdir()}
+    missing = [k for k in theirs["exports"] if k not in ours["exports"]
+               and not (k.startswith("./ort-wasm-simd-threaded") and k.removeprefix("./") not in shipped)]
+    assert missing == [], f"our {version} package lacks upstream's {missing}"
+    absent = ours["ortwasm"].get("absent", {})
+    for key in absent:
+        result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web{key.removeprefix('.')}"),
+                                          models.cached_case("gather_256m"), external_data=[]))
+        assert result.stage == "import" and "is not in this package" in (result.error or ""), result.describe()
+        assert absent[key] in (result.error or ""), result.error
+
+
 # ------------------------------------------------------------------ bad input, through the public API
 
 

@@ -180,10 +180,13 @@ def absent_files(keys: list[str], reason: str) -> dict[str, bytes]:
 
 
 def absent_exports(web: WebPackage, have: set[str]) -> list[str]:
-    """Upstream subpaths (not ``.``) whose every target we dropped: they get a throwing entry."""
+    """Upstream's module subpaths (not ``.``) whose bundles we dropped: they get a throwing entry.  A subpath that
+    names a wasm pair's file (1.30's ``./ort-wasm-simd-threaded.jsep.wasm``) is an asset, not a module: a pair we
+    did not build is simply not exported."""
     dropped = {f"dist/{name}" for name in web.dropped}
     return [key for key, node in web.package_json["exports"].items()
-            if key != "." and (missing := [t for t in _targets(node) if _norm(t) not in have])
+            if key != "." and not key.startswith("./ort-wasm-simd-threaded")
+            and (missing := [t for t in _targets(node) if _norm(t) not in have])
             and all(_norm(t) in dropped for t in missing)]
 
 

@@ -164,8 +164,11 @@ var ortPrepare = (externalDataFilePath) => {
   return where;
 };
 
-/** Stream ops of a heap-backed file: reads and maps go to the heap block; it is read-only. */
-var ortHeapStreamOps = (rec, base) => Object.assign({}, base, {
+/**
+ * Stream ops of a read-only file whose record counts its opens (ORT may close the fd before it unmaps):
+ * `release(rec)` runs at each close; `own` holds the kind's read and mmap.
+ */
+var ortReadOnlyOps = (rec, base, release, own) => Object.assign({}, base, {
   open(stream) {
     rec.opens++;
   },
@@ -174,8 +177,21 @@ var ortHeapStreamOps = (rec, base) => Object.assign({}, base, {
   },
   close(stream) {
     rec.opens--;
-    ortMaybeFree(rec);
+    release(rec);
   },
+  write(stream, buffer, offset, length, position, canOwn) {
+    throw new FS.ErrnoError(63 /* EPERM */);
+  },
+  allocate(stream, offset, length) {
+    throw new FS.ErrnoError(63 /* EPERM */);
+  },
+  msync(stream, buffer, offset, length, mmapFlags) {
+    return 0;
+  },
+}, own);
+
+/** Stream ops of a heap-backed file: reads and maps go to the heap block. */
+var ortHeapStreamOps = (rec, base) => ortReadOnlyOps(rec, base, ortMaybeFree, {
   read(stream, buffer, offset, length, position) {
     if (position >= rec.size) {
       return 0;
@@ -190,12 +206,6 @@ var ortHeapStreamOps = (rec, base) => Object.assign({}, base, {
       buffer.set(heap.subarray(from, from + n), offset);
     }
     return n;
-  },
-  write(stream, buffer, offset, length, position, canOwn) {
-    throw new FS.ErrnoError(63 /* EPERM */);
-  },
-  allocate(stream, offset, length) {
-    throw new FS.ErrnoError(63 /* EPERM */);
   },
   mmap(stream, length, position, prot, flags) {
     // ENODEV makes ORT's mmap fail quietly; it then preads (GetFileContent's fallback)
@@ -216,35 +226,16 @@ var ortHeapStreamOps = (rec, base) => Object.assign({}, base, {
     rec.maps++;
     return {ptr, allocated: false};
   },
-  msync(stream, buffer, offset, length, mmapFlags) {
-    return 0;
-  },
 });
 
-/** Stream ops of a file-backed file: reads and maps read the file; it is read-only. */
-var ortFileStreamOps = (rec, base) => Object.assign({}, base, {
-  open(stream) {
-    rec.opens++;
-  },
-  dup(stream) {
-    rec.opens++;
-  },
-  close(stream) {
-    rec.opens--;
-    ortMaybeClose(rec);
-  },
+/** Stream ops of a file-backed file: reads and maps read the file. */
+var ortFileStreamOps = (rec, base) => ortReadOnlyOps(rec, base, ortMaybeClose, {
   read(stream, buffer, offset, length, position) {
     if (position >= rec.size) {
       return 0;
     }
     const n = Math.min(rec.size - position, length);
     return ortReadFile(rec, new Uint8Array(buffer.buffer, buffer.byteOffset + offset, n), position);
-  },
-  write(stream, buffer, offset, length, position, canOwn) {
-    throw new FS.ErrnoError(63 /* EPERM */);
-  },
-  allocate(stream, offset, length) {
-    throw new FS.ErrnoError(63 /* EPERM */);
   },
   mmap(stream, length, position, prot, flags) {
     // ENODEV/ENOMEM make ORT's mmap fail quietly; it then preads (GetFileContent's fallback)
@@ -261,9 +252,6 @@ var ortFileStreamOps = (rec, base) => Object.assign({}, base, {
     ortFileMaps.set(ptr, {rec, len: length});
     rec.maps++;
     return {ptr, allocated: true};
-  },
-  msync(stream, buffer, offset, length, mmapFlags) {
-    return 0;
   },
 });
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from . import log, paths
 from .errors import EnvironmentProblem, OrtWasmError, SourceError, UsageError
-from .options import CONFIGS, BuildOptions
+from .options import ALLOW_UNPROVEN_VERSION, CONFIGS, BuildOptions
 from .recipe import default_version, require_recipe, supported, unsupported_version
 
 if TYPE_CHECKING:
@@ -94,6 +94,10 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--allow-unproven-toolchain", action="store_true",
                    help="build even with an emscripten version that patches/<version>/recipe.toml does not list "
                         "as proven")
+    b.add_argument(ALLOW_UNPROVEN_VERSION, action="store_true",
+                   help="build a tree whose version has no patch set of its own (e.g. a newer ONNX Runtime) with the "
+                        "nearest supported version's below it, if every patch applies exactly; the manifests then say "
+                        "it is unproven (docs/new-version.md)")
     b.add_argument("--print-cmake", "--dry-run", dest="print_cmake", action="store_true",
                    help="print the emcmake/cmake/ninja commands per variant and stop")
     b.add_argument("--no-wait", action="store_true",
@@ -148,8 +152,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
-    """Build dir, out dir and deps dir: given, or the tree's version's defaults (two versions never share)."""
-    from .recipe import load_recipe
+    """Build dir, out dir and deps dir: given, or the tree's version's defaults (two versions never share).
+
+    A version without a recipe gets dirs named after it (``recipe.default_layout``); built unproven, its dependency
+    pins and presets are the patch set's, so it takes that version's fetched deps dir."""
+    from .recipe import default_layout, load_recipe, nearest_below
     from .source.tree import peek_version
 
     if a.ort_source is None:
@@ -164,9 +171,12 @@ def _version_dirs(a: argparse.Namespace) -> tuple[Path, Path, Path | None]:
                          "--ort-version picks a fetched tree; with your own tree, its VERSION_NUMBER decides")
     version = peek_version(a.ort_source)
     recipe = load_recipe(version)
-    home = paths.ortwasm_home()  # a version without a recipe (--no-patches) still gets dirs of its own
-    build = a.build_dir or (recipe.build_dir if recipe else home / f"build-{version}")
-    out = a.out or (recipe.out_dir if recipe else home / f"out-{version}")
+    layout = default_layout(version)
+    build = a.build_dir or (recipe.build_dir if recipe else paths.ortwasm_home() / layout.build)
+    out = a.out or (recipe.out_dir if recipe else paths.ortwasm_home() / layout.out)
+    if recipe is None and a.allow_unproven_version and not a.no_patches:
+        below = nearest_below(version)  # whether its patch set applies is the source stage's to say
+        recipe = load_recipe(below) if below else None
     if a.preset is not None:
         _apply_preset(a, recipe, version)
         build = a.build_dir or paths.preset_dir(build, a.preset)
@@ -181,15 +191,16 @@ def _apply_preset(a: argparse.Namespace, recipe: Recipe | None, version: str) ->
     """Set a preset's build.py flags as if given on the command line: our flags carry build.py's names, so the
     recipe keeps upstream's exact flags and nothing translates them."""
     presets = recipe.presets if recipe else {}
+    folder = recipe.version if recipe else version  # an unproven build's presets are its patch set's
     if a.preset not in presets:
         raise UsageError(f"ONNX Runtime {version} has no preset {a.preset!r} "
-                         f"(patches/{version}/recipe.toml [presets]: {', '.join(sorted(presets)) or 'none'})",
+                         f"(patches/{folder}/recipe.toml [presets]: {', '.join(sorted(presets)) or 'none'})",
                          "pick one of those, or give the build.py flags yourself")
     for flag in presets[a.preset]:
         dest = flag.lstrip("-").replace("-", "_")
         if not isinstance(getattr(a, dest, None), bool):
             raise UsageError(f"preset {a.preset!r} of ONNX Runtime {version} uses {flag}, which ortwasm build "
-                             "does not take as a switch", f"fix patches/{version}/recipe.toml [presets]")
+                             "does not take as a switch", f"fix patches/{folder}/recipe.toml [presets]")
         setattr(a, dest, True)
 
 
@@ -210,7 +221,7 @@ def build_options(a: argparse.Namespace) -> BuildOptions:
         preset=a.preset or "",
         emscripten_settings=tuple(a.emscripten_settings), extra_defines=tuple(defines), skip_checks=a.skip_checks,
         skip_js=a.skip_js,
-        allow_unproven_toolchain=a.allow_unproven_toolchain,
+        allow_unproven_toolchain=a.allow_unproven_toolchain, allow_unproven_version=a.allow_unproven_version,
     )
 
 

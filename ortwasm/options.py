@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIGS = ("Release", "RelWithDebInfo", "MinSizeRel", "Debug")
+# The flag of ``allow_unproven_version``: here because the source stage's refusal names it, and a base module is the
+# one place both the CLI and that stage may import.
+ALLOW_UNPROVEN_VERSION = "--allow-unproven-version"
 
 
 @dataclass(frozen=True)
@@ -29,3 +32,6 @@ class BuildOptions:
     skip_js: bool = False  # the onnxruntime-web JS stage (npm); on by default, cached per source
     # Build with an emscripten the patch set's recipe.toml does not list as proven (toolchain.check_proven).
     allow_unproven_toolchain: bool = False
+    # Build a tree whose version has no patch set of its own with the nearest supported version's below it, when
+    # that applies exactly (source.patchset.choose_patchset); the manifests then say ``ort.proven: false``.
+    allow_unproven_version: bool = False

@@ -21,10 +21,9 @@ from .configure import plan as configure
 from .deps.dirs import read_stamp
 from .errors import BuildError, UsageError
 from .js import web
-from .options import BuildOptions
+from .options import ALLOW_UNPROVEN_VERSION, BuildOptions
 from .proc.runner import Runner
-from .recipe import unsupported_version
-from .source.patchset import find_patchset
+from .source.patchset import choose_patchset
 from .source.tree import PreparedSource, peek_version, prepare
 from .toolchain.emscripten import Toolchain, check_proven, find_toolchain
 from .variants import Variant, load_table
@@ -67,31 +66,40 @@ def _ccache_counts(runner: Runner) -> dict[str, int]:
     return counts
 
 
-def preflight(opts: BuildOptions, variants: list[Variant]) -> str:
-    """Every refusal that needs no toolchain, before anything is copied or written; returns the tree's version.
+def preflight(opts: BuildOptions, variants: list[Variant]) -> tuple[str, str]:
+    """Every refusal that needs no toolchain, before anything is copied or written; returns the tree's version and
+    the version whose recipe governs the build (the patch set's: another one only for an unproven version).
 
-    A version without a patch set (unless --no-patches), a variant the version cannot build, a MEMFS variant
-    without the patch set."""
-    version = peek_version(opts.ort_source)
-    if opts.apply_patches and find_patchset(version) is None:
-        raise unsupported_version(version)
+    A version without a patch set (unless --no-patches), or without one that applies exactly and the user's
+    --allow-unproven-version; a variant the version cannot build; a MEMFS variant without the patch set."""
+    version = recipe_version = peek_version(opts.ort_source)
+    if opts.apply_patches:
+        recipe_version = choose_patchset(opts.ort_source, version, allow_unproven=opts.allow_unproven_version).version
+    unproven = recipe_version != version
+    if unproven:  # said before anything else happens, so no log of such a build lacks it
+        log.warn(f"ONNX Runtime {version} is unproven: it has no patch set of its own, so it is built with "
+                 f"{recipe_version}'s, which applies to it exactly; everything else version-specific is "
+                 f"{recipe_version}'s too (dependency pins, build.py defines, checks, size budgets), and its "
+                 f"manifests say so (ort.proven: false) ({ALLOW_UNPROVEN_VERSION})")
+    built_as = f"ONNX Runtime {version}" + (f" (with {recipe_version}'s patch set)" if unproven else "")
     for v in variants:
-        reason = v.unsupported_reason(version)
+        reason = v.unsupported_reason(recipe_version)
         if reason:
-            raise UsageError(f"variant {v.name} cannot be built from ONNX Runtime {version}: {reason}",
+            raise UsageError(f"variant {v.name} cannot be built from {built_as}: {reason}",
                              "choose another variant (python -m ortwasm matrix --format names lists them)")
         if v.memfs and not opts.apply_patches:
             raise UsageError(f"variant {v.name} needs the patch set, but --no-patches was given",
                              "drop --no-patches, or build the OFF variants only")
-    return version
+    return version, recipe_version
 
 
 def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
     """Show the exact configure per variant without touching anything (the tree is only read); refused as a build
     would be (a version without a patch set, a variant it cannot build)."""
-    version = preflight(opts, variants)
+    version, recipe_version = preflight(opts, variants)
     src = opts.build_dir / "src" / f"onnxruntime-{version}"
-    fake = PreparedSource(src, version, opts.apply_patches, "", str(opts.ort_source))
+    fake = PreparedSource(src, version, opts.apply_patches, "", str(opts.ort_source),
+                          patchset_version=recipe_version if opts.apply_patches else "")
     for v in variants:
         p = configure.plan(opts, v, fake)
         defines = " ".join(shlex.quote(f"-D{k}={val}") for k, val in p.defines.items())
@@ -102,19 +110,20 @@ def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
 def run(opts: BuildOptions, variants: list[Variant], wait: bool = True) -> list[VariantResult]:
     started = time.monotonic()
     # Everything that can refuse does so before the source is copied (hundreds of MB) or anything is written.
-    version = preflight(opts, variants)
+    _, recipe_version = preflight(opts, variants)
     toolchain = find_toolchain(need_wasm64=any(v.memory64 for v in variants))
     log.say(f"toolchain: {toolchain.describe()}")
-    check_proven(toolchain, version, allow=opts.allow_unproven_toolchain)
+    check_proven(toolchain, recipe_version, allow=opts.allow_unproven_toolchain)
     with lock.held(opts.build_dir, "build dir", wait=wait), lock.held(opts.out_dir, "out dir", wait=wait):
         return _run_locked(opts, variants, toolchain, started)
 
 
 def _run_locked(opts: BuildOptions, variants: list[Variant], toolchain: Toolchain,
                 started: float) -> list[VariantResult]:
-    source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches)
+    source = prepare(opts.ort_source, opts.build_dir, opts.apply_patches, allow_unproven=opts.allow_unproven_version)
+    state = f"patch set {source.patchset}" if source.patched else "unpatched"
     log.say(f"source: ONNX Runtime {source.version} at {source.path} "
-         f"({'patch set ' + source.patchset if source.patched else 'unpatched'})")
+            f"({state}{', unproven' if source.unproven else ''})")
     results = [_build_variant(opts, v, toolchain, source) for v in variants]
     if not opts.skip_js:
         with log.group("build onnxruntime-web JS"):

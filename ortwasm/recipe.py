@@ -102,6 +102,14 @@ class Layout:
     source: str  # the fetched ORT tree, under ORTWASM_HOME/sources
 
 
+def default_layout(version: str) -> Layout:
+    """``[layout]``'s defaults, and the dirs of a tree whose version has no recipe (``--no-patches``, or built
+    unproven with another version's patch set): named after the tree's version, so a 1.31 tree built with 1.30's
+    patches never shares 1.30's build tree or out dir."""
+    return Layout(build=f"build-{version}", out=f"out-{version}", deps=f"deps-{version}",
+                  source=f"onnxruntime-{version}")
+
+
 @dataclass(frozen=True)
 class Recipe:
     version: str
@@ -353,6 +361,7 @@ def load_recipe(version: str, root: Path | None = None) -> Recipe | None:
         return table
 
     layout, source, js = sec("layout"), sec("source"), sec("js")
+    defaults = default_layout(version)
     patches, proposed = read_series(directory)
     return Recipe(
         version=version,
@@ -360,9 +369,8 @@ def load_recipe(version: str, root: Path | None = None) -> Recipe | None:
         default=bool(sec("version").get("default", False)),
         proven_toolchains=tuple(sec("toolchain")["proven"]),
         toolchain_notes=dict(sec("toolchain").get("notes", {})),
-        layout=Layout(build=layout.get("build", f"build-{version}"), out=layout.get("out", f"out-{version}"),
-                      deps=layout.get("deps", f"deps-{version}"),
-                      source=layout.get("source", f"onnxruntime-{version}")),
+        layout=Layout(build=layout.get("build", defaults.build), out=layout.get("out", defaults.out),
+                      deps=layout.get("deps", defaults.deps), source=layout.get("source", defaults.source)),
         source_origin=source.get("origin", ""),
         source_commits=tuple(source.get("commits", ())),
         patches=patches,
@@ -390,6 +398,21 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in version.split(".")) if _VERSION.fullmatch(version) else (0,)
 
 
+def nearest_below(version: str, root: Path | None = None) -> str | None:
+    """The highest supported version below ``version`` with its major, or None: the only patch set a tree without
+    its own may be built with (``--allow-unproven-version``).
+
+    Why below: upstream moves forward, so a newer tree still has most of the code an older patch set was written
+    on, while a newer patch set may edit code an older tree does not have yet.  Why the same major: a new major
+    is where upstream breaks things on purpose.
+    """
+    if not is_version(version):
+        return None
+    key = version_key(version)
+    below = [v for v in supported(root) if version_key(v)[0] == key[0] and version_key(v) < key]
+    return below[-1] if below else None
+
+
 def is_version(text: str) -> bool:
     return bool(_VERSION.fullmatch(text))
 
@@ -415,12 +438,21 @@ def unsupported_version(version: str, root: Path | None = None) -> SourceError:
         guess = f"; nearest: {near[-1]}" if near else ""
         return SourceError(f"{version!r} is not an ONNX Runtime version (X.Y.Z); supported: {', '.join(known)}{guess}",
                            f"pass one of: {', '.join(known)}")
-    key = version_key(version)
-    nearest = min(known, key=lambda s: [abs(a - b) for a, b in zip(version_key(s), key, strict=True)])
+    closest = nearest(version, root)
     return SourceError(
-        f"ONNX Runtime {version} has no patch set (supported: {', '.join(known)}; nearest: {nearest})",
-        f"build a supported version, or add patches/{version}/ starting from patches/{nearest}/ "
+        f"ONNX Runtime {version} has no patch set (supported: {', '.join(known)}; nearest: {closest})",
+        f"build a supported version, or add patches/{version}/ starting from patches/{closest}/ "
         "(docs/new-version.md says how); --no-patches builds the tree as it is, without MEMFS")
+
+
+def nearest(version: str, root: Path | None = None) -> str | None:
+    """The supported version closest to ``version``, component by component: where porting the patches to it
+    starts (a 1.29 tree is likely closest to 1.30's patch set, above it)."""
+    known = supported(root)
+    if not known or not is_version(version):
+        return None
+    key = version_key(version)
+    return min(known, key=lambda s: [abs(a - b) for a, b in zip(version_key(s), key, strict=True)])
 
 
 def require_recipe(version: str, root: Path | None = None) -> Recipe:

@@ -34,7 +34,7 @@ from tests.harness.client import (
     run_client_browser,
     run_client_node,
 )
-from tests.harness.runtime import CHROMIUM, ExternalFile, RunResult
+from tests.harness.runtime import CHROMIUM, ExternalFile, RunResult, compare_outputs
 
 pytestmark = pytest.mark.artifacts
 
@@ -205,6 +205,25 @@ def test_matmul_heavy_split_model_on_wasm32(version: str, client: str, data_as: 
     assert_matches(result, case)
     heap_backed = data_as == "bytes" or client == "official"  # the official client reads a path into bytes itself
     assert ("session.disable_prepacking=1 for this session" in result.stderr) == heap_backed, result.stderr[-2000:]
+
+
+@pytest.mark.skipif(os.environ.get("ORTWASM_BIG_TESTS") != "1", reason="BIG TEST: set ORTWASM_BIG_TESTS=1 (5 GiB)")
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("variant", ["wasm64", "wasm64-memfs"])
+def test_weights_past_4gib_in_several_files_on_wasm64(version: str, variant: str, apps: Apps) -> None:
+    """5 GiB of MatMul weights in four 1.25 GiB files, as transformers.js writes them: every offset in a file is under
+    4 GiB, so MEMFS off loads it too, but the later initializers land past 4 GiB in the heap.  wasm64 with MEMFS off
+    copies them out of Module.MountedFiles in an EM_ASM block that took the destination through `>>> 0`
+    (wasm64-external-data-loader.patch); 1.21.0 keeps upstream's bytes for its OFF pair, bug included."""
+    _pair(variant, version)
+    case = models.cached_case("mlp_5g_split")
+    result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), case, num_threads=2,
+                                      timeout_s=1800, data_as="path"))
+    if variant == "wasm64" and version == DEFAULT:  # upstream's bug, kept with upstream's bytes: shown, not hidden
+        wrong = not result.ok or compare_outputs(result.outputs, case.expected, case.rtol, case.atol) != []
+        assert wrong, f"{version}'s wasm64 OFF loads past 4 GiB of heap now: drop this branch"
+        return
+    assert_matches(result, case)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -32,6 +32,9 @@ BUILT = {  # the shape artifacts.collect writes (values from a real wasm32-memfs
 }
 
 
+BUILT_ORT: dict[str, object] = BUILT["ort"]  # type: ignore[assignment]
+
+
 def test_round_trip_is_byte_identical(tmp_path: Path) -> None:
     text = json.dumps(BUILT, indent=2, sort_keys=True) + "\n"
     (tmp_path / "manifest.json").write_text(text)
@@ -55,9 +58,25 @@ def test_minimal_and_fetchcontent_manifests_stay_minimal() -> None:
     ({"toolchain": {"emscripten": "3.1.69", "kind": "chroot", "color": "red"}}, "unknown key 'toolchain.color'"),
     ({"format": MANIFEST_FORMAT + 1}, "written by a newer ortwasm"),
     ({"variant": {"name": "x", "arch": "wasm16", "memfs": True}}, "'variant' must hold name, arch"),
+    ({"ort": {**BUILT_ORT, "patchset_version": "1.20.0"}}, "'ort.proven' must be false exactly when"),
+    ({"ort": {**BUILT_ORT, "proven": False}}, "'ort.proven' must be false exactly when"),
+    ({"ort": {**BUILT_ORT, "patchset_version": "1.21.0", "proven": False}}, "'ort.proven' must be false exactly"),
+    ({"ort": {**BUILT_ORT, "proven": "no"}}, "'ort.proven' must be true or false"),
 ])
 def test_errors_name_file_and_key(patch: dict[str, object], message: str) -> None:
     with pytest.raises(ManifestError, match=re.escape(message)) as err:
         Manifest.from_json({**BUILT, **patch}, "out/wasm32-memfs/manifest.json")
     assert "out/wasm32-memfs/manifest.json" in err.value.message and err.value.hint
     assert isinstance(err.value, CannotCheck)
+
+
+@pytest.mark.parametrize(("ort", "recipe_version"), [
+    ({"version": "1.22.0", "patchset_version": "1.21.0", "proven": False}, "1.21.0"),  # --allow-unproven-version
+    ({"version": "1.21.0", "patchset_version": "1.21.0", "proven": True}, "1.21.0"),
+    ({"version": "1.21.0"}, "1.21.0"),  # unpatched, and manifests from before the fields
+])
+def test_the_ort_record_says_whose_recipe_judges(ort: dict[str, object], recipe_version: str) -> None:
+    data = {**BUILT, "ort": {**BUILT_ORT, **ort}}
+    m = Manifest.from_json(data, "x")
+    assert m.ort is not None and m.ort.recipe_version == recipe_version and m.ort.version == ort["version"]
+    assert m.to_json() == data

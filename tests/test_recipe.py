@@ -11,7 +11,18 @@ import pytest
 
 from ortwasm import cli
 from ortwasm.errors import PatchError, SourceError, UsageError
-from ortwasm.recipe import default_version, load_recipe, patch_root, read_series, require_recipe, supported
+from ortwasm.recipe import (
+    Layout,
+    default_layout,
+    default_version,
+    load_recipe,
+    nearest,
+    nearest_below,
+    patch_root,
+    read_series,
+    require_recipe,
+    supported,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+\.\d+(?![\w.])")
@@ -145,3 +156,27 @@ def test_fetch_sources_refuses_an_unknown_version_the_same_way(capsys: pytest.Ca
 def test_require_recipe_of_an_unknown_version_is_a_source_error() -> None:
     with pytest.raises(SourceError, match=r"nearest: 1\.30\.0"):
         require_recipe("1.31.1")
+
+
+def test_nearest_below_stays_in_the_major_and_below(tmp_path: Path) -> None:
+    """The only patch set --allow-unproven-version may take; `nearest` (where a port starts) may be above."""
+    root = tmp_path / "patches"
+    for v in ("1.21.0", "1.30.0", "2.1.0"):
+        (root / v).mkdir(parents=True)
+        (root / v / "recipe.toml").write_text('[toolchain]\nproven = ["3.1.69"]\n')
+    cases = {"1.31.0": "1.30.0", "1.30.1": "1.30.0", "1.29.9": "1.21.0", "1.30.0": "1.21.0", "1.21.0": None,
+             "1.20.0": None, "2.0.0": None, "2.2.0": "2.1.0", "3.0.0": None, "1.31": None}
+    assert {v: nearest_below(v, root) for v in cases} == cases
+    assert nearest("1.29.1", root) == "1.30.0" and nearest("1.31", root) is None
+
+
+def test_layout_names_claim_no_other_version_s_dirs() -> None:
+    """A tree without a recipe (unproven, or --no-patches) builds in default_layout(its version): no recipe may name
+    another version's defaults, or a 1.31 tree could build into a dir a recipe gave 1.30."""
+    recipes = [require_recipe(v) for v in supported()]
+    for r in recipes:
+        names = {r.layout.build, r.layout.out, r.layout.deps, r.layout.source}
+        claimed = {v for name in names for v in _VERSION.findall(name)}
+        assert claimed <= {r.version}, (r.version, names)
+    assert len({(r.layout.build, r.layout.out) for r in recipes}) == len(recipes)
+    assert default_layout("9.9.9") == Layout("build-9.9.9", "out-9.9.9", "deps-9.9.9", "onnxruntime-9.9.9")

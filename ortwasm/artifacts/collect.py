@@ -70,8 +70,8 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
                                 variant.jsep),
             files=entries,
             toolchain=ToolchainInfo(toolchain.version, toolchain.kind, toolchain.provider,
-                                    toolchain.version in (proven_toolchains(source.version) or ())),
-            ort=OrtInfo(source.version, source.patched, source.patchset, source.origin, source.commit),
+                                    toolchain.version in (proven_toolchains(source.recipe_version) or ())),
+            ort=OrtInfo.of(source),
             dependencies=FETCHCONTENT if dependencies is None else
             {n: DependencyPin.from_stamp(e, where, n) for n, e in dependencies.items()},
             defines={k: v for k, v in defines.items() if not k.startswith("FETCHCONTENT_SOURCE_DIR_")},

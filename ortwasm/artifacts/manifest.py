@@ -7,9 +7,10 @@ always written, and nothing for a section the file did not have, so a manifest r
 same JSON (manifests already on disk, and the minimal ones tests and ``check``'s report write, stay readable).
 
 Sections (``format`` 1): ``variant``, ``files`` (name, bytes, sha256), ``toolchain``, ``ort`` (version, patch
-set, source, commit), ``dependencies`` (each one's pin: version, source, and the tarball/sdist with its sha256
-or the git commit it came from; or the FetchContent marker), ``defines``, ``timings``, ``glue_fix``, and
-``checks`` (added by ``ortwasm check --json``, read back as a baseline).
+set, source, commit, and whose patch set it was: ``patchset_version``, ``proven``), ``dependencies`` (each one's
+pin: version, source, and the tarball/sdist with its sha256 or the git commit it came from; or the FetchContent
+marker), ``defines``, ``timings``, ``glue_fix``, and ``checks`` (added by ``ortwasm check --json``, read back as a
+baseline).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from ..errors import CannotCheck
 from ..toolchain.gluefix import GlueFix
+
+if TYPE_CHECKING:  # only its fields are read: the manifest's readers (check, package) need no source stage
+    from ..source.tree import PreparedSource
 
 MANIFEST_FORMAT = 1
 FETCHCONTENT: Final = "FetchContent (cmake/deps.txt)"  # `dependencies` when ORT's own FetchContent fetched them
@@ -156,13 +160,42 @@ class ToolchainInfo:
 
 @dataclass(frozen=True)
 class OrtInfo:
-    """The ONNX Runtime tree: what the wasm and the JS must agree on before they are packaged together."""
+    """The ONNX Runtime tree: what the wasm and the JS must agree on before they are packaged together.
+
+    ``version`` is always the tree's.  ``patchset_version`` names whose patch set was applied, and ``proven`` is
+    false exactly when that is another version's (``--allow-unproven-version``): then that version's recipe says
+    what the artifacts must export and weigh.  Both are absent in unpatched builds and older manifests.
+    """
 
     version: str | None = None
     patched: bool | None = None
     patchset: str | None = None
     source: str | None = None
     commit: str | None = None  # "" for a tree that is not a git checkout
+    patchset_version: str | None = None
+    proven: bool | None = None
+
+    @property
+    def recipe_version(self) -> str | None:
+        """Whose recipe judges the artifacts: the patch set's version, else the tree's."""
+        return self.patchset_version or self.version
+
+    @classmethod
+    def of(cls, source: PreparedSource) -> OrtInfo:
+        """The section a build writes for ``source``: the one translation of a prepared tree into the record."""
+        return cls(source.version, source.patched, source.patchset, source.origin, source.commit,
+                   source.patchset_version or None, not source.unproven if source.patched else None)
+
+    @classmethod
+    def read(cls, r: _Reader) -> OrtInfo:
+        info = read_record(cls, r)
+        other = info.patchset_version not in (None, info.version)
+        if other != (info.proven is False):
+            raise ManifestError(f"{r.where}: 'ort.proven' must be false exactly when 'ort.patchset_version' names "
+                                f"another version than 'ort.version'; got version {info.version!r}, "
+                                f"patchset_version {info.patchset_version!r}, proven {info.proven!r}",
+                                "rebuild with a current ortwasm")
+        return info
 
 
 @dataclass(frozen=True)
@@ -253,7 +286,7 @@ class Manifest:
         return cls(
             fmt, variant, files,
             read_record(ToolchainInfo, r.obj("toolchain")) if r.has("toolchain") else None,
-            read_record(OrtInfo, r.obj("ort")) if r.has("ort") else None,
+            OrtInfo.read(r.obj("ort")) if r.has("ort") else None,
             deps,
             r.str_map("defines") if r.has("defines") else None,
             timings,
@@ -301,16 +334,18 @@ class Manifest:
         path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
 
 
-def ort_version_of(path: Path) -> str | None:
-    """``ort.version`` of any ortwasm manifest (a variant's or the JS stage's), else None, without judging the
-    rest: ``check`` picks the version's C API and budgets before the full read judges the file."""
+def ort_versions_of(path: Path) -> tuple[str, str | None] | None:
+    """(``ort.version``, ``ort.patchset_version``) of any ortwasm manifest (a variant's or the JS stage's), else
+    None, without judging the rest: ``check`` picks the C API and budgets before the full read judges the file."""
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     ort = data.get("ort") if isinstance(data, dict) else None
-    version = ort.get("version") if isinstance(ort, dict) else None
-    return version if isinstance(version, str) else None
+    if not isinstance(ort, dict) or not isinstance(ort.get("version"), str):
+        return None
+    patchset = ort.get("patchset_version")
+    return ort["version"], patchset if isinstance(patchset, str) else None
 
 
 def _sorted(obj: dict[str, Any]) -> dict[str, Any]:

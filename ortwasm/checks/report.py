@@ -56,7 +56,10 @@ def _fs(art: ArtifactReport) -> str:
 
 def summary_line(rep: CheckReport) -> str:
     verdict = "PASS" if rep.ok else "FAIL"
-    rules = f" by ONNX Runtime {rep.version}'s rules (from {rep.version_from})" if rep.version else ""
+    unproven = f"; the artifacts are ONNX Runtime {rep.version}, unproven: built with {rep.recipe_version}'s " \
+               "patch set" if rep.unproven else ""
+    rules = f" by ONNX Runtime {rep.recipe_version}'s rules (from {rep.version_from}{unproven})" \
+        if rep.recipe_version else ""
     dirs = f", {len(rep.judged_dirs)} dir(s) ({', '.join(rep.judged_dirs)})" if rep.judged_dirs else ""
     return (f"ortwasm check {rep.root}: {verdict}{rules}: {len(rep.artifacts)} artifact(s){dirs}, "
             f"{len(rep.findings)} rule(s) applied, {len(rep.failures)} failed")
@@ -145,6 +148,7 @@ def manifest_with_checks(art: ArtifactReport, rep: CheckReport) -> dict[str, Any
 def report_json(rep: CheckReport) -> dict[str, Any]:
     arts = {a.name for a in rep.artifacts}
     return {"ok": rep.ok, "root": str(rep.root), "ort_version": rep.version, "ort_version_from": rep.version_from,
+            "ort_recipe_version": rep.recipe_version, "unproven": rep.unproven,
             "artifacts": {a.name: manifest_with_checks(a, rep) for a in rep.artifacts},
             "dirs": {name: [{"rule": f.rule, "file": f.file, "ok": f.ok, "message": f.message}
                             for f in rep.findings if f.artifact == name and name not in arts]

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from ..artifacts.manifest import MANIFEST_FORMAT, Manifest, ort_version_of
+from ..artifacts.manifest import MANIFEST_FORMAT, Manifest, ort_versions_of
 from ..errors import CannotCheck, CheckFailed
 from ..recipe import load_recipe, require_recipe, supported
 from . import glue as gluemod
@@ -29,7 +29,7 @@ from . import wasm as wasmmod
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
 __all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta", "DirJudge",
-           "Expectation", "Finding", "Growth", "c_api_from_header", "check_dir", "discover", "load_budgets",
+           "Expectation", "Finding", "Growth", "Rules", "c_api_from_header", "check_dir", "discover", "load_budgets",
            "refuse_unknown", "resolve_version"]
 
 # What a JSEP build adds to the C API: the kernels' callbacks into C++ (core/providers/js/js_export.h, exported by
@@ -129,10 +129,16 @@ class CheckReport:
     deltas: tuple[Delta, ...]
     growth: tuple[Growth, ...]
     findings: tuple[Finding, ...]  # all of them, artifact findings included
-    version: str | None = None  # the ONNX Runtime version whose recipe gave the C API and budgets
+    version: str | None = None  # the ONNX Runtime version of the artifacts (their tree's)
     version_from: str = ""  # how that version was known: "manifest.json", "--ort-version", "the glue's C API"
     skipped: tuple[str, ...] = ()  # files and dirs seen and not judged, each with why
     judged_dirs: tuple[str, ...] = ()  # dirs judged by their own rules (the JS stage), by name
+    recipe_version: str | None = None  # whose recipe gave the C API and budgets: ``version``'s, or an unproven
+    # build's patch set's (manifest.OrtInfo)
+
+    @property
+    def unproven(self) -> bool:
+        return self.recipe_version not in (None, self.version)
 
     @property
     def failures(self) -> tuple[Finding, ...]:
@@ -162,10 +168,12 @@ class CheckReport:
     def merge(cls, root: Path, reports: Sequence[CheckReport]) -> CheckReport:
         """Several checks as one (``package`` checks each variant dir on its own, in parallel)."""
         versions = {r.version for r in reports}
+        recipes = {r.recipe_version for r in reports}
         return cls(root, tuple(a for r in reports for a in r.artifacts), tuple(d for r in reports for d in r.deltas),
                    tuple(g for r in reports for g in r.growth), tuple(f for r in reports for f in r.findings),
                    versions.pop() if len(versions) == 1 else None, reports[0].version_from if reports else "",
-                   tuple(x for r in reports for x in r.skipped), tuple(x for r in reports for x in r.judged_dirs))
+                   tuple(x for r in reports for x in r.skipped), tuple(x for r in reports for x in r.judged_dirs),
+                   recipes.pop() if len(recipes) == 1 else None)
 
 
 def _expectation(manifest: Manifest, where: Path) -> Expectation:
@@ -208,6 +216,7 @@ class Survey:
     judged: list[tuple[str, Path]] = field(default_factory=list)
     package: dict[tuple[Path, str], tuple[Expectation, dict[str, str]]] = field(default_factory=dict)
     package_version: str | None = None
+    package_patchset_version: str | None = None
     skipped: list[str] = field(default_factory=list)
 
     def add_stems(self, d: Path) -> None:
@@ -238,7 +247,8 @@ def _package_layout(path: Path, survey: Survey) -> bool:
         return False
     assert isinstance(field_, dict)
     ort = field_.get("ort")
-    survey.package_version = ort.get("version") if isinstance(ort, dict) else None
+    if isinstance(ort, dict):
+        survey.package_version, survey.package_patchset_version = ort.get("version"), ort.get("patchset_version")
     for name, info in sorted(variants.items()):
         files = info.get("files") if isinstance(info, dict) else None
         arch = info.get("arch") if isinstance(info, dict) else None
@@ -526,14 +536,14 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets | None
     found = survey(path, judges)
     if not found.pairs and not found.judged:
         discover(path, judges)  # raises, naming what was skipped
-    resolved, how = resolve_version(found, version) if (required_api is None or budgets is None or found.judged) \
-        else (version, "the caller")
+    rules = resolve_version(found, version) if (required_api is None or budgets is None or found.judged) \
+        else Rules(version, version, "the caller")
     if required_api is None:
-        assert resolved is not None
-        required_api = c_api_for(resolved)
+        assert rules.recipe_version is not None
+        required_api = c_api_for(rules.recipe_version)
     if budgets is None:
-        assert resolved is not None
-        budgets = load_budgets(default_budgets_path(resolved))
+        assert rules.recipe_version is not None
+        budgets = load_budgets(default_budgets_path(rules.recipe_version))
     pairs = found.pairs
     stems_per_dir = {d: sum(1 for dd, _ in pairs if dd == d) for d, _ in pairs}
     # Compression is the slow part; zlib and brotli drop the GIL, so every file is measured at once while the
@@ -548,37 +558,54 @@ def check_dir(path: Path, *, expect: Expectation | None, budgets: Budgets | None
         pool.shutdown(wait=True, cancel_futures=True)
     deltas, findings = _deltas(arts, budgets)
     for name, d in found.judged:
-        assert judges is not None and resolved is not None
-        findings += judges[name](d, resolved)
+        assert judges is not None and rules.version is not None
+        findings += judges[name](d, rules.version)
     growth: list[Growth] = []
     if baseline is not None:
         pct = budgets.max_growth_percent if max_growth_percent is None else max_growth_percent
         growth, more = _baseline(baseline, arts, pct)
         findings += more
     every = tuple(f for a in arts for f in a.findings) + tuple(findings)
-    return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every, resolved, how, tuple(found.skipped),
-                       tuple(name for name, _ in found.judged))
+    return CheckReport(path, tuple(arts), tuple(deltas), tuple(growth), every, rules.version, rules.how,
+                       tuple(found.skipped), tuple(name for name, _ in found.judged), rules.recipe_version)
 
 
-def refuse_unknown(version: str, where: str) -> CannotCheck:
+def refuse_unknown(version: str, where: str, built_with: str | None = None) -> CannotCheck:
+    """``built_with``: the patch set an unproven build names, when that is the version without a recipe."""
     known = supported()
-    return CannotCheck(f"{where} says ONNX Runtime {version}, which has no recipe, so nothing says what its artifacts "
+    recipe = built_with or version
+    says = f"ONNX Runtime {version}" + (f", built with {built_with}'s patch set" if built_with else "")
+    return CannotCheck(f"{where} says {says}, which has no recipe, so nothing says what its artifacts "
                        f"must export or weigh (supported: {', '.join(known)})",
-                       f"use artifacts of a supported version, or add patches/{version}/ (docs/new-version.md)")
+                       f"use artifacts of a supported version, or add patches/{recipe}/ (docs/new-version.md)")
 
 
-def _claims(found: Survey) -> dict[str, list[str]]:
-    """ORT version -> the records that claim it: variant and JS manifests, an npm package's package.json."""
+class Rules(NamedTuple):
+    """Which version's rules judge the artifacts, and how that was known."""
+
+    version: str | None  # the artifacts' ONNX Runtime version (their tree's): what the JS stage must match
+    recipe_version: str | None  # whose recipe gives the C API and budgets: an unproven build's patch set's
+    how: str
+
+
+def _claims(found: Survey) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """ORT version -> the records that claim it (variant and JS manifests, an npm package's package.json); and
+    patch set version -> the records that name one (an unproven build's; absent from older and JS records)."""
     claims: dict[str, list[str]] = {}
+    patchsets: dict[str, list[str]] = {}
+    records: list[tuple[str, tuple[str, str | None] | None]] = []
     dirs = {found.root, *(d for d, _ in found.pairs), *(d for _, d in found.judged)}
     for d in sorted(dirs):
         mf = d / "manifest.json"
-        v = ort_version_of(mf) if mf.is_file() and not found.package else None
-        if v is not None:
-            claims.setdefault(v, []).append(str(mf))
+        records.append((str(mf), ort_versions_of(mf) if mf.is_file() and not found.package else None))
     if found.package_version is not None:
-        claims.setdefault(found.package_version, []).append(str(found.root / "package.json"))
-    return claims
+        records.append((str(found.root / "package.json"), (found.package_version, found.package_patchset_version)))
+    for where, versions in records:
+        if versions is not None:
+            claims.setdefault(versions[0], []).append(where)
+            if versions[1] is not None:
+                patchsets.setdefault(versions[1], []).append(where)
+    return claims, patchsets
 
 
 def infer_version(found: Survey) -> str:
@@ -606,36 +633,40 @@ def infer_version(found: Survey) -> str:
     return next(iter(verdicts))
 
 
-def resolve_version(found: Survey | Path, given: str | None = None) -> tuple[str, str]:
-    """(version, how it was known) whose recipe judges ``found``; never a silent default.
+def resolve_version(found: Survey | Path, given: str | None = None) -> Rules:
+    """Whose rules judge ``found``, and how that was known; never a silent default.
 
     A manifest's (or an npm package's) ``ort.version`` wins; every record must name the same one, and a given
-    version (``--ort-version``) must agree with it.  With no record: the given version, else the one recipe whose
-    C API the glues expose.  A version without a recipe is refused, naming the supported ones.
+    version (``--ort-version``) must agree with it.  An unproven build's records also name the patch set it was
+    built with (``ort.patchset_version``), whose recipe then judges.  With no record: the given version, else the
+    one recipe whose C API the glues expose.  A version without a recipe is refused, naming the supported ones.
     """
     if isinstance(found, Path):
         found = survey(found)
-    claims = _claims(found)
-    if len(claims) > 1:
-        raise CannotCheck(f"{found.root} mixes ONNX Runtime versions: " +
-                          "; ".join(f"{v} ({', '.join(w[:2])})" for v, w in sorted(claims.items())),
-                          "check each version's out dir on its own")
+    claims, patchsets = _claims(found)
+    for what, named in (("ONNX Runtime versions", claims), ("patch sets", patchsets)):
+        if len(named) > 1:
+            raise CannotCheck(f"{found.root} mixes {what}: " +
+                              "; ".join(f"{v} ({', '.join(w[:2])})" for v, w in sorted(named.items())),
+                              "check each version's out dir on its own")
     if claims:
         version, where = next(iter(claims.items()))
-        if load_recipe(version) is None:
-            raise refuse_unknown(version, where[0])
+        recipe_version = next(iter(patchsets), version)
+        if load_recipe(recipe_version) is None:
+            raise refuse_unknown(version, where[0], None if recipe_version == version else recipe_version)
         if given is not None and given != version:
             raise CannotCheck(f"--ort-version {given}, but {where[0]} says ONNX Runtime {version}",
                               "drop --ort-version: the manifest says which version built the artifacts")
-        return version, Path(where[0]).name
+        return Rules(version, recipe_version, Path(where[0]).name)
     if given is not None:
         if load_recipe(given) is None:
             raise refuse_unknown(given, "--ort-version")
-        return given, "--ort-version"
+        return Rules(given, given, "--ort-version")
     if not found.pairs:
         raise CannotCheck(f"{found.root}: nothing says which ONNX Runtime version to judge it by",
                           f"pass --ort-version, one of: {', '.join(supported())}")
-    return infer_version(found), "the glue's C API"
+    inferred = infer_version(found)
+    return Rules(inferred, inferred, "the glue's C API")
 
 
 def c_api_for(version: str) -> tuple[str, ...]:

@@ -121,7 +121,7 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
 def plan(opts: BuildOptions, variant: Variant, source: PreparedSource,
          toolchain: Toolchain | None = None) -> ConfigurePlan:
     build_dir = opts.build_dir / variant.name
-    defines = variant_defines(opts, variant, source.patched, source.version)
+    defines = variant_defines(opts, variant, source.patched, source.recipe_version)
     if toolchain is not None:  # flags this emscripten release needs (toolchain.COMPILE_FLAGS), appended last
         defines.update(toolchain.cmake_defines(defines))
         if variant.memory64 and needs_fix(toolchain.version):

@@ -98,9 +98,10 @@ class JsRecipe:
 
 
 def _want(source: PreparedSource, glues: dict[str, Path]) -> dict[str, object]:
-    js = JsRecipe.of(source.version)
+    js = JsRecipe.of(source.recipe_version)
+    unproven = {"patchset_version": source.patchset_version, "proven": False} if source.unproven else {}
     return {"format": JS_FORMAT, "ort": {"version": source.version, "patched": source.patched,
-                                         "patchset": source.patchset, "source": source.origin},
+                                         "patchset": source.patchset, "source": source.origin, **unproven},
             "glues": {name: _sha256(glues[name]) if name in glues else "placeholder" for name in js.glues}}
 
 
@@ -178,7 +179,7 @@ def build_js(source: PreparedSource, build_root: Path, out_root: Path,
     timings["format"] = runner.run(["npm", "run", "format"], "npm run format", cwd=tree / "js")
     dist = tree / "js" / "web" / "dist"
     dist.mkdir(parents=True, exist_ok=True)
-    for name in JsRecipe.of(source.version).glues:
+    for name in JsRecipe.of(source.recipe_version).glues:
         if name in glues:
             shutil.copyfile(glues[name], dist / name)
         else:
@@ -206,7 +207,7 @@ def _install(tgz: Path, final: Path, source: PreparedSource, glues: dict[str, Pa
             tar.extractall(tmp, filter="data")
         pkg = tmp / "package"
         dist = pkg / "dist"
-        js = JsRecipe.of(source.version)
+        js = JsRecipe.of(source.recipe_version)
         placeholders = [name for name in js.glues if name not in glues]
         dropped: list[str] = []
         for f in sorted(dist.iterdir()):

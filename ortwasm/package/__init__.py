@@ -65,6 +65,11 @@ class PackageResult:
     default: str
     npm_version: str
     staged_bytes: int = 0  # the package's files, uncompressed (what the space estimate scales)
+    recipe_version: str = ""  # whose recipe judged it: an unproven build's patch set's, else ort_version
+
+    @property
+    def unproven(self) -> bool:
+        return self.recipe_version not in ("", self.ort_version)
 
 
 def _is_machine_path(value: str) -> bool:
@@ -91,7 +96,8 @@ def _ortwasm_field(layout: Layout, web: WebPackage) -> dict[str, Any]:
                               "files": {layout.pair_path(v, k): v.sha256[k] for k in KINDS}}
                      for v in layout.variants},
         "default": layout.default,
-        "ort": {k: web.ort.get(k) for k in ("version", "patched", "patchset")},
+        "ort": {k: web.ort.get(k) for k in ("version", "patched", "patchset")}
+        | {k: web.ort[k] for k in ("patchset_version", "proven") if k in web.ort},
         "toolchain": {"emscripten": ", ".join(emscripten)},
         "generator": GENERATOR,
     }
@@ -135,12 +141,14 @@ def _check_space(dest: Path, staged_bytes: int) -> None:
                            "install, the tarball and the wheel)", "free space there, or pass another --dest")
 
 
-def _known_version(variants: list[VariantFiles]) -> str:
-    ort = variants[0].ort_version
-    if load_recipe(ort) is None:
-        refusal = refuse_unknown(ort, f"{variants[0].directory}/manifest.json")
+def _known_version(variants: list[VariantFiles]) -> tuple[str, str]:
+    """The ORT version the manifests claim (the package's name) and whose recipe judges it (an unproven build's
+    patch set's); one with no recipe is refused."""
+    ort, recipe = variants[0].ort_version, variants[0].recipe_version
+    if load_recipe(recipe) is None:
+        refusal = refuse_unknown(ort, f"{variants[0].directory}/manifest.json", None if recipe == ort else recipe)
         raise PackageCannotCheck(f"refusing to package: {refusal.message}", refusal.hint)
-    return ort
+    return ort, recipe
 
 
 def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None, say: bool = False) -> PackageResult:
@@ -148,10 +156,10 @@ def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None, sa
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     variants = collect(path, exclude=dest)
-    ort = _known_version(variants)  # the version the manifests claim picks the rules; one with no recipe is refused
+    ort, recipe = _known_version(variants)  # the manifests pick the rules; a version with no recipe is refused
     web = read_web(path)
     check_same_source(variants, web)  # cheap refusals first, the full checks (compression) after
-    reports = check_all(variants, budgets or load_budgets(default_budgets_path(ort)))
+    reports = check_all(variants, budgets or load_budgets(default_budgets_path(recipe)))
     t1 = time.perf_counter()
     timings["check_s"] = t1 - t0
     epoch, rev = source_date_epoch(), package_revision()
@@ -196,13 +204,15 @@ def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None, sa
     timings["write_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     return PackageResult(dest / tgz_name, dest / whl_name, tuple(v.name for v in variants), ort, timings,
-                         layout.default, npm_version, staged)
+                         layout.default, npm_version, staged, recipe)
 
 
 def package(path: Path, dest: Path) -> None:
     """CLI entry for ``ortwasm package OUT --dest DIR``."""
     res = build_packages(path, dest, say=True)
-    print(f"packaged {NPM_NAME} {res.npm_version} (ONNX Runtime {res.ort_version}): {', '.join(res.variants)}, "
+    unproven = f", unproven: built with {res.recipe_version}'s patch set" if res.unproven else ""
+    print(f"packaged {NPM_NAME} {res.npm_version} (ONNX Runtime {res.ort_version}{unproven}): "
+          f"{', '.join(res.variants)}, "
           f"default {res.default} (checked in {res.seconds['check_s']:.1f} s, written in "
           f"{res.seconds['write_s']:.1f} s)")
     for p in (res.tgz, res.wheel):

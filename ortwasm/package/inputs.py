@@ -60,6 +60,11 @@ class VariantFiles:
         return version
 
     @property
+    def recipe_version(self) -> str:
+        """Whose recipe judges this variant: an unproven build's patch set's (manifest.OrtInfo), else its own."""
+        return (self.manifest.ort.recipe_version if self.manifest.ort else None) or self.ort_version
+
+    @property
     def emscripten(self) -> str:
         return self.manifest.toolchain.emscripten if self.manifest.toolchain else "?"
 
@@ -171,7 +176,7 @@ def check_all(variants: list[VariantFiles], budgets: Budgets) -> dict[str, Check
     def one(v: VariantFiles) -> CheckReport:
         try:
             return check_dir(v.directory, expect=None, budgets=budgets, baseline=None,
-                             required_api=c_api_for(v.ort_version))
+                             required_api=c_api_for(v.recipe_version))
         except CannotCheck as exc:
             raise PackageCannotCheck(f"refusing to package {v.name}: it cannot be checked: {exc.message}",
                                      exc.hint) from None

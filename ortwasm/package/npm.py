@@ -393,7 +393,7 @@ def npm_files(layout: Layout, web: WebPackage, version: str, ortwasm_field: dict
             files[path] = v.data[kind]
     files |= entry_files(layout, web)
     keys = absent_exports(web, set(files))
-    reason = absent_reason(str(web.ort.get("version")))
+    reason = absent_reason(str(web.ort.get("patchset_version") or web.ort.get("version")))  # whose recipe judges
     files |= absent_files(keys, reason)
     pkg = package_json(web, layout, set(files), version, ortwasm_field, {k: reason for k in keys})
     files["package.json"] = (json.dumps(pkg, indent=2) + "\n").encode()  # upstream's key order, as npm writes it

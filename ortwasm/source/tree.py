@@ -10,6 +10,11 @@ makes a second run a no-op.
 The copy always lives at ``<build-dir>/src/onnxruntime-<version>`` so that an
 unpatched baseline built in another build dir sees the same relative paths:
 ccache then shares its objects, and ``__FILE__`` strings in the binary match.
+
+A tree whose version has no patch set of its own (a 1.31 checkout, when
+patches/ stops at 1.30) is built only with the nearest supported version's
+below it, only when every patch of that set applies exactly, and only when the
+user says ``--allow-unproven-version`` (``patchset.choose_patchset``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import lock
-from ..errors import PatchError, SourceError
-from ..recipe import unsupported_version
-from .patchset import PatchSet, find_patchset
+from ..errors import SourceError
+from .patchset import PatchSet, apply_patchset, choose_patchset, install_runtime_files, patched_files
 
 STAMP = ".ortwasm-source.json"
 
@@ -42,10 +46,22 @@ class PreparedSource:
     patchset: str  # id of the patch set applied ("" when unpatched)
     origin: str
     commit: str = ""  # the upstream commit, when the tree says (a git checkout, or fetch-sources' export stamp)
+    patchset_version: str = ""  # whose patch set was applied: ``version``'s own, or an unproven build's nearest below
 
     @property
     def state_id(self) -> str:
         return f"{self.version}:{self.patchset or 'upstream'}"
+
+    @property
+    def recipe_version(self) -> str:
+        """The version whose recipe governs the build (pins, defines, proven toolchains, checks, budgets): the patch
+        set's.  ``version`` stays the tree's, the name the artifacts and the package carry."""
+        return self.patchset_version or self.version
+
+    @property
+    def unproven(self) -> bool:
+        """Built with another version's patch set (``--allow-unproven-version``)."""
+        return self.patched and self.recipe_version != self.version
 
 
 def read_version(tree: Path) -> str:
@@ -158,15 +174,15 @@ def origin_fingerprint(tree: Path) -> str:
 
 
 def prepare(user_tree: Path, build_dir: Path, apply_patches: bool = True,
-            patch_root: Path | None = None) -> PreparedSource:
+            patch_root: Path | None = None, allow_unproven: bool = False) -> PreparedSource:
     """Serialised by a lock in the build dir: two variants built at once share one source copy.
 
-    A tree that is no ONNX Runtime tree, or whose version has no patch set, is refused before anything is written
-    (no ``src/``, no lock file left behind)."""
+    A tree that is no ONNX Runtime tree, or whose version has no patch set (or, with ``allow_unproven``, none
+    that applies exactly: ``choose_patchset``), is refused before anything is written (no ``src/``, no lock
+    file left behind)."""
     version = peek_version(user_tree)
-    patchset = find_patchset(version, patch_root) if apply_patches else None
-    if apply_patches and patchset is None:
-        raise unsupported_version(version, patch_root)
+    patchset = choose_patchset(user_tree, version, allow_unproven=allow_unproven, root=patch_root) \
+        if apply_patches else None
     with lock.held(build_dir / "src", "source copy"):
         return _prepare(user_tree, build_dir, patchset)
 
@@ -179,9 +195,10 @@ def _prepare(user_tree: Path, build_dir: Path, patchset: PatchSet | None) -> Pre
     want = {"origin": str(user_tree.resolve()), "origin_fingerprint": origin_fingerprint(user_tree),
             "patchset": patchset.id if patchset else "", "version": version}
     stamp = dest / STAMP
+    prepared = PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"],
+                              tree_commit(user_tree), patchset.version if patchset else "")
     if stamp.exists() and json.loads(stamp.read_text()) == want:
-        return PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"],
-                              tree_commit(user_tree))
+        return prepared
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
@@ -200,32 +217,7 @@ def _prepare(user_tree: Path, build_dir: Path, patchset: PatchSet | None) -> Pre
         work.rename(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return PreparedSource(dest, version, patchset is not None, want["patchset"], want["origin"],
-                          tree_commit(user_tree))
-
-
-_PATCHED_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)
-
-
-def install_runtime_files(patchset: PatchSet, tree: Path) -> None:
-    """Copy our own files (runtime/) into the tree, where the patched CMake expects them.
-
-    Why files and not `+` lines of a patch: they are the project's code, edited, reviewed and shared by every ORT
-    version as one file; a patch then only edits upstream's files.
-    """
-    for dest, src in patchset.runtime_files:
-        target = tree / dest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
-
-
-def patched_files(patchset: PatchSet) -> list[str]:
-    """Every file the patch set writes, in first-touched order (relative to the tree)."""
-    seen: dict[str, None] = {dest: None for dest, _ in patchset.runtime_files}
-    for patch in patchset.patches:
-        for rel in _PATCHED_FILE.findall(patch.read_text(errors="replace")):
-            seen.setdefault(rel)
-    return list(seen)
+    return prepared
 
 
 def _keep_unchanged_mtimes(patchset: PatchSet, new: Path, old: Path) -> None:
@@ -240,68 +232,3 @@ def _keep_unchanged_mtimes(patchset: PatchSet, new: Path, old: Path) -> None:
         if a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes():
             st = b.stat()
             os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-_FAILED_FILE = re.compile(r"^(?:patching file|checking file) (?P<file>\S+)", re.M)
-
-
-def apply_patchset(patchset: PatchSet, tree: Path) -> None:
-    """Apply every patch, or raise naming the patch and the file whose hunk failed.
-
-    A tree that already carries the whole set (the set reverses cleanly, last patch first) is accepted as it
-    is, and so is a patch whose reverse applies cleanly on its own.  Why both: a later patch may edit lines next
-    to an earlier one's (1.30's wasm64.patch adds an option beside memfs-cmake-option.patch's), so on a fully
-    patched tree the earlier patch's reverse context only matches once the later ones are undone.
-    """
-    for i, patch in enumerate(patchset.patches):
-        forward = _patch(tree, patch, dry_run=True)
-        if forward.returncode == 0:
-            result = _patch(tree, patch, dry_run=False)
-            if result.returncode == 0:
-                continue
-            forward = result
-        if i == 0 and _carries(patchset, tree):
-            return
-        if _patch(tree, patch, dry_run=True, reverse=True).returncode == 0:
-            continue  # already applied
-        out = forward.stdout + forward.stderr
-        where, detail = _first_failure(out)
-        raise PatchError(
-            f"{patch.name} does not apply: {where}: {detail}",
-            "the source tree has a local edit that conflicts with the patch set; revert it, or pass --no-patches",
-        )
-
-
-def _carries(patchset: PatchSet, tree: Path) -> bool:
-    """Whether `tree` already holds every patch: undo them all, last first, on a scratch copy of the files."""
-    with tempfile.TemporaryDirectory(prefix="ortwasm-reverse-") as scratch:
-        for rel in patched_files(patchset):
-            if (tree / rel).is_file():
-                (Path(scratch) / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(tree / rel, Path(scratch) / rel)
-        return all(_patch(Path(scratch), p, dry_run=False, reverse=True).returncode == 0
-                   for p in reversed(patchset.patches))
-
-
-def _first_failure(out: str) -> tuple[str, str]:
-    """patch(1) names a file, then its failed hunks; report the file that owns the first failure."""
-    current = "?"
-    for line in out.splitlines():
-        m = _FAILED_FILE.match(line)
-        if m:
-            current = m["file"]
-        elif "FAILED" in line or "can't find" in line or "No file to patch" in line:
-            return current, line.strip()
-    return current, out.strip()[:300]
-
-
-def _patch(tree: Path, patch: Path, dry_run: bool, reverse: bool = False) -> subprocess.CompletedProcess[str]:
-    # --fuzz=0: a tree that is only "close" to the one a patch was written for must fail loudly, never get a
-    # hunk placed by guesswork.  Hunks that moved by whole lines (offset) still apply: their context matched.
-    argv = ["patch", "-p1", "--batch", "--fuzz=0", "--forward" if not reverse else "--reverse", "-i", str(patch)]
-    if dry_run:
-        argv.append("--dry-run")
-    try:
-        return subprocess.run(argv, cwd=tree, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise PatchError("the `patch` program is not installed", "apt-get install patch") from None

@@ -5,15 +5,19 @@ process running `InferenceSession.create(model, {externalData})` then `run`, che
 
   - ``--runtime node`` (default): Node 24 through a client app; the kernel's high-water mark (VmHWM, /proc) before
     and after the session, RSS after it, each also as a multiple of the external bytes; session time and GB/s.
-  - ``--runtime chromium``: one headless Chromium per row (tests/harness/js/browser_load_memory.mjs driving
-    ort_web_page.html) whose page imports our package's browser entry (`ort.<variant>.min.mjs`) and gives
-    `externalData: [{path, data: url}]` from a cross-origin-isolated http://127.0.0.1: onnxruntime-web hands the
-    URLs to the module, which streams each response into one wasm heap block.  Peak RSS is renderer + GPU process
-    VmHWM read at the end (the page cannot read its memory, a JS timer cannot sample while wasm blocks the
-    renderer, and the kernel keeps each process's peak for its life); each is recorded, the browser and utility
-    processes in `processes`.  `peak_over_base_x`: the peak less what the two held with the page loaded and no
-    model, over the weights.  ``--drain-cases``: rows (`fetch-drain`) whose page only fetches the URLs and reads
-    each body to its end, keeping nothing: the speed of the source as the page sees it.
+  - ``--runtime chromium`` / ``--runtime firefox``: one headless browser per row (Debian's chromium through
+    playwright-core, Debian's firefox-esr through puppeteer-core over WebDriver BiDi;
+    tests/harness/js/browser_load_memory.mjs driving ort_web_page.html) whose page imports the build's browser
+    entry (ours: `ort.<variant>.min.mjs`; official: npm's `ort.wasm.min.mjs` with `env.wasm.wasmPaths` at the
+    pair) and gives `externalData: [{path, data: url}]` from a cross-origin-isolated http://127.0.0.1: on our MEMFS
+    builds onnxruntime-web hands the URLs to the module, which streams each response into one wasm heap block.
+    Peak RSS is the page's content process (`renderer`: Chromium's renderer, Firefox's `tab`) + GPU process VmHWM
+    read at the end (the page cannot read its memory, a JS timer cannot sample while wasm blocks the page, and the
+    kernel keeps each process's peak for its life); each process is recorded in `processes`, the browser's main
+    process (Firefox's parent) apart as `peak_main`.  `peak_over_base_x`: the peak less what the two held with the
+    page loaded and no model, over the weights.  ``--drain-cases``: rows (`fetch-drain`) whose page only fetches
+    the URLs and reads each body to its end, keeping nothing: the speed of the source as the page sees it.  Browser
+    rows are always `url`; ``--threads`` applies as in Node.
   - ``--profile`` (Node): `node --cpu-prof` over tests/harness/js/profile_load.mjs, ORT's profiler on: the
     timeline of create (backend init, mountExternalData*, _OrtCreateSession, the rest), CPU time and page faults
     over create (getrusage), the --cpu-prof samples taken during create by frame and group (bench/cpuprofile.py),
@@ -65,7 +69,9 @@ The commands that made the committed results (ORT 1.21.0, $ORTWASM_HOME=/var/cac
 wasm64-memfs:big_gather:path,wasm64-memfs:gather_2g5:bytes,wasm64-memfs:big_gather:bytes
 
 Other uses: ``--builds ours:wasm64-memfs,official:wasm64-memfs,official:dist`` (npm's JS over our pairs, and its
-own pair), ``--profile --runs wasm64-memfs:big_gather:path --wasm-dir /path/to/profiling-funcs/wasm64-memfs``.
+own pair), ``--profile --runs wasm64-memfs:big_gather:path --wasm-dir /path/to/profiling-funcs/wasm64-memfs``,
+``--runtime firefox --builds ours:wasm32-memfs,official:wasm32-memfs,official:dist --threads 1,2`` (headless
+Firefox, our package beside npm's client, into load-browser-firefox-<version>.json).
 """
 
 from __future__ import annotations
@@ -80,12 +86,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from bench import cpuprofile
 from bench.common import GIB, Watchdog, comma, mem_available, out_dir_for, ratio
 from bench.results_io import add_results_dir, machine_info, write_results
-from ortwasm import paths
 from ortwasm.recipe import default_version
 
 if TYPE_CHECKING:
     from tests.harness.models import ModelCase
-    from tests.harness.runtime import RunResult
+    from tests.harness.runtime import Engine, RunResult, Served
 
 DataAs = Literal["bytes", "path", "url", "blob", "stream"]
 DEFAULT_CASES = ("gather_256m", "gather_2g5", "far_offset")
@@ -96,7 +101,10 @@ BYTES_GOAL_GBPS = 3.0  # bytes already in JS: session creation at >= 3 GB/s
 # --mem-guard: expected peak RSS over the weights by (source, heap-backed build) (load-off, load-heap, issue #13)
 EXPECTED_X = {("bytes", False): 2.1, ("path", False): 4.1, ("bytes", True): 2.1, ("path", True): 1.1}
 MARGIN = 2 * GIB
-BIG_NEEDS_FREE = 14 * GIB  # Chromium's 4.25 GiB row on a shared 24 GiB machine
+BROWSERS = ("chromium", "firefox")
+# MemAvailable a browser row of `big_gather` (4.25 GiB) needs on a shared 24 GiB machine.  Firefox needs more: its
+# page peaked 1.3 times Chromium's (docs/testing.md, "Firefox, the second engine").
+BIG_NEEDS_FREE = {"chromium": 14 * GIB, "firefox": 18 * GIB}
 
 
 # ------------------------------------------------------------------------------------------------ builds
@@ -110,6 +118,16 @@ class Build:
     wasm_dir: Path | None  # env.wasm.wasmPaths (official), None: the package finds its own pair
     app: Path  # the client app (its dist is what the browser serves)
 
+    def served(self) -> Served:
+        """What a browser page loads: our package's entry of the variant, which finds its own pair, or npm's
+        entry pointed at `wasm_dir` (our pair, or npm's own for `npm-dist`)."""
+        from tests.harness.client import package_dist
+        from tests.harness.runtime import Served
+
+        if self.wasm_dir is None:
+            return Served(package_dist(self.app), f"ort.{self.variant}.min.mjs")
+        return Served(package_dist(self.app), "ort.wasm.min.mjs", self.wasm_dir)
+
 
 class Apps:
     """The client apps a run needs, each made once: our package, the baseline's, npm's official."""
@@ -120,14 +138,14 @@ class Apps:
 
     def _ours(self, name: str, out: Path) -> Path:
         if name not in self._apps:
-            from ortwasm.package import build_packages
-            from tests.harness.client import client_app
+            from tests.harness.client import our_package_app
 
-            self._apps[name] = client_app(name, str(build_packages(out, Path(tempfile.mkdtemp())).tgz))
+            self._apps[name] = our_package_app(out, Path(tempfile.mkdtemp()), name=name)
         return self._apps[name]
 
     def ours(self) -> Path:
-        return self._ours("ortwasm", self.out)
+        # an app dir of the bench's own: a test session reinstalling its app must not pull files from under a row
+        return self._ours(f"bench-ortwasm-{self.version}", self.out)
 
     def before(self) -> Path:
         assert self.baseline is not None
@@ -277,7 +295,7 @@ def fmt(row: dict[str, Any]) -> str:
             f"peak {row['peak_rss'] / GIB:6.2f}G ({row['peak_rss_x']}x)")
     if "peak_renderer_x" in row:
         text += (f" = renderer {row['peak_renderer_x']}x + gpu {row['peak_gpu_x']}x "
-                 f"(over base {row['peak_over_base_x']}x)")
+                 f"(over base {row['peak_over_base_x']}x; main process {row['peak_main_x']}x)")
     if row.get("rss_after_session") is not None:
         text += f"  after {row['rss_after_session'] / GIB:6.2f}G ({row['rss_after_session_x']}x)"
     return text
@@ -301,45 +319,32 @@ def goals(rows: list[dict[str, Any]], warm: list[dict[str, Any]]) -> dict[str, A
     return out
 
 
-# ------------------------------------------------------------------------------------------------ Chromium rows
+# ------------------------------------------------------------------------------------------------ browser rows
 
 
-def run_browser(variant: str, case: ModelCase, dist: Path, timeout_s: float, drain: bool = False) -> RunResult:
+def run_browser(engine: Engine, build: Build, case: ModelCase, threads: int, timeout_s: float,
+                drain: bool = False) -> RunResult:
     from tests.harness import runtime
-    from tests.harness.client import JS_DIR
-    from tests.harness.runtime import CHROMIUM, StaticServer, _run_script
 
-    with StaticServer() as srv:
-        srv.add("/harness/page.html", JS_DIR / "ort_web_page.html")
-        for f in sorted(dist.rglob("*")):
-            if f.is_file():
-                srv.add(f"/ort/{f.relative_to(dist)}", f)
-        payload: dict[str, Any] = {
-            "pageUrl": srv.base_url + "/harness/page.html",
-            "entryUrl": f"{srv.base_url}/ort/ort.{variant}.min.mjs",
-            "wasmDirUrl": None,
-            "modelUrl": srv.add(f"/data/{case.model.name}", case.model),
-            "externalData": [{"path": e.path, "url": srv.add(f"/data/ext{i}/{e.file.name}", e.file)}
-                             for i, e in enumerate(case.external)],
-            "inputs": {k: runtime.encode_tensor(v) for k, v in case.inputs.items()},
-            "outputs": list(case.expected),
-            "numThreads": 1,
-            "logLevel": 3,
-            "timeoutMs": int(timeout_s * 1000),
-            "chromium": str(CHROMIUM),
-            "drainOnly": drain,
-        }
-        env = {"ORTWASM_NODE_MODULES": str(paths.node_prefix() / "node_modules")}
-        return _run_script(JS_DIR / "browser_load_memory.mjs", payload, timeout_s, env=env)
+    payload: dict[str, Any] = {
+        "inputs": {k: runtime.encode_tensor(v) for k, v in case.inputs.items()},
+        "outputs": list(case.expected),
+        "numThreads": threads,
+        "logLevel": 3,
+        "timeoutMs": int(timeout_s * 1000),
+        "drainOnly": drain,
+    }
+    return runtime.run_page(engine, payload, build.served(), case.model, case.external, timeout_s,
+                            driver="browser_load_memory.mjs")
 
 
-def browser_row(build: Build, key: str, timeout_s: float, drain: bool = False) -> dict[str, Any]:
+def browser_row(engine: Engine, build: Build, key: str, threads: int, timeout_s: float,
+                drain: bool = False) -> dict[str, Any]:
     from tests.harness import runtime
-    from tests.harness.client import package_dist
 
     case = load_case(key)
     ext = case.external_bytes
-    r = run_browser(build.variant, case, package_dist(build.app), timeout_s, drain)
+    r = run_browser(engine, build, case, threads, timeout_s, drain)
     mism = runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok and not drain else []
     mem: dict[str, Any] = dict(r.memory)
     after = mem.get("after_session") or {}
@@ -350,14 +355,14 @@ def browser_row(build: Build, key: str, timeout_s: float, drain: bool = False) -
     base = (before.get("renderer", 0) + before.get("gpu", 0)) if before else 0  # the page loaded, no model yet
     return {
         "client": build.client, "variant": "fetch-drain" if drain else build.variant, "case": key, "data_as": "url",
-        "ok": ok, "error": r.error, "stage": r.stage,
+        "threads": threads, "engine": engine, "ok": ok, "error": r.error, "stage": r.stage,
         "mismatches": mism, "external_bytes": ext, "session_ms": session_ms,
         "gb_per_s": round(ext / 1e9 / (session_ms / 1e3), 3) if ok and session_ms else None,
         "peak_rss": mem.get("peak_rss"), "peak_rss_x": ratio(mem.get("peak_rss"), ext),
         "peak_renderer": mem.get("peak_renderer"), "peak_renderer_x": ratio(mem.get("peak_renderer"), ext),
         "peak_gpu": mem.get("peak_gpu"), "peak_gpu_x": ratio(mem.get("peak_gpu"), ext),
-        "peak_renderers_sum": mem.get("peak_renderers_sum"),
-        "peak_all_processes_sum": mem.get("peak_all_processes_sum"),
+        "peak_renderers_sum": mem.get("peak_renderers_sum"), "peak_main": mem.get("peak_main"),
+        "peak_main_x": ratio(mem.get("peak_main"), ext), "peak_all_processes_sum": mem.get("peak_all_processes_sum"),
         "peak_over_base_x": ratio(mem["peak_rss"] - base, ext) if mem.get("peak_rss") and base else None,
         "rss_after_session": rss_after, "rss_after_session_x": ratio(rss_after, ext),
         "before_load": mem.get("before_load"), "processes": mem.get("processes"),
@@ -457,9 +462,10 @@ def row_specs(args: argparse.Namespace, builds: list[Build], apps: Apps) -> list
 def guard(build: Build, key: str, data_as: str, args: argparse.Namespace) -> tuple[str | None, int]:
     """Why this row must not run on this machine now (None: it may), and MemAvailable before it."""
     free = mem_available()
-    if args.runtime == "chromium":
-        if key == "big_gather" and free < BIG_NEEDS_FREE:
-            return f"MemAvailable {free / GIB:.1f} GiB < {BIG_NEEDS_FREE / GIB:.0f} GiB", free
+    if args.runtime in BROWSERS:
+        big = BIG_NEEDS_FREE[args.runtime]
+        if key == "big_gather" and free < big:
+            return f"MemAvailable {free / GIB:.1f} GiB < {big / GIB:.0f} GiB", free
         return None, free
     if not args.mem_guard:
         return None, free
@@ -474,7 +480,7 @@ def guard(build: Build, key: str, data_as: str, args: argparse.Namespace) -> tup
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runtime", choices=("node", "chromium"), default="node")
+    p.add_argument("--runtime", choices=("node", *BROWSERS), default="node")
     p.add_argument("--profile", action="store_true", help="Node under --cpu-prof: the timeline of create (see above)")
     p.add_argument("--ort-version", default=None,
                    help="the version whose artifacts are loaded, npm's onnxruntime-web of the same version")
@@ -485,27 +491,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-baseline-warm-gib", type=float, default=1.0)
     p.add_argument("--cases", default=",".join(DEFAULT_CASES), help="comma list of the harness's cases, gather_3g25")
     p.add_argument("--data-as", default="bytes,path", help="bytes, path, url, blob, stream (Node), comma list")
-    p.add_argument("--threads", default="1", help="comma list of numThreads (Node)")
+    p.add_argument("--threads", default="1", help="comma list of numThreads")
     p.add_argument("--runs", default="", help="exact rows [CLIENT:]VARIANT:CASE:SOURCE instead of the product")
     p.add_argument("--wasm64-only-cases", default="big_gather", help="cases not run on other variants ('' none)")
     p.add_argument("--warm-cases", default="", help="cases for the warm rows (two creates, the second timed)")
     p.add_argument("--rounds-case", default="", help="case for the 3-session rows")
-    p.add_argument("--drain-cases", default="", help="Chromium: cases whose files the page only fetches and reads")
+    p.add_argument("--drain-cases", default="", help="browsers: cases whose files the page only fetches and reads")
     p.add_argument("--mem-guard", action="store_true", help="Node: skip rows the machine lacks memory for, kill "
                                                             "a row's Node when MemAvailable < 1.5 GiB")
     p.add_argument("--timeout-s", type=float, default=3600)
     p.add_argument("--wasm-dir", type=Path, help="--profile: a pair dir used instead of the artifact dir's")
     p.add_argument("--no-ort-profiler", action="store_true")
     p.add_argument("--name", default=None, help="the result is load-NAME-<version>.json (default: load, "
-                                                "load-browser with --runtime chromium, load-profile with --profile)")
+                                                "load-browser with --runtime chromium, load-browser-firefox with "
+                                                "--runtime firefox, load-profile with --profile)")
     p.add_argument("--section", default="", help="write under this key of the result, keeping the rest")
     add_results_dir(p)
     args = p.parse_args(argv)
     args.ort_version = args.ort_version or default_version()
     if args.profile and args.runtime != "node":
         p.error("--profile runs in Node")
+    from tests.harness.runtime import browser_missing
+
+    browser = args.runtime if args.runtime in BROWSERS else None
+    if browser is not None and (missing := browser_missing(browser)) is not None:
+        p.error(f"{missing.message}: {missing.hint}")
+    if browser is not None:
+        args.data_as = "url"  # a page is given URLs; --data-as is Node's
     name = args.name if args.name is not None else ("profile" if args.profile else
-                                                    "browser" if args.runtime == "chromium" else "")
+                                                    "browser" if browser == "chromium" else
+                                                    "browser-firefox" if browser == "firefox" else "")
     bench = f"load-{name}" if name else "load"
     out = out_dir_for(args.ort_version)
     apps = Apps(args.ort_version, out, args.baseline)
@@ -518,37 +533,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
 
     rows: list[dict[str, Any]] = []
-    if args.runtime == "chromium" and any(b.client == "official" for b, _, _ in specs):
-        p.error("--runtime chromium loads our package's browser entries (ours:VARIANT, --baseline)")
     for build, key, data_as in specs:
         case_bytes = load_case(key).external_bytes
         if build.client == "before" and case_bytes > args.max_baseline_gib * GIB:
             continue
         why, free = guard(build, key, data_as, args)
-        threads_list = [1] if args.runtime == "chromium" else [int(t) for t in comma(args.threads)]
-        for threads in threads_list:
+        for threads in [int(t) for t in comma(args.threads)]:
             if why:
                 row: dict[str, Any] = {"client": build.client, "variant": build.variant, "case": key,
-                                       "data_as": "url" if args.runtime == "chromium" else data_as, "ok": False,
+                                       "data_as": data_as, "threads": threads, "ok": False,
                                        "external_bytes": case_bytes, "skipped": why}
-            elif args.runtime == "chromium":
-                row = browser_row(build, key, args.timeout_s)
+            elif browser is not None:
+                row = browser_row(browser, build, key, threads, args.timeout_s)
             else:
                 with Watchdog() if args.mem_guard else _NoWatchdog() as dog:
                     row = node_row(build, key, data_as, threads, args.timeout_s)
                 if dog.fired:
                     row["ok"], row["error"] = False, dog.fired
-            if not why and (args.mem_guard or args.runtime == "chromium"):
+            if not why and (args.mem_guard or browser is not None):
                 row["mem_available_before"] = free
             row["expect_ok"] = expect_ok(build.variant, key)
             rows.append(row)
             print(fmt(row), flush=True)
-    if args.runtime == "chromium":
-        ours = next((b for b in builds if b.client == "ours"), None)
-        for key in comma(args.drain_cases):
-            if ours is None:
-                p.error("--drain-cases needs an ours:VARIANT build (its page serves the files)")
-            row = browser_row(ours, key, args.timeout_s, drain=True)
+    if browser is not None:
+        for key in comma(args.drain_cases):  # the page only fetches: any build's page serves the files
+            row = browser_row(browser, builds[0], key, 1, args.timeout_s, drain=True)
             row["expect_ok"] = True
             rows.append(row)
             print(fmt(row), flush=True)
@@ -584,8 +593,8 @@ def main(argv: list[str] | None = None) -> int:
         if before:
             r["before"] = {k: before.get(k) for k in ("peak_rss", "peak_rss_x", "session_ms", "gb_per_s",
                                                        "rss_after_session_x")}
-    chromium = next((r.get("browser") for r in rows if r.get("browser")), None)
-    result: dict[str, Any] = {"machine": machine_info(**({"chromium": chromium} if chromium else {})),
+    version = next((r.get("browser") for r in rows if r.get("browser")), None)
+    result: dict[str, Any] = {"machine": machine_info(**({browser: version} if browser and version else {})),
                               "runtime": args.runtime, "rows": rows}
     if warm:
         result["warm"] = warm

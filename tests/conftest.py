@@ -10,9 +10,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.harness.apps import Apps
 
 _GUARDED = ("emcc", "em++", "emcmake", "ninja")
 _REAL_MARKS = ("integration", "artifacts", "browser")
@@ -108,6 +111,14 @@ def our_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (out / "onnxruntime-web" / "manifest.json").exists():
         pytest.skip(f"NO JS BUILD: {out}/onnxruntime-web missing (python build.py without --skip-js builds it)")
     return our_package_app(out, tmp_path_factory.mktemp("pkg"))
+
+
+@pytest.fixture(scope="session")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
+    """Both clients of every version (tests/harness/apps.py), installed once per session for every test file."""
+    from tests.harness.apps import Apps
+
+    return Apps(tmp_path_factory)
 
 
 def _required() -> list[str]:

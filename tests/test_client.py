@@ -20,16 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home, preset_dir
-from ortwasm.recipe import default_version, require_recipe, supported
+from ortwasm.paths import artifact_cache_dir, ortwasm_home, preset_dir
+from ortwasm.recipe import supported
 from ortwasm.variants import load_table, release_variants
 from tests.harness import models
+from tests.harness.apps import DEFAULT, Apps, node_or_skip, pair
 from tests.harness.client import (
     app_entry,
     assert_matches,
     case_job,
-    client_app,
-    our_package_app,
     package_dist,
     run_client_browser,
     run_client_node,
@@ -40,57 +39,8 @@ pytestmark = pytest.mark.artifacts
 
 VARIANTS = tuple(v.name for v in release_variants(load_table()) if not v.jsep)  # the CPU pairs; WebGPU: test_webgpu.py
 VERSIONS = supported()
-DEFAULT = default_version()
 BARE_NUMBER = re.compile(r"^\s*-?\d+\s*$")
 SHORT_FILE_NEEDLES = ("out of bounds", "can not be read", "External")  # our glue's or ORT's short-file message
-
-
-def _out(version: str) -> Path:
-    return artifact_cache_dir() if version == DEFAULT else require_recipe(version).out_dir
-
-
-def _pair(variant: str, version: str = DEFAULT) -> Path:
-    where = _out(version) / variant
-    if not (where / "manifest.json").exists():
-        what = f"{variant}" if version == DEFAULT else f"{version} {variant}"
-        pytest.skip(f"NO ARTIFACT for {what}: looked for {where}/manifest.json "
-                    f"(python build.py --ort-version {version} ... builds it)")
-    _node_or_skip()
-    return where
-
-
-def _node_or_skip() -> None:
-    if not (node_prefix() / "bin" / "node").exists():
-        pytest.skip("NO NODE 24: run ci/provision-toolchain.sh")
-
-
-class Apps:
-    """Both clients of each version, installed once per session: ours from the version's out dir, npm's official."""
-
-    def __init__(self, work: pytest.TempPathFactory) -> None:
-        self.work = work
-        self._apps: dict[str, Path] = {}
-
-    def ours(self, version: str) -> Path:
-        key = f"ortwasm-{version}"
-        if key not in self._apps:
-            out = _out(version)
-            if not (out / "onnxruntime-web" / "manifest.json").exists():
-                pytest.skip(f"NO JS BUILD for {version}: {out}/onnxruntime-web missing (python build.py "
-                            f"--ort-version {version} without --skip-js builds it)")
-            self._apps[key] = our_package_app(out, self.work.mktemp(key), name=key)
-        return self._apps[key]
-
-    def official(self, version: str) -> Path:
-        key = f"official-{version}"
-        if key not in self._apps:
-            self._apps[key] = client_app(key, f"onnxruntime-web@{version}")
-        return self._apps[key]
-
-
-@pytest.fixture(scope="session")
-def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
-    return Apps(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +69,7 @@ def _readable_failure(result: RunResult, *needles: str) -> str:
 @pytest.mark.parametrize("threads", [1, 2])
 def test_two_files_unaligned_ours(version: str, variant: str, threads: int, apps: Apps,
                                   split_case: models.ModelCase) -> None:
-    _pair(variant, version)
+    pair(variant, version)
     entry = app_entry(apps.ours(version), f"onnxruntime-web/{variant}")
     for data_as in ("bytes", "path"):
         assert_matches(run_client_node(case_job(entry, split_case, num_threads=threads, data_as=data_as)), split_case)
@@ -129,7 +79,7 @@ def test_two_files_unaligned_ours(version: str, variant: str, threads: int, apps
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_two_files_unaligned_official_client(version: str, variant: str, apps: Apps,
                                              split_case: models.ModelCase) -> None:
-    where = _pair(variant, version)
+    where = pair(variant, version)
     entry = app_entry(apps.official(version))
     assert_matches(run_client_node(case_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
 
@@ -138,7 +88,7 @@ def test_two_files_unaligned_official_client(version: str, variant: str, apps: A
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_far_offset_ours(version: str, variant: str, apps: Apps) -> None:
     """Past 4 GiB: MEMFS variants load and match; OFF variants fail with ORT's own message, not a number."""
-    _pair(variant, version)
+    pair(variant, version)
     case = models.cached_case("far_offset")
     result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), case))
     if variant.endswith("memfs"):
@@ -150,7 +100,7 @@ def test_far_offset_ours(version: str, variant: str, apps: Apps) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.endswith("memfs")])
 def test_far_offset_official_client(version: str, variant: str, apps: Apps) -> None:
-    where = _pair(variant, version)
+    where = pair(variant, version)
     case = models.cached_case("far_offset")
     assert_matches(run_client_node(case_job(app_entry(apps.official(version)), case, wasm_dir=where)), case)
 
@@ -159,7 +109,7 @@ def test_far_offset_official_client(version: str, variant: str, apps: Apps) -> N
 @pytest.mark.parametrize("version", VERSIONS)
 def test_big_weights_wasm64_memfs_ours(version: str, apps: Apps) -> None:
     """4.25 GiB of real weights in one initializer, through `import 'onnxruntime-web/wasm64-memfs'`."""
-    _pair("wasm64-memfs", version)
+    pair("wasm64-memfs", version)
     case = models.cached_case("big_gather")
     result = run_client_node(case_job(app_entry(apps.ours(version), "onnxruntime-web/wasm64-memfs"), case,
                                       num_threads=2,
@@ -175,7 +125,7 @@ def test_big_weights_wasm64_memfs_ours(version: str, apps: Apps) -> None:
 def test_one_initializer_over_2gib(version: str, variant: str, client: str, data_as: str, apps: Apps) -> None:
     """ONE 2.5 GiB float32 initializer (not split: the official wasm32 dist fails it with a SafeInt overflow),
     through our package's entry and through npm's official client on our pair, from a file path and from bytes."""
-    where = _pair(variant, version)
+    where = pair(variant, version)
     case = models.cached_case("gather_2g5_one")
     if client == "ours":
         job = case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), case, num_threads=2,
@@ -195,7 +145,7 @@ def test_matmul_heavy_split_model_on_wasm32(version: str, client: str, data_as: 
     MLAS pre-packs each weight into a second buffer: from a path (file-backed) each original is freed at its unmap;
     from bytes (heap-backed) the originals stay until the file goes, so pre-packing would need 6 GiB and the runtime
     turns it off for the session and says so.  Both loads used to fail with std::bad_alloc."""
-    where = _pair("wasm32-memfs", version)
+    where = pair("wasm32-memfs", version)
     case = models.cached_case("mlp_3g_split")
     entry = app_entry(apps.ours(version), "onnxruntime-web/wasm32-memfs") if client == "ours" else \
         app_entry(apps.official(version))
@@ -215,7 +165,7 @@ def test_weights_past_4gib_in_several_files_on_wasm64(version: str, variant: str
     4 GiB, so MEMFS off loads it too, but the later initializers land past 4 GiB in the heap.  wasm64 with MEMFS off
     copies them out of Module.MountedFiles in an EM_ASM block that took the destination through `>>> 0`
     (wasm64-external-data-loader.patch); 1.21.0 keeps upstream's bytes for its OFF pair, bug included."""
-    _pair(variant, version)
+    pair(variant, version)
     case = models.cached_case("mlp_5g_split")
     result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), case, num_threads=2,
                                       timeout_s=1800, data_as="path"))
@@ -254,7 +204,7 @@ def test_package_has_every_official_entry(version: str, apps: Apps) -> None:
 @pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
 def test_missing_external_file_names_the_file(version: str, variant: str, apps: Apps, split_case: models.ModelCase,
                                                tmp_path: Path) -> None:
-    _pair(variant, version)
+    pair(variant, version)
     gone = [ExternalFile(e.path, tmp_path / "nowhere" / e.file.name) for e in split_case.external]
     result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), split_case,
                                   external_data=gone, data_as="path"))
@@ -265,7 +215,7 @@ def test_missing_external_file_names_the_file(version: str, variant: str, apps: 
 @pytest.mark.parametrize("variant", ["wasm32-memfs", "wasm64-memfs"])
 def test_short_external_file_names_file_and_tensor(version: str, variant: str, apps: Apps,
                                                    split_case: models.ModelCase, tmp_path: Path) -> None:
-    _pair(variant, version)
+    pair(variant, version)
     short = _last_file_halved(split_case, tmp_path)
     result = run_client_node(case_job(app_entry(apps.ours(version), f"onnxruntime-web/{variant}"), split_case,
                                   external_data=short))
@@ -298,7 +248,7 @@ def test_release_preset_through_the_official_client(official_app: Path, split_ca
     if not (where / "manifest.json").exists():
         pytest.skip(f"NO ARTIFACT for the release preset: looked for {where}/manifest.json "
                     "(python build.py --preset release --variants wasm32 builds it)")
-    _node_or_skip()
+    node_or_skip()
     entry = app_entry(official_app)
     assert_matches(run_client_node(case_job(entry, split_case, num_threads=2, wasm_dir=where)), split_case)
     short = _last_file_halved(split_case, tmp_path)
@@ -320,7 +270,7 @@ def _chromium() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_two_files_in_chromium_ours(version: str, variant: str, apps: Apps, split_case: models.ModelCase) -> None:
     _chromium()
-    _pair(variant, version)
+    pair(variant, version)
     app = apps.ours(version)
     result = run_client_browser(case_job(app, split_case, num_threads=2), package_dist(app), f"ort.{variant}.min.mjs")
     assert_matches(result, split_case)
@@ -332,7 +282,7 @@ def test_two_files_in_chromium_ours(version: str, variant: str, apps: Apps, spli
 def test_two_files_in_chromium_official_client(version: str, variant: str, apps: Apps,
                                                split_case: models.ModelCase) -> None:
     _chromium()
-    where = _pair(variant, version)
+    where = pair(variant, version)
     app = apps.official(version)
     result = run_client_browser(case_job(app, split_case, num_threads=2, wasm_dir=where), package_dist(app),
                                 "ort.wasm.min.mjs")
@@ -346,7 +296,7 @@ def test_far_offset_in_chromium_ours(version: str, variant: str, apps: Apps) -> 
     """The 4.8 GB sparse file is fetched over HTTP by onnxruntime-web itself; MEMFS variants read past 4 GiB and
     match, OFF variants refuse with ORT's own message."""
     _chromium()
-    _pair(variant, version)
+    pair(variant, version)
     case = models.cached_case("far_offset")
     app = apps.ours(version)
     result = run_client_browser(case_job(app, case, num_threads=2), package_dist(app), f"ort.{variant}.min.mjs")
@@ -362,7 +312,7 @@ def test_far_offset_in_chromium_ours(version: str, variant: str, apps: Apps) -> 
 def test_big_weights_in_chromium_ours(version: str, apps: Apps) -> None:
     """4.25 GiB of weights in one initializer, fetched by the page, on wasm64-memfs."""
     _chromium()
-    _pair("wasm64-memfs", version)
+    pair("wasm64-memfs", version)
     case = models.cached_case("big_gather")
     app = apps.ours(version)
     result = run_client_browser(case_job(app, case, num_threads=2, timeout_s=1800), package_dist(app),
@@ -375,7 +325,7 @@ def test_big_weights_in_chromium_ours(version: str, apps: Apps) -> None:
 def test_wasm64_in_node20_is_refused_before_any_download(version: str, variant: str, apps: Apps,
                                                          split_case: models.ModelCase) -> None:
     """Node 20 has no Memory64: the entry point says so at import, before a byte of external data is read."""
-    _pair(variant, version)
+    pair(variant, version)
     our_app = apps.ours(version)
     node20 = ortwasm_home() / "node20" / "bin" / "node"
     if not node20.exists():
@@ -390,7 +340,7 @@ def test_wasm64_in_node20_is_refused_before_any_download(version: str, variant: 
 def test_wasm64_error_code_is_an_int(our_app: Path, official_app: Path) -> None:
     """Patch 0005: OrtGetLastError writes a C int. npm's 1.21.0 JS reads it as i64 on wasm64 (a garbage code);
     ours reads 4 bytes.  Shown on the far-offset model, which the OFF wasm64 build refuses."""
-    where = _pair("wasm64")
+    where = pair("wasm64")
     case = models.cached_case("far_offset")
     theirs = run_client_node(case_job(app_entry(official_app), case, wasm_dir=where))
     assert not theirs.ok and "ERROR_CODE: 1," not in (theirs.error or ""), theirs.describe()  # the bug, shown

@@ -23,15 +23,23 @@ import numpy as np
 
 from ortwasm.errors import ToolchainError
 from ortwasm.js.web import npm_env
-from ortwasm.paths import node_prefix, ortwasm_home
+from ortwasm.paths import ortwasm_home
 from tests.harness.models import ModelCase
-from tests.harness.runtime import ExternalFile, RunResult, _run_script, compare_outputs, encode_tensor
+from tests.harness.runtime import (
+    Engine,
+    ExternalFile,
+    RunResult,
+    Served,
+    _run_script,
+    compare_outputs,
+    encode_tensor,
+    run_page,
+)
 
 # What makes headless Chromium expose a WebGPU adapter without a GPU: SwiftShader's Vulkan (docs/toolchain.md).
 WEBGPU_ARGS = ("--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan")
 
 JS_DIR = Path(__file__).resolve().parent / "js"
-BROWSER_DRIVER = JS_DIR / "browser_run.mjs"
 
 
 def client_app(name: str, spec: str) -> Path:
@@ -49,9 +57,11 @@ def client_app(name: str, spec: str) -> Path:
 
 def _install_client(app: Path, name: str, spec: str) -> Path:
     local = Path(spec)
-    key = hashlib.sha256(local.read_bytes()).hexdigest() if local.is_file() else spec
+    # a local tarball is known by its bytes, not its (temporary) path: the same package never reinstalls, so a
+    # browser serving from this app dir in another process keeps its files
+    want = {"spec": "file", "key": hashlib.sha256(local.read_bytes()).hexdigest()} if local.is_file() else \
+        {"spec": spec, "key": spec}
     stamp = app / ".ortwasm-client.json"
-    want = {"spec": spec, "key": key}
     if stamp.exists() and json.loads(stamp.read_text()) == want:
         return app
     if shutil.which("npm") is None:
@@ -169,30 +179,8 @@ def run_client_node(job: ClientJob, node: Path | None = None) -> RunResult:
     return _run_script(JS_DIR / "ort_web_node.mjs", job.to_json(), job.timeout_s, node=node)
 
 
-def run_client_browser(job: ClientJob, dist_dir: Path, entry_name: str) -> RunResult:
-    """Run `job` in headless Chromium: the package's browser `entry_name` (a file in `dist_dir`), served with
+def run_client_browser(job: ClientJob, dist_dir: Path, entry_name: str, engine: Engine = "chromium") -> RunResult:
+    """Run `job` in a fresh headless `engine`: the package's browser `entry_name` (a file in `dist_dir`), served with
     every file beside it (the glue pairs, per-variant subdirs) from a cross-origin-isolated localhost."""
-    from tests.harness.runtime import CHROMIUM, StaticServer
-
-    if not CHROMIUM.exists():
-        raise ToolchainError(f"chromium not found at {CHROMIUM}", hint="apt-get install chromium")
-    with StaticServer() as srv:
-        srv.add("/harness/page.html", JS_DIR / "ort_web_page.html")
-        for f in sorted(dist_dir.rglob("*")):
-            if f.is_file():
-                srv.add(f"/ort/{f.relative_to(dist_dir)}", f)
-        if job.wasm_dir is not None:  # the pair under its own name: .jsep for WebGPU, as the bundle asks for it
-            for f in sorted(job.wasm_dir.glob("ort-wasm-simd-threaded*")):
-                srv.add(f"/pair/{f.name}", f)
-        payload = job.to_json()
-        payload.update(
-            pageUrl=srv.base_url + "/harness/page.html",
-            entryUrl=f"{srv.base_url}/ort/{entry_name}",
-            wasmDirUrl=f"{srv.base_url}/pair/" if job.wasm_dir is not None else None,
-            modelUrl=srv.add(f"/data/{job.model.name}", job.model),
-            externalData=[{"path": e.path, "url": srv.add(f"/data/ext{i}/{e.file.name}", e.file)}
-                          for i, e in enumerate(job.external_data)],
-            chromium=str(CHROMIUM),
-        )
-        env = {"ORTWASM_NODE_MODULES": str(node_prefix() / "node_modules")}
-        return _run_script(BROWSER_DRIVER, payload, job.timeout_s, env=env)
+    return run_page(engine, job.to_json(), Served(dist_dir, entry_name, job.wasm_dir), job.model, job.external_data,
+                    job.timeout_s)

@@ -1,4 +1,4 @@
-"""Run a model through a built artifact, in Node 24 or headless Chromium, and get outputs, timings and memory.
+"""Run a model through a built artifact, in Node 24 or a headless browser, and get outputs, timings and memory.
 
 Why a subprocess per run: a broken artifact may abort, hang its thread pool or leak gigabytes; a fresh Node
 process (or browser) per job keeps each RSS figure honest and lets us kill a hang.  The JavaScript side
@@ -30,10 +30,28 @@ from ortwasm.paths import artifact_cache_dir, node_prefix, ortwasm_home
 from ortwasm.toolchain.gluefix import OLD_KEY
 
 Mount = Literal["api", "fs", "mounted-files"]
+Engine = Literal["chromium", "firefox"]
 DEFAULT_MJS = "ort-wasm-simd-threaded.mjs"
 DEFAULT_WASM = "ort-wasm-simd-threaded.wasm"
-CHROMIUM = Path("/usr/bin/chromium")
 JS_DIR = Path(__file__).resolve().parent / "js"
+
+
+@dataclass(frozen=True)
+class Browser:
+    """A browser engine as the drivers (tests/harness/js/browser_common.mjs) launch it: Debian's build, and the npm
+    package that drives it from $ORTWASM_HOME/node (playwright-core for Chromium; puppeteer-core over WebDriver BiDi
+    for stock Firefox, which playwright cannot drive)."""
+
+    executable: Path
+    launcher: str
+    apt: str
+
+
+BROWSERS: dict[Engine, Browser] = {
+    "chromium": Browser(Path("/usr/bin/chromium"), "playwright-core", "chromium"),
+    "firefox": Browser(Path("/usr/bin/firefox-esr"), "puppeteer-core", "firefox-esr"),
+}
+CHROMIUM = BROWSERS["chromium"].executable
 
 _DTYPES: dict[str, str] = {
     "float32": "float32",
@@ -174,6 +192,18 @@ def node_binary() -> Path:
     if not node.exists():
         raise ToolchainError(f"Node 24 not found at {node}", hint="run ci/provision-toolchain.sh (it installs node@24)")
     return node
+
+
+def browser_missing(engine: Engine) -> ToolchainError | None:
+    """Why `engine` cannot run here (its executable or its npm launcher is missing), None when it can: what a run
+    raises, and, as `f"{e.message}: {e.hint}"`, a test's skip reason."""
+    b = BROWSERS[engine]
+    fix = f"run ci/provision-toolchain.sh (it installs Debian's {b.apt} and {b.launcher})"
+    if not b.executable.exists():
+        return ToolchainError(f"NO {engine.upper()} at {b.executable}", fix)
+    if not (node_prefix() / "node_modules" / b.launcher / "package.json").exists():
+        return ToolchainError(f"NO {b.launcher} in {node_prefix() / 'node_modules'} to drive {engine}", fix)
+    return None
 
 
 def artifact_dir_for(variant: str) -> Path:
@@ -332,6 +362,55 @@ class StaticServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a browser page loads: `entry`, a file of the client's `dist` (served whole, with its per-variant
+    subdirs, under /ort/), and, when the client is pointed at a pair with env.wasm.wasmPaths, `wasm_dir`'s pair
+    (under /pair/, by its own names: .jsep for WebGPU, as the bundle asks for it)."""
+
+    dist: Path
+    entry: str
+    wasm_dir: Path | None = None
+
+
+def run_page(
+    engine: Engine,
+    payload: Mapping[str, Any],
+    served: Served,
+    model: Path,
+    external: Sequence[ExternalFile],
+    timeout_s: float,
+    driver: str = "browser_run.mjs",
+) -> RunResult:
+    """Run a page job (`payload`: inputs, outputs, threads, ...) in a fresh headless `engine` through `driver`
+    (browser_run.mjs for tests, browser_load_memory.mjs for benches), everything served from one cross-origin
+    isolated localhost: the harness page, the client, the model and each external file by URL."""
+    missing = browser_missing(engine)
+    if missing is not None:
+        raise missing
+    with StaticServer() as srv:
+        srv.add("/harness/page.html", JS_DIR / "ort_web_page.html")
+        for f in sorted(served.dist.rglob("*")):
+            if f.is_file():
+                srv.add(f"/ort/{f.relative_to(served.dist)}", f)
+        if served.wasm_dir is not None:
+            for f in sorted(served.wasm_dir.glob("ort-wasm-simd-threaded*")):
+                srv.add(f"/pair/{f.name}", f)
+        job = {
+            **payload,
+            "pageUrl": srv.base_url + "/harness/page.html",
+            "entryUrl": f"{srv.base_url}/ort/{served.entry}",
+            "wasmDirUrl": f"{srv.base_url}/pair/" if served.wasm_dir is not None else None,
+            "modelUrl": srv.add(f"/data/{model.name}", model),
+            "externalData": [{"path": e.path, "url": srv.add(f"/data/ext{i}/{e.file.name}", e.file)}
+                             for i, e in enumerate(external)],
+            "engine": engine,
+            "executablePath": str(BROWSERS[engine].executable),
+        }
+        env = {"ORTWASM_NODE_MODULES": str(node_prefix() / "node_modules")}
+        return _run_script(JS_DIR / driver, job, timeout_s, env=env)
 
 
 def _content_type(p: Path) -> str:

@@ -1,13 +1,22 @@
-// What the two Chromium drivers share (browser_run.mjs for the tests, browser_load_memory.mjs for
-// bench/runtime_load_browser.py), so both run the same browser and answer the same way: ONE JSON line on stdout (and
-// in --out), like ort_web_node.mjs, even when the harness itself fails, so the Python side always has a result.
-// Why Debian's chromium and these flags: a downloaded browser build does not run on these machines, and without
-// the networking flags Chromium keeps reaching for hosts it cannot reach (docs/toolchain.md "Runtimes").
-// playwright's launch() gives every run a fresh temporary --user-data-dir and removes it afterwards.
+// What the browser drivers share (browser_run.mjs for the tests, browser_load_memory.mjs for bench/load.py), so
+// every driver runs the same browser and answers the same way: ONE JSON line on stdout (and in --out), like
+// ort_web_node.mjs, even when the harness itself fails, so the Python side always has a result.
+//
+// Two engines, chosen by job.engine (default chromium; the executable is job.executablePath, which
+// tests/harness/runtime.py's run_page sets from its BROWSERS table):
+// - chromium: Debian's, driven by playwright-core.  Why these flags: a downloaded browser build does not run on
+//   these machines, and without the networking flags Chromium keeps reaching for hosts it cannot reach
+//   (docs/toolchain.md "Runtimes").  playwright's launch() gives every run a fresh temporary --user-data-dir.
+// - firefox: Debian's firefox-esr, driven over WebDriver BiDi by puppeteer-core (playwright drives only its own
+//   patched Firefox build, which cannot be downloaded here).  puppeteer's launch() writes a fresh temporary profile
+//   whose prefs already turn off updates, telemetry and the other background connections.
+// Both launchers are installed beside the toolchain (ci/provision-toolchain.sh), not in this repository.
 
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+
+import { engineOf } from './browser_procs.mjs';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -19,6 +28,20 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
   '--js-flags=--expose-gc', // so the page can collect unmounted bytes before the RSS-after-session sample
 ];
+
+// Firefox: the protocol's own timeout is the job's (puppeteer's default, 180 s, would cut a big load's page.evaluate
+// short); networkEnabled false, because with puppeteer's BiDi network monitoring on, Firefox's parent process kept
+// a copy of every response (VmHWM 5.3 GB over far_offset's 4.8 GB file, 0.41 GB without), which the harness
+// neither needs nor may count as the browser's.
+const LAUNCHERS = {
+  chromium: (require, job, executablePath, extraArgs) => require('playwright-core').chromium.launch({
+    executablePath, headless: true, args: ['--headless', ...CHROMIUM_ARGS, ...extraArgs], timeout: 60000,
+  }),
+  firefox: (require, job, executablePath, extraArgs) => require('puppeteer-core').launch({
+    browser: 'firefox', executablePath, headless: true, args: extraArgs, timeout: 60000,
+    protocolTimeout: (job.timeoutMs ?? 900000) + 60000, networkEnabled: false,
+  }),
+};
 
 let outFile = null;
 let emitted = false;
@@ -62,18 +85,17 @@ export function runDriver(name, main, finish = () => {}) {
   start().catch(failHarness);
 }
 
-/** Headless Chromium (job.chromium); `extraArgs` after the shared flags. */
-export async function launchChromium(job, extraArgs = []) {
-  // playwright-core is installed beside the toolchain, not in this repository
+/** The job's engine name (chromium when the job names none). */
+export const engineName = (job) => job.engine ?? 'chromium';
+
+/** The job's browser, headless; `extraArgs` after the engine's own flags. */
+export async function launchBrowser(job, extraArgs = []) {
+  const name = engineName(job);
+  engineOf(name); // an unknown engine is refused before anything starts
+  const executablePath = job.executablePath;
+  if (!executablePath) throw new Error(`the job names no browser executable (job.executablePath) for ${name}`);
   const modules = process.env.ORTWASM_NODE_MODULES ?? '/var/cache/ortwasm/node/node_modules';
-  const require = createRequire(path.join(modules, 'noop.js'));
-  const { chromium } = require('playwright-core');
-  browser = await chromium.launch({
-    executablePath: job.chromium ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', ...CHROMIUM_ARGS, ...extraArgs],
-    timeout: 60000,
-  });
+  browser = await LAUNCHERS[name](createRequire(path.join(modules, 'noop.js')), job, executablePath, extraArgs);
   return browser;
 }
 
@@ -92,8 +114,11 @@ export async function openPage(launched, job, sampleRss, onConsole = () => {}) {
   });
   page.on('pageerror', (e) => consoleTail.push(`pageerror: ${e.message}`.slice(0, 2000)));
   page.setDefaultTimeout(job.timeoutMs ?? 900000);
-  await page.goto(job.pageUrl);
-  await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 60000 });
+  await page.goto(job.pageUrl); // waits for `load`, which comes after the page's module script has run
+  // one check, not waitForFunction: playwright and puppeteer order its arguments differently
+  if (!(await page.evaluate(() => window.harnessReady === true))) {
+    throw new Error(`the harness page did not get ready: ${consoleTail.slice(-3).join(' | ') || 'no console output'}`);
+  }
   return page;
 }
 

@@ -1,27 +1,32 @@
 #!/usr/bin/env node
-// browser_run.mjs, extended for memory figures (bench/runtime_load_browser.py): drive ort_web_page.html in headless
-// Debian Chromium with playwright-core and print ONE JSON line, with every Chromium process's own peak (VmHWM) and
-// current RSS (VmRSS), grouped by its --type= (renderer, gpu-process, utility, ... ; none: the browser process).
-// The browser, its flags and the one-line answer are browser_common.mjs's, as for browser_run.mjs.
+// browser_run.mjs, extended for memory figures (bench/load.py's browser rows): drive ort_web_page.html in headless
+// Chromium or Firefox (job.engine) and print ONE JSON line, with every browser process's own peak (VmHWM) and
+// current RSS (VmRSS), grouped by its type (browser_procs.mjs: Chromium's --type=, Firefox's content-process kind).
+// The browsers, their flags and the one-line answer are browser_common.mjs's, as for browser_run.mjs.
 //
 //   ORTWASM_NODE_MODULES=/var/cache/ortwasm/node/node_modules node browser_load_memory.mjs JOB.json [--out RESULT.json]
 //
 // Why VmHWM per process, read once at the end: the page cannot see its own RSS, and a timer cannot sample while wasm
-// blocks the renderer's main thread; the kernel keeps each process's high-water mark for as long as it lives, so a
-// read just before closing the browser is the peak of the whole load.  The renderer holds the wasm heap and the
-// fetched bytes; the GPU process is summed beside it because issue #13 asks for renderer + GPU.
-// window.ortwasmSampleRss (called by the page right after InferenceSession.create) answers renderer + GPU VmRSS.
-// Playwright keeps helper renderers beside the page's; each is in `processes`, the sum in peak_renderers_sum.
+// blocks the page's main thread; the kernel keeps each process's high-water mark for as long as it lives, so a
+// read just before closing the browser is the peak of the whole load.  The page's content process (Chromium's
+// renderer, Firefox's `tab`) holds the wasm heap and the fetched bytes; the GPU process is summed beside it because
+// issue #13 asks for renderer + GPU (headless Firefox starts none: its term is 0).
+// window.ortwasmSampleRss (called by the page right after InferenceSession.create) answers content + GPU VmRSS.
+// Both engines keep spare and helper content processes beside the page's; each is in `processes`, the sum of their
+// peaks in peak_renderers_sum; the browser's main process (Firefox's parent) apart in peak_main.
 
-import { emit, launchChromium, openPage, runDriver, runInPage } from './browser_common.mjs';
-import { chromiumProcesses, sumOf } from './chromium_procs.mjs';
+import { emit, engineName, launchBrowser, openPage, runDriver, runInPage } from './browser_common.mjs';
+import { browserProcesses, engineOf, sumOf } from './browser_procs.mjs';
 
 async function main(job) {
-  const browser = await launchChromium(job);
+  const engine = engineName(job);
+  const { content, gpu } = engineOf(engine);
+  const procs = () => browserProcesses(process.pid, engine);
+  const browser = await launchBrowser(job);
   let afterSession = null;
   const page = await openPage(browser, job, () => {
-    afterSession = chromiumProcesses(process.pid);
-    return sumOf(afterSession, 'gpu-process', 'vm_rss') + Math.max(0, ...afterSession.filter((p) => p.type === 'renderer')
+    afterSession = procs();
+    return sumOf(afterSession, gpu, 'vm_rss') + Math.max(0, ...afterSession.filter((p) => p.type === content)
       .map((p) => p.vm_rss));
   });
   // job.drainOnly: fetch each external data URL and read the body to its end, keeping nothing: the speed of the
@@ -42,31 +47,33 @@ async function main(job) {
                memory: {}, drained_bytes: bytes };
     };
   });
-  const atStart = chromiumProcesses(process.pid);
+  const atStart = procs();
 
   const result = await runInPage(page, (j) => (j.drainOnly ? drain(j) : window.runJob(j)), job);
-  const atEnd = chromiumProcesses(process.pid);
-  // Playwright keeps spare and helper renderers beside the page's: the page's is the one with the highest peak.
-  const renderers = atEnd.filter((p) => p.type === 'renderer');
-  const pagePid = renderers.reduce((a, p) => (!a || p.vm_hwm > a.vm_hwm ? p : a), null)?.pid;
-  const figures = (procs) => {
-    if (!procs) return null;
-    const pg = procs.find((p) => p.pid === pagePid);
+  const atEnd = procs();
+  // the page's content process is the one with the highest peak
+  const pagePid = atEnd.filter((p) => p.type === content)
+    .reduce((a, p) => (!a || p.vm_hwm > a.vm_hwm ? p : a), null)?.pid;
+  const figures = (list) => {
+    if (!list) return null;
+    const pg = list.find((p) => p.pid === pagePid);
     return {
-      renderer: pg?.vm_hwm ?? 0, renderer_rss: pg?.vm_rss ?? 0, gpu: sumOf(procs, 'gpu-process', 'vm_hwm'),
-      gpu_rss: sumOf(procs, 'gpu-process', 'vm_rss'), renderers_sum: sumOf(procs, 'renderer', 'vm_hwm'),
-      all_hwm: procs.reduce((s, p) => s + p.vm_hwm, 0),
+      renderer: pg?.vm_hwm ?? 0, renderer_rss: pg?.vm_rss ?? 0, gpu: sumOf(list, gpu, 'vm_hwm'),
+      gpu_rss: sumOf(list, gpu, 'vm_rss'), renderers_sum: sumOf(list, content, 'vm_hwm'),
+      main: sumOf(list, 'browser', 'vm_hwm'), all_hwm: list.reduce((s, p) => s + p.vm_hwm, 0),
     };
   };
   const end = figures(atEnd);
   result.memory = {
     ...(result.memory ?? {}),
-    peak_rss: end.renderer + end.gpu, peak_rss_kind: "VmHWM of the page's renderer + gpu-process, read at the end",
-    peak_renderer: end.renderer, peak_gpu: end.gpu, peak_renderers_sum: end.renderers_sum,
+    peak_rss: end.renderer + end.gpu,
+    peak_rss_kind: `VmHWM of the page's ${content} process + ${gpu}, read at the end`,
+    peak_renderer: end.renderer, peak_gpu: end.gpu, peak_renderers_sum: end.renderers_sum, peak_main: end.main,
     peak_all_processes_sum: end.all_hwm, page_renderer_pid: pagePid,
     before_load: figures(atStart), after_session: figures(afterSession), processes: atEnd,
   };
-  result.browser = browser.version();
+  result.browser = await browser.version();
+  result.engine = engine;
   emit(result, result.ok ? 0 : 1);
 }
 

@@ -301,6 +301,47 @@ def fmt(row: dict[str, Any]) -> str:
     return text
 
 
+FLOOR_JS = Path(__file__).resolve().parent / "js" / "copy_floor.mjs"
+# issue #25's goals, on our rows from a path or URL: peak <= 1.10 x weights + 0.3 GiB; create <= 1.3 x the floor
+CURRENT_PEAK_GOAL = (1.10, 0.3 * GIB)
+FLOOR_FACTOR = 1.3
+
+
+def floor_row(key: str) -> dict[str, Any]:
+    """The time to read the case's files into fresh wasm memory in a fresh Node 24 (bench/js/copy_floor.mjs): what
+    a load from a path cannot beat, measured in the same run as the loads it judges."""
+    import json
+    import subprocess
+
+    from tests.harness.runtime import node_binary
+
+    case = load_case(key)
+    proc = subprocess.run([str(node_binary()), str(FLOOR_JS), *(str(e.file) for e in case.external)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"case": key, "ok": False, "error": proc.stderr.strip()[-300:]}
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"case": key, "ok": True, "bytes": got["bytes"], "ms": round(got["ms"], 1),
+            "gb_per_s": round(got["gb_per_s"], 3), "peak_rss": got["peak_rss"]}
+
+
+def current_goals(rows: list[dict[str, Any]], floors: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Issue #25's goals on our rows from a path or URL: the peak, and the create time against the floor."""
+    out: dict[str, Any] = {}
+    for r in rows:
+        if r["client"] != "ours" or not r["ok"] or r["data_as"] not in ("path", "url"):
+            continue
+        limit = CURRENT_PEAK_GOAL[0] * r["external_bytes"] + CURRENT_PEAK_GOAL[1]
+        floor = floors.get(r["case"], {})
+        fms = floor.get("ms") if floor.get("ok") else None
+        out[f"{r['variant']} {r['case']} {r['data_as']} t={r.get('threads', 1)}"] = {
+            "peak_rss": r["peak_rss"], "peak_limit": int(limit), "peak_met": r["peak_rss"] <= limit,
+            "session_ms": r["session_ms"], "floor_ms": fms,
+            "time_x_floor": round(r["session_ms"] / fms, 2) if fms else None,
+            "time_met": r["session_ms"] <= FLOOR_FACTOR * fms if fms else None}
+    return out
+
+
 def goals(rows: list[dict[str, Any]], warm: list[dict[str, Any]]) -> dict[str, Any]:
     """Issue #13's goals, judged on our rows."""
     out: dict[str, Any] = {}
@@ -499,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain-cases", default="", help="browsers: cases whose files the page only fetches and reads")
     p.add_argument("--mem-guard", action="store_true", help="Node: skip rows the machine lacks memory for, kill "
                                                             "a row's Node when MemAvailable < 1.5 GiB")
+    p.add_argument("--floor", action="store_true", help="after the rows, time reading each case's files into fresh "
+                   "wasm memory (the floor a load is judged against) and judge issue #25's goals")
     p.add_argument("--timeout-s", type=float, default=3600)
     p.add_argument("--wasm-dir", type=Path, help="--profile: a pair dir used instead of the artifact dir's")
     p.add_argument("--no-ort-profiler", action="store_true")
@@ -600,6 +643,15 @@ def main(argv: list[str] | None = None) -> int:
         result["warm"] = warm
     if rounds:
         result["rounds"] = rounds
+    if args.floor:
+        floors = {key: floor_row(key) for key in dict.fromkeys(r["case"] for r in rows)}
+        result["floor"] = list(floors.values())
+        for f in floors.values():
+            print(f"   floor {f['case']:>13}: " + (f"{f['ms']:8.0f} ms {f['gb_per_s']:6.2f} GB/s into fresh wasm memory"
+                                                   if f["ok"] else f"FAILED: {f['error']}"), flush=True)
+        result["goals_current"] = current_goals(rows, floors)
+        for gname, g in result["goals_current"].items():
+            print(f"goal (issue #25) {gname}: {g}")
     if args.runtime == "node":
         result["goals"] = goals([r for r in rows if r["client"] == "ours"], warm)
         for gname, g in result["goals"].items():

@@ -277,6 +277,7 @@ def r_load(d: dict[str, Any]) -> list[str]:
                 *table(["client", "variant", "case", "growth", "growth x weights"],
                        [[r.get("client"), r["variant"], r["case"], _gib(r.get("peak_growth_after_first")),
                          _x(r.get("peak_growth_x"))] for r in rounds])]
+    out += _floor_and_goals(d)
     goals = d.get("goals") or {}
     big = goals.get("peak_4g25_wasm64_path")
     if big:
@@ -288,20 +289,40 @@ def r_load(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def _floor_and_goals(d: dict[str, Any]) -> list[str]:
+    """bench.load --floor: the copy floor per case, and issue #25's goals on our path/URL rows."""
+    out: list[str] = []
+    floor = d.get("floor") or []
+    if floor:
+        out += ["Floor: each case's files read into fresh wasm memory by a fresh Node 24, in the same run:", "",
+                *table(["case", "bytes", "time", "GB/s"],
+                       [[f["case"], _gib(f.get("bytes")), _s(f.get("ms")), f.get("gb_per_s")] for f in floor])]
+    goals = d.get("goals_current") or {}
+    if goals:
+        out += ["Goals (issue #25): peak <= 1.10 x the weights + 0.3 GiB, create <= 1.3 x the floor:", "",
+                *table(["row", "peak", "limit", "met", "create", "x floor", "met"],
+                       [[k, _gib(g["peak_rss"]), _gib(g["peak_limit"]), _cell(g["peak_met"]), _s(g["session_ms"]),
+                         g.get("time_x_floor"), _cell(g.get("time_met"))] for k, g in goals.items()])]
+    return out
+
+
 def r_load_browser(d: dict[str, Any]) -> list[str]:
     rows = []
     for r in d.get("rows") or []:
-        head = [r["variant"], r["case"], _gib(r.get("external_bytes"))]
+        head = [r.get("client", "ours"), r["variant"], r["case"], r.get("threads", 1), _gib(r.get("external_bytes"))]
         if r.get("skipped") or not r.get("ok"):
             rows.append([*head, "-", "-", "-", "-", "-", "-", "-", str(r.get("skipped") or r.get("error"))[:120]])
         else:
             rows.append([*head, _s(r.get("session_ms")), r.get("gb_per_s"), _x(r.get("peak_rss_x")),
                          _x(r.get("peak_renderer_x")), _x(r.get("peak_gpu_x")), _x(r.get("peak_over_base_x")),
                          _x(r.get("rss_after_session_x")), ""])
-    chromium = (d.get("machine") or {}).get("chromium")
-    return [f"Chromium {chromium}; `fetch-drain`: the page only fetches the files and reads them to the end.", "",
-            *table(["variant", "case", "weights", "session", "GB/s", "peak renderer+GPU", "renderer", "GPU",
-                    "peak over base", "after session", "skipped/failure"], rows)]
+    machine = d.get("machine") or {}
+    engine = next((f"{name.capitalize()} {machine[name]}" for name in ("chromium", "firefox") if machine.get(name)),
+                  "the browser")
+    return [f"{engine}; renderer: the page's (content) process; `fetch-drain`: the page only fetches the files and "
+            "reads them to the end.", "",
+            *table(["client", "variant", "case", "threads", "weights", "session", "GB/s", "peak all", "renderer",
+                    "GPU", "peak over base", "after session", "skipped/failure"], rows), *_floor_and_goals(d)]
 
 
 def r_prepack(d: dict[str, Any]) -> list[str]:

@@ -107,6 +107,10 @@ def check_embedded_glue(layout: Layout, web: WebPackage) -> None:
                                f"rerun the build with --variants {default.name} (it rebuilds the JS with that glue)")
 
 
+def _is_pair_file(target: str) -> bool:
+    return _norm(target).startswith("dist/ort-wasm-simd-threaded")
+
+
 def _norm(target: str) -> str:
     return target.removeprefix("./")
 
@@ -185,7 +189,7 @@ def absent_exports(web: WebPackage, have: set[str]) -> list[str]:
     did not build is simply not exported."""
     dropped = {f"dist/{name}" for name in web.dropped}
     return [key for key, node in web.package_json["exports"].items()
-            if key != "." and not key.startswith("./ort-wasm-simd-threaded")
+            if key != "." and not all(_is_pair_file(t) for t in _targets(node))
             and (missing := [t for t in _targets(node) if _norm(t) not in have])
             and all(_norm(t) in dropped for t in missing)]
 
@@ -201,7 +205,9 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
     exports: dict[str, Any] = {}
     for key, node in pkg["exports"].items():
         missing = [t for t in _targets(node) if _norm(t) not in have]
-        unexplained = [t for t in missing if _norm(t) not in dropped]
+        # a wasm pair's file is ours to supply (the variant builds), never the JS stage's: missing, it is a pair we
+        # did not build (1.30 exports ./ort-wasm-simd-threaded.jsep.wasm and the like)
+        unexplained = [t for t in missing if _norm(t) not in dropped and not _is_pair_file(t)]
         if unexplained:
             raise PackageError(f"refusing to package: onnxruntime-web's package.json exports {key!r} -> "
                                f"{unexplained[0]!r}, which the JS stage neither shipped nor listed as dropped",

@@ -68,6 +68,25 @@ RESULTS: dict[str, tuple[str, str]] = {
         "pre-packing automatic, on and off: load peak and run time, our package and npm's client on our pair",
         "python -m bench.prepack --ort-version 1.21.0 --builds ours:wasm32-memfs,official:wasm32-memfs "
         "--cases matmul_256m,mlp_3g_split --data-as path,bytes"),
+    "load-current-1.30.0.json": (
+        "ORT 1.30.0 in Node 24, official onnxruntime-web 1.30.0 beside ours in one run: one 2.5 GiB initializer, a "
+        "tensor past 4 GiB in its file, 4.25 GiB in one initializer, 5 GiB of MatMul weights in four files; the "
+        "copy floor and issue #25's goals",
+        "python -m bench.load --ort-version 1.30.0 --name current --floor --threads 2 --mem-guard --timeout-s 1800 "
+        "--runs ours:wasm32-memfs:gather_2g5_one:path,ours:wasm32-memfs:far_offset:path,"
+        "ours:wasm32-memfs:gather_2g5_one:bytes,ours:wasm64-memfs:big_gather:path,ours:wasm64-memfs:mlp_5g_split:path,"
+        "ours:wasm64-memfs:gather_2g5_one:path,ours:wasm64-memfs:far_offset:path,ours:wasm64-memfs:big_gather:bytes,"
+        "official:wasm32-memfs:gather_2g5_one:path,official:wasm32-memfs:far_offset:path,"
+        "official:dist:gather_2g5_one:path,official:dist:far_offset:path,official:dist:mlp_5g_split:path,"
+        "official:dist:big_gather:path; "
+        "python -m bench.load --ort-version 1.30.0 --name current --section dist_unguarded --threads 2 "
+        "--timeout-s 900 --runs official:dist:far_offset:path,official:dist:mlp_5g_split:path"),
+    "load-current-chromium-1.30.0.json": (
+        "ORT 1.30.0 in headless Chromium, official onnxruntime-web 1.30.0 beside ours in one run: renderer VmHWM "
+        "on the same cases, from URLs",
+        "python -m bench.load --ort-version 1.30.0 --runtime chromium --name current-chromium --floor --threads 2 "
+        "--timeout-s 1200 --builds ours:wasm32-memfs,ours:wasm64-memfs,official:wasm32-memfs,official:dist "
+        "--cases gather_2g5_one,far_offset,big_gather,mlp_5g_split --wasm64-only-cases big_gather,mlp_5g_split"),
     "load-single-2g5-1.21.0.json": (
         "One 2.5 GiB initializer (gather_2g5_one) beside the same bytes in two (gather_2g5) on wasm32-memfs: our "
         "package, npm's client on our pair, npm's own dist (which cannot load the single one)",
@@ -373,7 +392,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "driver-speed-buildpy-first": r_driver_speed, "driver-speed-ours-first": r_driver_speed,
     "interrupt-link": r_interrupt_link, "js-identity": r_js_identity, "check-speed": r_check_speed,
     "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load,
-    "load-single-2g5": r_load, "load-browser": r_load_browser,
+    "load-single-2g5": r_load, "load-browser": r_load_browser, "load-current": r_load,
+    "load-current-chromium": r_load_browser, "load-current-firefox": r_load_browser,
     "load-profile": r_load_profile, "webgpu": r_webgpu, "prepack": r_prepack,
 }
 

@@ -87,6 +87,11 @@ RESULTS: dict[str, tuple[str, str]] = {
         "python -m bench.load --ort-version 1.30.0 --runtime chromium --name current-chromium --floor --threads 2 "
         "--timeout-s 1200 --builds ours:wasm32-memfs,ours:wasm64-memfs,official:wasm32-memfs,official:dist "
         "--cases gather_2g5_one,far_offset,big_gather,mlp_5g_split --wasm64-only-cases big_gather,mlp_5g_split"),
+    "load-current-firefox-1.30.0.json": (
+        "ORT 1.30.0 in headless Firefox ESR 153: content-process VmHWM on the same cases, ours beside npm's dist",
+        "python -m bench.load --ort-version 1.30.0 --runtime firefox --name current-firefox --threads 2 "
+        "--timeout-s 1200 --builds ours:wasm32-memfs,ours:wasm64-memfs,official:dist "
+        "--cases gather_2g5_one,far_offset,big_gather --wasm64-only-cases big_gather"),
     "load-single-2g5-1.21.0.json": (
         "One 2.5 GiB initializer (gather_2g5_one) beside the same bytes in two (gather_2g5) on wasm32-memfs: our "
         "package, npm's client on our pair, npm's own dist (which cannot load the single one)",

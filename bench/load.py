@@ -228,15 +228,22 @@ def load_case(key: str) -> ModelCase:
 # ------------------------------------------------------------------------------------------------ Node rows
 
 
-def node_row(build: Build, key: str, data_as: str, threads: int, timeout_s: float) -> dict[str, Any]:
+def client_run(build: Build, key: str, data_as: str, threads: int, timeout_s: float,
+               **job: Any) -> tuple[ModelCase, RunResult, list[str]]:
+    """One create-and-run of the case in a fresh Node 24 through the build's client (`job`: more ClientJob
+    fields), and the outputs' mismatches against native onnxruntime: what every Node row of every bench starts from."""
     from tests.harness import runtime
     from tests.harness.client import ClientJob, run_client_node
 
     case = load_case(key)
-    job = ClientJob(build.entry, case.model, case.inputs, list(case.expected), case.external,
-                    data_as=cast(DataAs, data_as), num_threads=threads, wasm_dir=build.wasm_dir, timeout_s=timeout_s)
-    r = run_client_node(job)
-    mism = runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok else []
+    r = run_client_node(ClientJob(build.entry, case.model, case.inputs, list(case.expected), case.external,
+                                  data_as=cast(DataAs, data_as), num_threads=threads, wasm_dir=build.wasm_dir,
+                                  timeout_s=timeout_s, **job))
+    return case, r, runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok else []
+
+
+def node_row(build: Build, key: str, data_as: str, threads: int, timeout_s: float) -> dict[str, Any]:
+    case, r, mism = client_run(build, key, data_as, threads, timeout_s)
     ext = case.external_bytes
     session_ms = r.timings.get("session_ms")
     mem = r.memory

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench.common import GIB, Watchdog, comma, out_dir_for, ratio
-from bench.load import Apps, Build, DataAs, load_case, parse_builds
+from bench.load import Apps, Build, client_run, parse_builds
 from bench.results_io import add_results_dir, machine_info, write_results
 from ortwasm.recipe import default_version
 
@@ -30,15 +30,7 @@ GOAL_X = 1.1  # issue #25: a MatMul-heavy split model loads at <= 1.1x its weigh
 
 
 def row(build: Build, key: str, data_as: str, mode: str, runs: int, timeout_s: float) -> dict[str, Any]:
-    from tests.harness import runtime
-    from tests.harness.client import ClientJob, run_client_node
-
-    case = load_case(key)
-    job = ClientJob(build.entry, case.model, case.inputs, list(case.expected), case.external,
-                    data_as=cast(DataAs, data_as), wasm_dir=build.wasm_dir, timeout_s=timeout_s,
-                    session_config=MODES[mode], runs=runs)
-    r = run_client_node(job)
-    mism = runtime.compare_outputs(r.outputs, case.expected, case.rtol, case.atol) if r.ok else []
+    case, r, mism = client_run(build, key, data_as, 1, timeout_s, session_config=MODES[mode], runs=runs)
     ext = case.external_bytes
     all_runs = r.raw.get("timings", {}).get("run_ms_all") or ([r.timings["run_ms"]] if "run_ms" in r.timings else [])
     warm = all_runs[1:] or all_runs

@@ -88,6 +88,11 @@ class WebPackage:
     def dropped(self) -> list[str]:
         return [str(d) for d in self.manifest.get("dropped", [])]
 
+    @property
+    def dropped_paths(self) -> set[str]:
+        """The dropped files as package.json's targets name them (``dist/<name>``)."""
+        return {f"dist/{name}" for name in self.dropped}
+
 
 def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFiles:
     """Validate one variant dir (manifest, one .wasm/.mjs pair, listed in the manifest, unchanged) and read it."""

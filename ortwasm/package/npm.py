@@ -187,7 +187,7 @@ def absent_exports(web: WebPackage, have: set[str]) -> list[str]:
     """Upstream's module subpaths (not ``.``) whose bundles we dropped: they get a throwing entry.  A subpath that
     names a wasm pair's file (1.30's ``./ort-wasm-simd-threaded.jsep.wasm``) is an asset, not a module: a pair we
     did not build is simply not exported."""
-    dropped = {f"dist/{name}" for name in web.dropped}
+    dropped = web.dropped_paths
     return [key for key, node in web.package_json["exports"].items()
             if key != "." and not all(_is_pair_file(t) for t in _targets(node))
             and (missing := [t for t in _targets(node) if _norm(t) not in have])
@@ -201,7 +201,7 @@ def package_json(web: WebPackage, layout: Layout, have: set[str], version: str,
     absent = absent or {}
     pkg: dict[str, Any] = copy.deepcopy(web.package_json)
     pkg["name"], pkg["version"] = NPM_NAME, version
-    dropped = {f"dist/{name}" for name in web.dropped}
+    dropped = web.dropped_paths
     exports: dict[str, Any] = {}
     for key, node in pkg["exports"].items():
         missing = [t for t in _targets(node) if _norm(t) not in have]

@@ -18,6 +18,11 @@ from .errors import UsageError
 _KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "jsep": bool, "release": bool}
 
 
+# The name every pair onnxruntime-web >= 1.19 loads starts with (ORT ships SIMD + threads only); suffixes such as
+# `.jsep` or `.asyncify` name the execution provider.  The package and the JS stage tell pair files by it.
+PAIR_PREFIX = "ort-wasm-simd-threaded"
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -35,11 +40,10 @@ class Variant:
     @property
     def artifact_stem(self) -> str:
         """ORT names its outputs after simd/threads, as onnxruntime-web expects."""
-        stem = "ort-wasm"
-        if self.simd:
-            stem += "-simd"
-        if self.threads:
-            stem += "-threaded"
+        if self.simd and self.threads:
+            stem = PAIR_PREFIX
+        else:  # a pair ORT does not ship; the table can still name one
+            stem = "ort-wasm" + ("-simd" if self.simd else "") + ("-threaded" if self.threads else "")
         if self.jsep:  # onnxruntime_webassembly.cmake appends it; ort.webgpu*.mjs import the pair by this name
             stem += ".jsep"
         return stem

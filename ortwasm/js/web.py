@@ -39,11 +39,11 @@ from ..proc.execenv import ExecEnv
 from ..proc.runner import Runner
 from ..recipe import require_recipe
 from ..source.tree import PreparedSource
-from ..variants import default_cpu, load_table
+from ..variants import PAIR_PREFIX, default_cpu, load_table
 
 JS_DIR_NAME = "onnxruntime-web"
 JS_FORMAT = 1
-JSEP_GLUE = "ort-wasm-simd-threaded.jsep.mjs"
+JSEP_GLUE = f"{PAIR_PREFIX}.jsep.mjs"
 # The worker-URL form ORT's wasm_post_build.js leaves in a glue; build.ts insists on exactly one.
 _PLACEHOLDER_MARK = b"onnxruntime-web (ortwasm): this bundle is not in this package"
 _PLACEHOLDER = (
@@ -211,7 +211,7 @@ def _install(tgz: Path, final: Path, source: PreparedSource, glues: dict[str, Pa
         placeholders = [name for name in js.glues if name not in glues]
         dropped: list[str] = []
         for f in sorted(dist.iterdir()):
-            is_pair = f.name.startswith("ort-wasm-simd-threaded")
+            is_pair = f.name.startswith(PAIR_PREFIX)
             # `drop` names the bundles that load a placeholder's pair by name; one that embeds a placeholder goes
             # whatever its name (the placeholder's message survives minification)
             if is_pair or (placeholders and (js.drop.match(f.name) or _PLACEHOLDER_MARK in f.read_bytes())):

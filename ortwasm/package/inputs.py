@@ -23,10 +23,10 @@ from ..checks.rules import CheckReport, Finding, c_api_for, check_dir
 from ..checks.sizes import Budgets
 from ..errors import CannotCheck, PackageCannotCheck, PackageCheckFailed, PackageError
 from ..js.web import JS_DIR_NAME, JS_FORMAT
-from ..variants import load_table
+from ..variants import PAIR_PREFIX, load_table
 from .archive import sha256
 
-UPSTREAM_STEM = "ort-wasm-simd-threaded"  # the only pair onnxruntime-web 1.21.0's CPU bundles load
+UPSTREAM_STEM = PAIR_PREFIX  # the only pair onnxruntime-web 1.21.0's CPU bundles load
 JSEP_STEM = f"{UPSTREAM_STEM}.jsep"  # the only pair its WebGPU bundles (ort.webgpu*, ort.all*) load
 KINDS = ("wasm", "mjs")
 SAME_SOURCE_KEYS = ("version", "patchset", "source")  # what must agree between the wasm and the JS

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import PackageError
 from ..recipe import require_recipe
-from ..variants import default_cpu, load_table
+from ..variants import PAIR_PREFIX, default_cpu, load_table
 from .inputs import KINDS, VariantFiles, WebPackage
 
 NPM_NAME = "onnxruntime-web"
@@ -108,7 +108,7 @@ def check_embedded_glue(layout: Layout, web: WebPackage) -> None:
 
 
 def _is_pair_file(target: str) -> bool:
-    return _norm(target).startswith("dist/ort-wasm-simd-threaded")
+    return _norm(target).startswith(f"dist/{PAIR_PREFIX}")
 
 
 def _norm(target: str) -> str:

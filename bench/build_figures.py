@@ -2,12 +2,15 @@
 (from the driver's build.log), artifact sizes (raw, gzip -9) and sha256, and the OFF-identity comparison.
 
 Usage: python -m bench.build_figures [--ort-version 1.30.0] [--build-dir build] [--out OUT]
-       [--baseline-build build-upstream --baseline-out OUT-upstream] [--results-dir DIR]
+       [--baseline-build build-upstream --baseline-out OUT-upstream] [--results-dir DIR] [--section KEY]
 
 Writes bench/results/build-<version>.json.
 
 --ort-version takes the build and out dirs from patches/<version>/recipe.toml, and compares sizes with npm's
 onnxruntime-web of the same version (installed by the client tests under $ORTWASM_HOME/clients).
+
+--section KEY writes under that key of the file and keeps the rest: another toolchain's builds of the same version
+(`--section emscripten-6.0.5 --build-dir ... --out ...`) sit beside the default toolchain's, in one file.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--baseline-build", type=Path, default=Path("build-upstream"))
     ap.add_argument("--baseline-out", type=Path, default=Path("/var/cache/ortwasm/out-upstream"))
+    ap.add_argument("--section", default="", help="write under this key, keeping the rest (another toolchain's "
+                    "builds: emscripten-X.Y.Z)")
     add_results_dir(ap)
     a = ap.parse_args(argv)
     a.ort_version = a.ort_version or default_version()
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
               "variants": variants, "off_identity_vs_unpatched": identity,
               f"official_onnxruntime_web_{a.ort_version}": official}
     print(json.dumps(result, indent=2))
-    write_results("build", a.ort_version, result, results_dir=a.results_dir)
+    write_results("build", a.ort_version, result, results_dir=a.results_dir, section=a.section or None)
     return 0
 
 

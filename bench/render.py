@@ -174,12 +174,7 @@ def _files(files: dict[str, Any], label: str = "") -> list[list[Any]]:
 
 
 def r_build(d: dict[str, Any]) -> list[str]:
-    out = table(["variant", "file", "bytes", "gzip -9", "sha256"],
-                [row for v, info in d.get("variants", {}).items() for row in _files(info.get("files", {}), v)])
-    out += table(["variant", "compile+link (Ninja)", "link", "configure", "emscripten", "patch set"],
-                 [[v, f"{(i.get('ninja') or {}).get('compile_link_s')} s", f"{(i.get('ninja') or {}).get('link_s')} s",
-                   " + ".join(f"{c} s" for c in i.get("configure_s") or []) or "-", i.get("emscripten"),
-                   i.get("patchset")] for v, i in d.get("variants", {}).items()])
+    out = _build_variants(d)
     for key, files in d.items():
         if key.startswith("official_onnxruntime_web_") and files:
             out += [f"npm's onnxruntime-web {key.rsplit('_', 1)[-1]}:", "",
@@ -189,6 +184,31 @@ def r_build(d: dict[str, Any]) -> list[str]:
     out += table(["file", "unpatched sha256", "ours (OFF) sha256", "identical"],
                  [[k, _sha(v["upstream_sha256"]), _sha(v["ours_off_sha256"]), v["identical"]]
                   for k, v in ident.items()])
+    for key, other in d.items():  # another toolchain's builds of the same tree (build_figures --section)
+        if key.startswith("emscripten-") and isinstance(other, dict):
+            out += [f"Built with {key.replace('-', ' ', 1)} (`{other.get('command')}`):", "", *_build_variants(other)]
+            out += _toolchain_delta(d, other)
+    return out
+
+
+def _toolchain_delta(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """Each file's size with the other toolchain against the default's: the figure a toolchain choice moves."""
+    rows = []
+    for v, info in (other.get("variants") or {}).items():
+        ref = ((base.get("variants") or {}).get(v) or {}).get("files") or {}
+        for name, f in (info.get("files") or {}).items():
+            if name in ref:
+                rows.append([v, name, ref[name]["bytes"], f["bytes"], f"{f['bytes'] / ref[name]['bytes'] - 1:+.1%}"])
+    return table(["variant", "file", "default toolchain", "this toolchain", "change"], rows)
+
+
+def _build_variants(d: dict[str, Any]) -> list[str]:
+    out = table(["variant", "file", "bytes", "gzip -9", "sha256"],
+                [row for v, info in d.get("variants", {}).items() for row in _files(info.get("files", {}), v)])
+    out += table(["variant", "compile+link (Ninja)", "link", "configure", "emscripten", "patch set"],
+                 [[v, f"{(i.get('ninja') or {}).get('compile_link_s')} s", f"{(i.get('ninja') or {}).get('link_s')} s",
+                   " + ".join(f"{c} s" for c in i.get("configure_s") or []) or "-", i.get("emscripten"),
+                   i.get("patchset")] for v, i in d.get("variants", {}).items()])
     return out
 
 

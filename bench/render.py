@@ -68,6 +68,11 @@ RESULTS: dict[str, tuple[str, str]] = {
         "pre-packing automatic, on and off: load peak and run time, our package and npm's client on our pair",
         "python -m bench.prepack --ort-version 1.21.0 --builds ours:wasm32-memfs,official:wasm32-memfs "
         "--cases matmul_256m,mlp_3g_split --data-as path,bytes"),
+    "prepack-1.30.0.json": (
+        "ORT 1.30.0: the same MatMul-heavy models on wasm32-memfs and wasm64-memfs with pre-packing automatic, on "
+        "and off, our package and npm's client on our pair, and npm's own 1.30.0 dist beside them",
+        "python -m bench.prepack --ort-version 1.30.0 --builds ours:wasm32-memfs,ours:wasm64-memfs,"
+        "official:wasm32-memfs,official:dist --cases matmul_256m,mlp_3g_split --data-as path,bytes"),
     "load-current-1.30.0.json": (
         "ORT 1.30.0 in Node 24, official onnxruntime-web 1.30.0 beside ours in one run: one 2.5 GiB initializer, a "
         "tensor past 4 GiB in its file, 4.25 GiB in one initializer, 5 GiB of MatMul weights in four files; the "

@@ -18,7 +18,7 @@ on 2 cores, most of it build 1.
     python -m bench.remote_cache --ort-version 1.21.0
     python -m bench.remote_cache --ort-version 1.21.0 --variant wasm32-memfs --jobs 2 --root DIR --keep
 
-Writes bench/results/remote-cache-<version>.json.
+Writes its result, remote-cache-<version>.json, into bench/results/.
 """
 
 from __future__ import annotations
@@ -182,11 +182,11 @@ def _rate(hits: float, total: float) -> float | None:
 def figures(timings: dict[str, float]) -> dict[str, Any]:
     """A build's ccache counters from its manifest's timings, and the hit rates they give (None: nothing asked)."""
     c = {k: int(v) for k, v in timings.items() if k.startswith("ccache_")}
-    local_total = c.get("ccache_local_hits", 0) + c.get("ccache_local_misses", 0)
-    remote_total = c.get("ccache_remote_hits", 0) + c.get("ccache_remote_misses", 0)
-    return {"ccache": c, "hit_rate": _rate(c.get("ccache_hits", 0), c.get("ccache_hits", 0) + c.get("ccache_misses", 0)),
-            "local_hit_rate": _rate(c.get("ccache_local_hits", 0), local_total),
-            "remote_hit_rate": _rate(c.get("ccache_remote_hits", 0), remote_total),
+    def rate(kind: str) -> float | None:
+        hits = c.get(f"ccache_{kind}hits", 0)
+        return _rate(hits, hits + c.get(f"ccache_{kind}misses", 0))
+
+    return {"ccache": c, "hit_rate": rate(""), "local_hit_rate": rate("local_"), "remote_hit_rate": rate("remote_"),
             "remote_failures": c.get("ccache_remote_errors", 0) + c.get("ccache_remote_timeouts", 0)}
 
 
@@ -195,7 +195,8 @@ def goals(cold: dict[str, Any], warm: dict[str, Any]) -> dict[str, Any]:
     ratio = round(warm["wall_s"] / cold["wall_s"], 4) if cold["wall_s"] else None
     rate = warm["remote_hit_rate"]
     return {"warm_over_cold_wall": ratio, "warm_wall_at_most_25pct": ratio is not None and ratio <= GOAL_WALL_RATIO,
-            "warm_remote_hit_rate": rate, "remote_hits_at_least_98pct": rate is not None and rate >= GOAL_REMOTE_HIT_RATE,
+            "warm_remote_hit_rate": rate,
+            "remote_hits_at_least_98pct": rate is not None and rate >= GOAL_REMOTE_HIT_RATE,
             "artifacts_identical": cold["files"] == warm["files"]}
 
 
@@ -232,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     version = a.ort_version or default_version()
     recipe = require_recipe(version)
     if not recipe.source_dir.is_dir():
-        print(f"bench: no fetched ONNX Runtime {version}: bash ci/fetch-sources.sh --version {version}", file=sys.stderr)
+        print(f"bench: no fetched ONNX Runtime {version}: bash ci/fetch-sources.sh --version {version}",
+              file=sys.stderr)
         return 2
     if not LocalRedis.available():
         print(f"bench: no {REDIS_SERVER}: {REDIS_HINT}", file=sys.stderr)

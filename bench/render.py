@@ -417,6 +417,24 @@ def r_webgpu(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def r_remote_cache(d: dict[str, Any]) -> list[str]:
+    """bench.remote_cache: the cold build, the warm-remote one with an empty local cache, the other MEMFS setting."""
+    def pct(v: Any) -> str:
+        return f"{v:.1%}" if isinstance(v, int | float) else "-"
+
+    out = table(["build", "variant", "wall s", "build s", "hits", "local hits", "remote hits", "remote failures",
+                 "Redis value bytes after", "wasm sha256"],
+                [[r.get("name"), r.get("variant"), r.get("wall_s"), r.get("build_s"), pct(r.get("hit_rate")),
+                  pct(r.get("local_hit_rate")), pct(r.get("remote_hit_rate")), r.get("remote_failures"),
+                  (r.get("redis_after") or {}).get("value_bytes"),
+                  _sha((r.get("files") or {}).get("ort-wasm-simd-threaded.wasm"))] for r in d.get("runs") or []])
+    g = d.get("goals") or {}
+    return [*out, f"Warm-remote over cold wall time: **{_cell(g.get('warm_over_cold_wall'))}** "
+                  f"(goal <= 0.25: {_cell(g.get('warm_wall_at_most_25pct'))}); its remote hit rate "
+                  f"{pct(g.get('warm_remote_hit_rate'))} (goal >= 98 %: {_cell(g.get('remote_hits_at_least_98pct'))}); "
+                  f"artifacts sha256-identical to the cold build's: {_cell(g.get('artifacts_identical'))}.", ""]
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "build": r_build, "sizes": r_sizes, "release-size": r_release_size, "upstream-identity": r_upstream_identity,
     "driver-speed-buildpy-first": r_driver_speed, "driver-speed-ours-first": r_driver_speed,
@@ -424,7 +442,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load,
     "load-single-2g5": r_load, "load-browser": r_load_browser, "load-current": r_load,
     "load-current-chromium": r_load_browser, "load-current-firefox": r_load_browser,
-    "load-profile": r_load_profile, "webgpu": r_webgpu, "prepack": r_prepack,
+    "load-profile": r_load_profile, "webgpu": r_webgpu, "prepack": r_prepack, "remote-cache": r_remote_cache,
 }
 
 

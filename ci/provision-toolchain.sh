@@ -52,7 +52,8 @@ fi
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 need_host=()
-for pkg in ccache debootstrap chromium firefox-esr; do
+# redis-server: the remote ccache's tests and benchmark start their own on 127.0.0.1 (docs/remote-cache.md).
+for pkg in ccache debootstrap chromium firefox-esr redis-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_host+=("$pkg")
 done
 # nodesource's nodejs bundles npm; Debian's npm would conflict with it.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import log, paths
+from . import ccache, log, paths
 from .errors import EnvironmentProblem, OrtWasmError, SourceError, UsageError
 from .options import ALLOW_UNPROVEN_VERSION, CONFIGS, BuildOptions
 from .recipe import default_version, require_recipe, supported, unsupported_version
@@ -84,6 +84,13 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--cmake_extra_defines", nargs="*", default=[], help="extra KEY=VALUE cache entries")
     b.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2)
     b.add_argument("--no-ccache", action="store_true")
+    b.add_argument("--ccache-remote", default=None, metavar="URL",
+                   help="a ccache remote storage shared across machines and CI jobs: redis://[[USER:]PASSWORD@]HOST"
+                        "[:PORT][/DB], redis+unix:/SOCKET or http://HOST[:PORT][/PATH], then |attributes such as "
+                        "|read-only (default: $ORTWASM_CCACHE_REMOTE; empty: none).  Probed at the start: a remote "
+                        "that does not answer is warned about once and the build goes on without it.  The password "
+                        "is shown masked; prefer the variable for it (a command line is visible to `ps`).  "
+                        "docs/remote-cache.md")
     b.add_argument("--no-patches", action="store_true", help="build the tree as it is (the OFF identity baseline)")
     b.add_argument("--skip-checks", action="store_true")
     b.add_argument("--skip-js", action="store_true",
@@ -205,6 +212,7 @@ def _apply_preset(a: argparse.Namespace, recipe: Recipe | None, version: str) ->
 
 
 def build_options(a: argparse.Namespace) -> BuildOptions:
+    remote = ccache.configured(a.ccache_remote)  # a bad URL is refused before any directory is looked at
     build_dir, out_dir, deps = _version_dirs(a)
     defines: list[tuple[str, str]] = []
     for item in a.cmake_extra_defines:
@@ -215,7 +223,7 @@ def build_options(a: argparse.Namespace) -> BuildOptions:
     return BuildOptions(
         ort_source=a.ort_source, build_dir=build_dir.resolve(), out_dir=out_dir.resolve(),
         deps_dir=deps.resolve() if deps else None, config=a.config, enable_wasm_memfs=a.enable_wasm_memfs,
-        apply_patches=not a.no_patches, jobs=max(1, a.jobs), use_ccache=not a.no_ccache,
+        apply_patches=not a.no_patches, jobs=max(1, a.jobs), use_ccache=not a.no_ccache, ccache_remote=remote,
         enable_wasm_api_exception_catching=a.enable_wasm_api_exception_catching,
         disable_wasm_exception_catching=a.disable_wasm_exception_catching, disable_rtti=a.disable_rtti,
         preset=a.preset or "",

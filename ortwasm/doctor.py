@@ -9,6 +9,8 @@ the toolchain environment (cmake, ninja, protoc, ccache) are probed there, with
 ``Toolchain.run``, because on bookworm that is a trixie chroot whose tools are
 not the host's.  The emscripten line names the version found and whether the
 patch set's ``recipe.toml`` lists it as proven: the build refuses it otherwise.
+A ccache remote (ORTWASM_CCACHE_REMOTE) gets a line when one is set, its URL masked; it is WARN, not FAIL, when
+it does not answer, because a build then goes on with the local cache.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from . import paths
+from . import ccache, paths
 from .deps.dirs import fetch_hint, verify_deps_dir
-from .errors import OrtWasmError, ToolchainError
+from .errors import OrtWasmError, ToolchainError, UsageError
 from .recipe import Recipe, default_version, load_recipe, supported
 from .source.patchset import find_patchset
 from .source.tree import read_version
@@ -43,6 +45,7 @@ class Probe:
     ok: bool
     detail: str
     hint: str = ""
+    needed: bool = True  # False: a build goes on without it, so its failure is a WARN, not a missing need
 
 
 def _run_host(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -158,6 +161,26 @@ def probe_ccache(tc: Toolchain | None) -> Probe:
     return Probe("ccache", True, f"{p.detail}; dir {d}")
 
 
+def probe_ccache_remote(tc: Toolchain | None) -> Probe | None:
+    """The ccache remote ORTWASM_CCACHE_REMOTE names, asked as a build asks it at its start; None when none is
+    set.  Not needed: a build whose remote does not answer goes on with the local cache (a WARN line here)."""
+    fix = f"start the server or fix {ccache.ENV} (empty it to build without a remote); {ccache.HINT}"
+    try:
+        remote = ccache.configured(None)
+        if remote is None:
+            return None
+        if tc is not None:
+            ccache.chroot_binds(remote, tc.exec_env)
+    except UsageError as exc:
+        return Probe("ccache remote", False, exc.message, exc.hint, needed=False)
+    answer = ccache.probe(remote)
+    ro = ", read-only" if remote.read_only else ""
+    if answer.ok:
+        return Probe("ccache remote", True, f"{remote.masked} {answer.detail}{ro}")
+    return Probe("ccache remote", False, f"{remote.masked} does not answer ({answer.detail}); a build would go on "
+                 f"with the local cache only", fix, needed=False)
+
+
 def probe_node() -> Probe:
     node = paths.node_prefix() / "bin" / "node"
     if not node.exists():
@@ -230,29 +253,34 @@ def collect() -> list[Probe]:
     """Every probe, in the order a build needs them (module globals, so a test can replace any one)."""
     emcc, tc = probe_emscripten()
     protoc_hint = PROVISION + " (installs protobuf-compiler: ORT's build runs the host protoc)"
+    remote = probe_ccache_remote(tc)
     return [emcc,
             probe_in_toolchain(tc, "cmake", ["cmake", "--version"], PROVISION),
             probe_in_toolchain(tc, "ninja", ["ninja", "--version"], PROVISION),
             probe_in_toolchain(tc, "protoc", ["protoc", "--version"], protoc_hint),
-            probe_node(), probe_chromium(), probe_ort_source(), probe_deps(), probe_ccache(tc)]
+            probe_node(), probe_chromium(), probe_ort_source(), probe_deps(), probe_ccache(tc),
+            *([remote] if remote else [])]
 
 
 def render(probes: list[Probe], out: TextIO) -> None:
     width = max(len(p.name) for p in probes)
     for p in probes:
-        out.write(f"{'PASS' if p.ok else 'FAIL'}  {p.name:<{width}}  {p.detail}\n")
+        out.write(f"{'PASS' if p.ok else 'FAIL' if p.needed else 'WARN'}  {p.name:<{width}}  {p.detail}\n")
         if not p.ok and p.hint:
             out.write(f"      {'':<{width}}  fix: {p.hint}\n")
-    failed = [p.name for p in probes if not p.ok]
+    failed = [p.name for p in probes if not p.ok and p.needed]
+    warned = [p.name for p in probes if not p.ok and not p.needed]
     home = f"ORTWASM_HOME={paths.ortwasm_home()}"
-    out.write(f"doctor: {len(probes) - len(failed)}/{len(probes)} ok ({home})"
-              + (f"; missing: {', '.join(failed)}\n" if failed else "; ready to build\n"))
+    out.write(f"doctor: {sum(p.ok for p in probes)}/{len(probes)} ok ({home})"
+              + (f"; missing: {', '.join(failed)}" if failed else "; ready to build")
+              + (f" (without: {', '.join(warned)})" if warned else "") + "\n")
 
 
 def run_doctor(out: TextIO | None = None) -> int:
-    """CLI entry: 0 when everything passes, else ToolchainError.return_code (3)."""
+    """CLI entry: 0 when everything a build needs passes (a WARN does not count), else
+    ToolchainError.return_code (3)."""
     stream = out or sys.stdout
     probes = collect()
     render(probes, stream)
     stream.flush()
-    return 0 if all(p.ok for p in probes) else ToolchainError.return_code
+    return 0 if all(p.ok or not p.needed for p in probes) else ToolchainError.return_code

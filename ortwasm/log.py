@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from .ccache import Usage, remote_failure_warning
+
 PREFIX = "ortwasm"
 
 
@@ -83,18 +85,21 @@ class SummaryRow:
     did_nothing: bool = False
 
 
-def summary(rows: Sequence[SummaryRow], seconds: float) -> None:
-    """The table every build ends with, whatever it built."""
+def summary(rows: Sequence[SummaryRow], seconds: float, remote: str = "") -> None:
+    """The table every build ends with, whatever it built; ``remote`` is the masked ccache remote the compiles
+    used ("" for none), whose failures during the build end it with one warning."""
     print(f"\n{'variant':<14} {'configure':>9} {'build':>9}  {'file':<30} {'bytes':>12}  sha256", file=sys.stderr)
     for r in rows:
         for name, size, sha in r.files:
             print(f"{r.name:<14} {fmt_duration(r.configure_s):>9} {fmt_duration(r.build_s):>9}  {name:<30} "
                   f"{size:>12,}  {sha[:16]}", file=sys.stderr)
         if r.ccache:
-            hits = r.ccache.get("direct_cache_hit", 0) + r.ccache.get("preprocessed_cache_hit", 0)
-            total = hits + r.ccache.get("cache_miss", 0)
-            rate = f"{100 * hits / total:.0f}%" if total else "n/a"
-            print(f"{'':<14} ccache: {hits}/{total} hits ({rate})", file=sys.stderr)
+            print(f"{'':<14} {Usage.of(r.ccache).line(remote=bool(remote))}", file=sys.stderr)
+    if remote:
+        print(f"ccache remote: {remote}", file=sys.stderr)
+        trouble = remote_failure_warning(remote, {r.name: Usage.of(r.ccache) for r in rows})
+        if trouble:
+            warn(trouble)
     if rows and all(r.did_nothing for r in rows):
         say("nothing to do: every variant was up to date")
     print(f"total {fmt_duration(seconds)}", file=sys.stderr)

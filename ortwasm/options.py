@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .ccache import Remote
+
 CONFIGS = ("Release", "RelWithDebInfo", "MinSizeRel", "Debug")
 # The flag of ``allow_unproven_version``: here because the source stage's refusal names it, and a base module is the
 # one place both the CLI and that stage may import.
@@ -22,6 +24,9 @@ class BuildOptions:
     apply_patches: bool = True  # False builds the upstream tree as it is (the OFF identity baseline)
     jobs: int = 2
     use_ccache: bool = True
+    # ccache's remote storage (--ccache-remote / ORTWASM_CCACHE_REMOTE); the pipeline drops it for a build when it
+    # does not answer at the start (pipeline.remote_for_build).  Its str/repr are masked: it may hold a password.
+    ccache_remote: Remote | None = None
     enable_wasm_api_exception_catching: bool = False
     disable_wasm_exception_catching: bool = False
     disable_rtti: bool = False

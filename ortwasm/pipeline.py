@@ -12,9 +12,10 @@ from __future__ import annotations
 import shlex
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from . import lock, log, paths
+from . import ccache, lock, log, paths
 from .artifacts import collect as artifacts
 from .checks.report import check_and_report
 from .configure import plan as configure
@@ -44,26 +45,54 @@ def build_env(toolchain: Toolchain, opts: BuildOptions) -> dict[str, str]:
     """ccache through EM_COMPILER_WRAPPER (absolute path, or emcc's os.execv fails), with a fixed cache dir.
 
     CCACHE_BASEDIR is the build dir, so per-variant dirs and the unpatched baseline
-    (another build dir with the same layout) share objects.
+    (another build dir with the same layout) share objects, and so does another machine's build dir through the
+    remote storage (``opts.ccache_remote``, passed in the environment: the runner echoes and logs argv only).
     """
     env = dict(toolchain.env)
-    ccache = "/usr/bin/ccache" if toolchain.exec_env.is_chroot else shutil.which("ccache")
-    if opts.use_ccache and ccache and toolchain.exec_env.host_path(ccache).exists():
-        env.update({"EM_COMPILER_WRAPPER": ccache, "CCACHE_DIR": str(paths.ccache_dir()),
+    wrapper = "/usr/bin/ccache" if toolchain.exec_env.is_chroot else shutil.which("ccache")
+    if opts.use_ccache and wrapper and toolchain.exec_env.host_path(wrapper).exists():
+        env.update({"EM_COMPILER_WRAPPER": wrapper, "CCACHE_DIR": str(paths.ccache_dir()),
                     "CCACHE_BASEDIR": str(opts.build_dir.resolve()), "CCACHE_MAXSIZE": "20G"})
+        if opts.ccache_remote is not None:
+            env.update(opts.ccache_remote.env())
     return env
 
 
 def _ccache_counts(runner: Runner) -> dict[str, int]:
+    """The shared cache dir's counters (ccache.COUNTERS); a variant's share is the delta around its compile."""
     if "EM_COMPILER_WRAPPER" not in runner.env:
         return {}
-    out = runner.capture([runner.env["EM_COMPILER_WRAPPER"], "--print-stats"])
-    counts: dict[str, int] = {}
-    for line in out.splitlines():
-        key, _, value = line.partition("\t")
-        if key in ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss") and value.strip().isdigit():
-            counts[key] = int(value)
-    return counts
+    return ccache.parse_stats(runner.capture([runner.env["EM_COMPILER_WRAPPER"], "--print-stats"]))
+
+
+def remote_for_build(opts: BuildOptions, toolchain: Toolchain) -> BuildOptions:
+    """The options this build runs with: its ccache remote kept only when it answers now.
+
+    Why probe once here: a remote that is down from the start would cost every compile a failed connect (ccache
+    retries per compile), and say so nowhere; one warning and a build on the local cache is what the user needs.
+    A remote that dies later is ccache's to survive (its timeouts), and the summary's to report.  A
+    ``redis+unix`` socket the chroot cannot be shown is refused here, before anything is written."""
+    remote = opts.ccache_remote
+    if remote is None:
+        return opts
+    if not opts.use_ccache:
+        log.say(f"ccache remote {remote.masked}: not used (--no-ccache)")
+        return replace(opts, ccache_remote=None)
+    ccache.chroot_binds(remote, toolchain.exec_env)
+    answer = ccache.probe(remote)
+    if not answer.ok:
+        log.warn(ccache.unreachable_warning(remote, answer))
+        return replace(opts, ccache_remote=None)
+    log.say(f"ccache remote: {remote.masked} ({answer.detail})" + (", read-only" if remote.read_only else ""))
+    return opts
+
+
+def variant_runner(opts: BuildOptions, toolchain: Toolchain, build_dir: Path, label: str) -> Runner:
+    """The runner of one variant's build dir: the build's dirs (and a ``redis+unix`` socket's) visible in the
+    toolchain's chroot, the build environment, the log in ``build_dir``."""
+    exec_env = toolchain.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []),
+                                             *ccache.chroot_binds(opts.ccache_remote, toolchain.exec_env))
+    return Runner(exec_env, build_env(toolchain, opts), build_dir / "build.log", label)
 
 
 def preflight(opts: BuildOptions, variants: list[Variant]) -> tuple[str, str]:
@@ -114,6 +143,7 @@ def run(opts: BuildOptions, variants: list[Variant], wait: bool = True) -> list[
     toolchain = find_toolchain(need_wasm64=any(v.memory64 for v in variants))
     log.say(f"toolchain: {toolchain.describe()}")
     check_proven(toolchain, recipe_version, allow=opts.allow_unproven_toolchain)
+    opts = remote_for_build(opts, toolchain)
     with lock.held(opts.build_dir, "build dir", wait=wait), lock.held(opts.out_dir, "out dir", wait=wait):
         return _run_locked(opts, variants, toolchain, started)
 
@@ -128,7 +158,8 @@ def _run_locked(opts: BuildOptions, variants: list[Variant], toolchain: Toolchai
     if not opts.skip_js:
         with log.group("build onnxruntime-web JS"):
             web.build_js(source, opts.build_dir, opts.out_dir, web.built_glues(opts.out_dir))
-    log.summary([_summary_row(r) for r in results], time.monotonic() - started)
+    log.summary([_summary_row(r) for r in results], time.monotonic() - started,
+                remote=opts.ccache_remote.masked if opts.ccache_remote else "")
     return results
 
 
@@ -137,8 +168,7 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
     """Configure when needed; return the plan, the variant's runner and whether configure ran."""
     p = configure.plan(opts, v, source, toolchain)
     configure.write_init_cache(p)
-    exec_env = toolchain.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
-    runner = Runner(exec_env, build_env(toolchain, opts), p.build_dir / "build.log", v.name)
+    runner = variant_runner(opts, toolchain, p.build_dir, v.name)
     log.say(f"{v.name}: log {runner.log_path}")
     fingerprint = p.fingerprint(toolchain, source)
     why = configure.needs_configure(p, fingerprint)
@@ -173,11 +203,9 @@ def _build_variant_steps(opts: BuildOptions, v: Variant, toolchain: Toolchain,
                                     cwd=p.build_dir, progress=True, link_output=f"{v.artifact_stem}.mjs",
                                     link_peers=peers)
     did_nothing = not configured and runner.last_output_has("ninja: no work to do")
-    after = _ccache_counts(runner)
-    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    delta = ccache.delta(before, _ccache_counts(runner))
     if delta:  # in the manifest too: how much a variant shared with earlier builds is a benchmark figure
-        timings["ccache_hits"] = float(delta.get("direct_cache_hit", 0) + delta.get("preprocessed_cache_hit", 0))
-        timings["ccache_misses"] = float(delta.get("cache_miss", 0))
+        timings.update(ccache.Usage.of(delta).timings(remote=opts.ccache_remote is not None))
     deps = read_stamp(opts.deps_dir) if opts.deps_dir else None
     arts = artifacts.collect(v, p.build_dir, opts.out_dir, toolchain, source, p.defines, timings, deps)
     if arts.glue_fix.applied:

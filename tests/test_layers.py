@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "ortwasm"
 
 # Infrastructure and the typed data every stage shares.
-BASE = ("errors", "log", "paths", "atomic", "digest", "lock", "options", "variants", "recipe", "proc")
+BASE = ("errors", "log", "paths", "atomic", "digest", "lock", "options", "variants", "recipe", "proc", "ccache")
 # The stages, in pipeline order (docs/architecture.md).
 STAGES = ("toolchain", "source", "deps", "fetch", "configure", "artifacts", "checks", "js", "package")
 # What sequences the stages or talks to the user: may import anything.

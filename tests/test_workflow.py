@@ -8,6 +8,7 @@ again in the package job, or plain workflow syntax (actionlint, when we can get 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -15,15 +16,18 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
-from ortwasm import cli, paths
+from ortwasm import ccache, cli, paths, pipeline
 from ortwasm.errors import UsageError
 from ortwasm.matrix import print_matrix
+from ortwasm.proc.execenv import ExecEnv
+from ortwasm.toolchain.emscripten import Toolchain
 from ortwasm.variants import load_table, release_variants, resolve_requested
+from tests.harness.trees import minimal_ort_tree
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "build.yml"
@@ -129,7 +133,7 @@ def test_jobs_and_matrix_wiring(wf: dict[str, Any]) -> None:
     lint = "\n".join(s.get("run", "") for s in wf["jobs"]["lint"]["steps"])
     assert "ruff check ortwasm tests bench build.py" in lint and "mypy" in lint and "pytest" in lint
     assert "needs" not in wf["jobs"]["lint"]  # it runs on every push, whatever the matrix does
-    triggers = wf.get("on", wf.get(True))  # YAML 1.1 reads the bare key `on` as true
+    triggers: Any = wf["on"] if "on" in wf else cast(dict[Any, Any], wf)[True]  # YAML 1.1 reads `on` as true
     assert {"push", "pull_request"} <= set(triggers)
     m, b, p = wf["jobs"]["matrix"], wf["jobs"]["build"], wf["jobs"]["package"]
     (producer,) = [s for s in m["steps"] if "python -m ortwasm matrix --format github" in s.get("run", "")]
@@ -201,6 +205,60 @@ def test_actions_are_pinned(wf: dict[str, Any]) -> None:
     assert uses and all(re.fullmatch(r"actions/[\w-]+@[0-9a-f]{40}", u) for u in uses), uses
     text = (REPO / ".github" / "workflows" / "build.yml").read_text()
     assert all(re.search(re.escape(u) + r"  # v\d+\.\d+\.\d+$", text, re.M) for u in uses), uses
+
+
+# --- the optional remote compile cache ----------------------------------------------------------------------------
+
+SECRET_EXPR = "${{ secrets.ORTWASM_CCACHE_REMOTE }}"
+
+
+def test_the_remote_cache_secret_reaches_every_build_job_and_nothing_else(wf: dict[str, Any]) -> None:
+    """Job-level env: every job of the build matrix and every step in it; no other job, and never a command line
+    (where `ps` and the log would show it)."""
+    assert wf["jobs"]["build"]["env"] == {ccache.ENV: SECRET_EXPR}
+    assert WORKFLOW.read_text().count("secrets.") == 1
+    for job in ("lint", "matrix", "package"):
+        assert ccache.ENV not in yaml.safe_dump(wf["jobs"][job]) and "env" not in wf["jobs"][job]
+    assert all(ccache.ENV not in s.get("env", {}) for s in steps(wf, "build"))
+    assert not [line for _, line in runs(wf) if "--ccache-remote" in line or "secrets." in line]
+
+
+def _github_env(expr: str, secrets: dict[str, str]) -> str:
+    """What the runner sets for `${{ secrets.NAME }}`: the secret, or an empty string when the repository has none."""
+    m = re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", expr)
+    assert m, expr
+    return secrets.get(m.group(1), "")
+
+
+@pytest.mark.parametrize("secrets", [{}, {"ORTWASM_CCACHE_REMOTE": "redis://ci:pw@cache.example:6379"}])
+def test_the_build_step_with_and_without_the_secret(secrets: dict[str, str], wf: dict[str, Any], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build step's own command line, with the variable the runner sets: without the secret, the same options
+    and compile environment as with no variable at all (today's); with it, the remote reaches the compilers."""
+    monkeypatch.setenv("ORTWASM_HOME", str(tmp_path / "home"))
+    (line,) = [line for job, line in runs(wf) if job == "build" and line.startswith("python build.py")]
+    argv = ["build", *shlex.split(line.replace("${{ matrix.variant }}", "wasm32"))[2:],
+            "--ort-source", str(minimal_ort_tree(tmp_path / "ort")), "--online-deps"]
+    root = tmp_path / "chroot"
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "bin" / "ccache").write_text("")
+    tc = Toolchain("chroot", "/usr/bin/emcc", "3.1.69", ExecEnv(root=root), {})
+
+    def resolved() -> tuple[Any, dict[str, str]]:
+        opts = cli.build_options(cli.make_parser().parse_args(argv))
+        return opts, pipeline.build_env(tc, opts)
+
+    monkeypatch.delenv(ccache.ENV, raising=False)
+    today = resolved()
+    monkeypatch.setenv(ccache.ENV, _github_env(wf["jobs"]["build"]["env"][ccache.ENV], secrets))
+    opts, env = resolved()
+    if not secrets:
+        assert os.environ[ccache.ENV] == "" and (opts, env) == today and opts.ccache_remote is None
+        assert "CCACHE_REMOTE_STORAGE" not in env and env["EM_COMPILER_WRAPPER"] == "/usr/bin/ccache"
+    else:
+        assert opts.ccache_remote is not None and str(opts.ccache_remote).startswith("redis://ci:****@cache.example")
+        assert env["CCACHE_REMOTE_STORAGE"].startswith("redis://ci:pw@cache.example:6379|connect-timeout=")
+        assert {k: v for k, v in env.items() if k != "CCACHE_REMOTE_STORAGE"} == today[1]
 
 
 def _actionlint_cmd() -> list[str] | None:

@@ -11,6 +11,12 @@ set, source, commit, and whose patch set it was: ``patchset_version``, ``proven`
 pin: version, source, and the tarball/sdist with its sha256 or the git commit it came from; or the FetchContent
 marker), ``defines``, ``timings``, ``glue_fix``, and ``checks`` (added by ``ortwasm check --json``, read back as a
 baseline).
+
+``timings`` also holds the variant's ccache counters (``ccache.Usage.timings``): ``ccache_hits``/``ccache_misses``,
+``ccache_local_hits``/``ccache_local_misses`` and, when a remote was used, ``ccache_remote_hits``/``_misses``/
+``_errors``/``_timeouts``; the local and remote hit rates follow from them.  Numbers in ``timings`` because it is the
+section the package never ships (``package.LOCAL_ONLY_KEYS``): how a build was cached, and from where, is this
+machine's business, not the artifact's.
 """
 
 from __future__ import annotations

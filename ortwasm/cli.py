@@ -69,7 +69,8 @@ def _build_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--out", type=Path, default=None,
                    help="where finished variants land, one dir each; the tests read the same default "
                         "(default: $ORTWASM_HOME/<[layout] out> of the version's recipe; the default version's "
-                        "is $ORTWASM_ARTIFACTS when set)")
+                        "is $ORTWASM_ARTIFACTS when set, another version's $ORTWASM_ARTIFACTS_<X_Y_Z>, e.g. "
+                        "ORTWASM_ARTIFACTS_1_30_0)")
     b.add_argument("--enable_wasm_simd", action="store_true", default=True, help="(default; ORT ships SIMD only)")
     b.add_argument("--enable_wasm_threads", action="store_true", default=True, help="(default)")
     b.add_argument("--config", choices=CONFIGS, default="Release")

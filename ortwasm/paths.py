@@ -57,6 +57,15 @@ def artifact_cache_dir() -> Path:
     return Path(os.environ.get("ORTWASM_ARTIFACTS", str(ortwasm_home() / "out")))
 
 
+def version_artifacts_var(version: str) -> str:
+    """The variable that moves one version's out dir (dots are not portable in shell variable names).
+
+    Why per version: a second build of the same version (another toolchain, another machine's artifacts) is
+    tested by pointing the tests at it, without moving the first one aside.  The default version's is
+    ORTWASM_ARTIFACTS (artifact_cache_dir), which every test of it reads."""
+    return "ORTWASM_ARTIFACTS_" + version.replace(".", "_")
+
+
 def preset_dir(d: Path, preset: str) -> Path:
     """A preset's build or out dir beside the default one: its artifacts differ, so neither rebuilds the other's."""
     return d.with_name(f"{d.name}-{preset}")

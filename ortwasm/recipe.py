@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -155,9 +156,13 @@ class Recipe:
 
     @property
     def out_dir(self) -> Path:
-        """ORTWASM_ARTIFACTS moves the default version's (what the tests read); other versions stay in the home."""
+        """ORTWASM_ARTIFACTS moves the default version's (what the tests read), ORTWASM_ARTIFACTS_<X_Y_Z> another
+        version's; otherwise the home's [layout] dir."""
         if self.default:
             return paths.artifact_cache_dir()
+        moved = os.environ.get(paths.version_artifacts_var(self.version))
+        if moved:
+            return Path(moved)
         return paths.ortwasm_home() / self.layout.out
 
     @property

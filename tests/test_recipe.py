@@ -180,3 +180,19 @@ def test_layout_names_claim_no_other_version_s_dirs() -> None:
         assert claimed <= {r.version}, (r.version, names)
     assert len({(r.layout.build, r.layout.out) for r in recipes}) == len(recipes)
     assert default_layout("9.9.9") == Layout("build-9.9.9", "out-9.9.9", "deps-9.9.9", "onnxruntime-9.9.9")
+
+
+def test_each_version_out_dir_can_be_moved_on_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second build of one version (another toolchain) is tested by pointing at it; the others stay put.  The
+    default version's variable stays ORTWASM_ARTIFACTS, which every test of it reads."""
+    versions = list(supported())
+    default = default_version()
+    before = {v: require_recipe(v).out_dir for v in versions}
+    for v in versions:
+        monkeypatch.setenv(f"ORTWASM_ARTIFACTS_{v.replace('.', '_')}", str(tmp_path / v))
+        assert require_recipe(v).out_dir == (before[v] if v == default else tmp_path / v)
+        assert all(require_recipe(o).out_dir == before[o] for o in versions if o != v)
+        monkeypatch.delenv(f"ORTWASM_ARTIFACTS_{v.replace('.', '_')}")
+    monkeypatch.setenv("ORTWASM_ARTIFACTS", str(tmp_path / "default"))
+    assert require_recipe(default).out_dir == tmp_path / "default"
+    assert all(require_recipe(o).out_dir == before[o] for o in versions if o != default)

@@ -114,6 +114,10 @@ RESULTS: dict[str, tuple[str, str]] = {
     "package-1.21.0.json": (
         "`ortwasm package` takes under 10 s for the four release variants, reproducibly",
         "python -m bench.package_speed"),
+    "release-size-1.30.0.json": (
+        "The 1.30.0 release preset's wasm against npm's 1.30.0 dist, and the default build beside it, by section "
+        "and data-section strings",
+        "python -m bench.release_size --ort-version 1.30.0"),
     "release-size-1.21.0.json": (
         "The release preset's wasm against npm's 1.21.0 dist, by section and data-section strings",
         "python -m bench.release_size"),

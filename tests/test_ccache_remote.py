@@ -557,3 +557,14 @@ def test_unix_socket_from_inside_the_chroot(redis: LocalRedis, trixie: None, tmp
     assert (u.misses, u.remote_misses, u.remote_failures) == (2, 2, 0), d
     assert redis.stored()["keys"] >= 2
     assert re.fullmatch(r"redis\+unix://default:\*\*\*\*@localhost/\S+", r.masked.split("|")[0])
+
+
+def test_chroot_command_line_carries_no_environment_value() -> None:
+    """What enters the chroot travels in the process's environment: /proc/<pid>/cmdline is world-readable."""
+    from ortwasm.proc.execenv import ExecEnv
+
+    argv, env = ExecEnv(Path("/nonexistent-root"), ()).wrap(["true"], Path("/tmp"),
+                                                            {"CCACHE_REMOTE_STORAGE": "redis://:s3cret@h:1"})
+    assert not any("s3cret" in a for a in argv), argv
+    assert env["CCACHE_REMOTE_STORAGE"] == "redis://:s3cret@h:1"
+    assert "SSH_AUTH_SOCK" not in env and set(os.environ) - set(env)  # the host's environment stays outside

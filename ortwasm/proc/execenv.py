@@ -37,7 +37,11 @@ class ExecEnv:
         return self.root / inner.lstrip("/")
 
     def wrap(self, argv: list[str], cwd: Path | None, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-        """Return (argv, env) for subprocess so that argv runs inside this environment."""
+        """Return (argv, env) for subprocess so that argv runs inside this environment.
+
+        In the chroot, the command gets exactly ``env`` over a fixed base, never the host's environment.  That
+        environment is the process's own, not words of a command line: a value such as a ccache remote's URL
+        with its password would otherwise sit in ``/proc/<pid>/cmdline``, which every user can read."""
         if self.root is None:
             merged = {**os.environ, **env}
             return argv, merged
@@ -52,15 +56,15 @@ class ExecEnv:
             lines.append(f"mkdir -p {shlex.quote(target)}")
             lines.append(f"mount --bind {shlex.quote(str(bind))} {shlex.quote(target)}")
         inner_env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            # the sbin dirs for unshare, mount and chroot on the host; harmless inside
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
             "LANG": "C.UTF-8",
             "TERM": os.environ.get("TERM", "dumb"),
             **env,
         }
-        env_args = " ".join(shlex.quote(f"{k}={v}") for k, v in inner_env.items())
         chdir = f"-C {shlex.quote(str(cwd))}" if cwd else ""
-        lines.append(f'exec chroot {shlex.quote(root)} /usr/bin/env -i {chdir} {env_args} "$@"')
+        lines.append(f'exec chroot {shlex.quote(root)} /usr/bin/env {chdir} "$@"')
         script = "\n".join(lines)
         wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "ortwasm-chroot", *argv]
-        return wrapped, dict(os.environ)
+        return wrapped, inner_env

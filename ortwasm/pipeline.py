@@ -186,7 +186,10 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
 
 def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource) -> VariantResult:
     with log.group(f"build {v.name}"):
-        result = _build_variant_steps(opts, v, toolchain, source)
+        try:
+            result = _build_variant_steps(opts, v, toolchain, source)
+        except BuildError as e:  # a failure may be the toolchain's (another emscripten's glue, flags, warnings)
+            raise BuildError(f"{e.message} [{toolchain.describe()}]", e.hint) from None
     if result.did_nothing:
         log.say(f"{v.name}: nothing to do (up to date)")
     return result

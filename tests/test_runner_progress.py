@@ -204,3 +204,22 @@ def test_silent_link_shows_the_running_tool(tmp_path: Path) -> None:
     finally:
         sys.stderr = real
     assert "link: wasm-opt" in err.getvalue()
+
+
+def test_a_variant_failure_names_the_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build can fail for its emscripten's sake (another glue, another warning), so the error says which."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from ortwasm import pipeline
+
+    def fail(*_: Any) -> Any:
+        raise BuildError("build of wasm64 failed: FAILED: ort-wasm-simd-threaded.mjs", "full log: X")
+
+    monkeypatch.setattr(pipeline, "_build_variant_steps", fail)
+    tc: Any = SimpleNamespace(describe=lambda: "emscripten 6.0.5 (Debian sid provider)")
+    with pytest.raises(BuildError) as err:
+        pipeline._build_variant(Any, SimpleNamespace(name="wasm64"), tc, Any)  # type: ignore[arg-type]
+    assert err.value.message == ("build of wasm64 failed: FAILED: ort-wasm-simd-threaded.mjs "
+                                 "[emscripten 6.0.5 (Debian sid provider)]")
+    assert err.value.hint == "full log: X"

@@ -33,8 +33,11 @@ RESULTS: dict[str, tuple[str, str]] = {
         "python -m bench.build_figures --ort-version 1.21.0 --build-dir /var/cache/ortwasm/build "
         "--out /var/cache/ortwasm/out"),
     "build-1.30.0.json": (
-        "ORT 1.30.0 builds: the same figures, and npm's onnxruntime-web 1.30.0 sizes beside them",
-        "python -m bench.build_figures --ort-version 1.30.0"),
+        "ORT 1.30.0 builds: the same figures, and npm's onnxruntime-web 1.30.0 sizes beside them; sid's emscripten "
+        "6.0.5 in its own section",
+        "python -m bench.build_figures --ort-version 1.30.0; "
+        "python -m bench.build_figures --ort-version 1.30.0 --build-dir /var/cache/ortwasm/build-1.30.0-sid "
+        "--out /var/cache/ortwasm/out-1.30.0-sid --section emscripten-6.0.5"),
     "check-speed-1.21.0.json": (
         "`ortwasm check` takes under 1 s per 10 MB of wasm",
         "python -m bench.check_speed /var/cache/ortwasm/npm-cache/onnxruntime-web-1.21.0/dist --brotli-all"),
@@ -85,7 +88,11 @@ RESULTS: dict[str, tuple[str, str]] = {
         "official:dist:gather_2g5_one:path,official:dist:far_offset:path,official:dist:mlp_5g_split:path,"
         "official:dist:big_gather:path; "
         "python -m bench.load --ort-version 1.30.0 --name current --section dist_unguarded --threads 2 "
-        "--timeout-s 900 --runs official:dist:far_offset:path,official:dist:mlp_5g_split:path"),
+        "--timeout-s 900 --runs official:dist:far_offset:path,official:dist:mlp_5g_split:path; "
+        "ORTWASM_ARTIFACTS_1_30_0=/var/cache/ortwasm/out-1.30.0-sid python -m bench.load --ort-version 1.30.0 "
+        "--name current --section emscripten-6.0.5 --floor --threads 2 --mem-guard --timeout-s 1800 --runs "
+        "ours:wasm32-memfs:gather_2g5_one:path,ours:wasm32-memfs:far_offset:path,"
+        "ours:wasm32-memfs:gather_2g5_one:bytes,ours:wasm32-memfs:mlp_3g_split:path"),
     "load-current-chromium-1.30.0.json": (
         "ORT 1.30.0 in headless Chromium, official onnxruntime-web 1.30.0 beside ours in one run: renderer VmHWM "
         "on the same cases, from URLs",

@@ -18,9 +18,14 @@ from .errors import UsageError
 _KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "jsep": bool, "release": bool}
 
 
+def _stem(simd: bool, threads: bool) -> str:
+    """ORT names its outputs after simd/threads, as onnxruntime-web expects."""
+    return "ort-wasm" + ("-simd" if simd else "") + ("-threaded" if threads else "")
+
+
 # The name every pair onnxruntime-web >= 1.19 loads starts with (ORT ships SIMD + threads only); suffixes such as
 # `.jsep` or `.asyncify` name the execution provider.  The package and the JS stage tell pair files by it.
-PAIR_PREFIX = "ort-wasm-simd-threaded"
+PAIR_PREFIX = _stem(simd=True, threads=True)
 
 
 @dataclass(frozen=True)
@@ -39,11 +44,7 @@ class Variant:
 
     @property
     def artifact_stem(self) -> str:
-        """ORT names its outputs after simd/threads, as onnxruntime-web expects."""
-        if self.simd and self.threads:
-            stem = PAIR_PREFIX
-        else:  # a pair ORT does not ship; the table can still name one
-            stem = "ort-wasm" + ("-simd" if self.simd else "") + ("-threaded" if self.threads else "")
+        stem = _stem(self.simd, self.threads)
         if self.jsep:  # onnxruntime_webassembly.cmake appends it; ort.webgpu*.mjs import the pair by this name
             stem += ".jsep"
         return stem

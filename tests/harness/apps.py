@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ortwasm.paths import artifact_cache_dir, node_prefix
+from ortwasm.paths import node_prefix
 from ortwasm.recipe import default_version, require_recipe
 from tests.harness.client import client_app, our_package_app
 
@@ -19,8 +19,9 @@ DEFAULT = default_version()
 
 
 def out_dir(version: str) -> Path:
-    """The version's out dir (ORTWASM_ARTIFACTS moves the default version's, as for every artifact test)."""
-    return artifact_cache_dir() if version == DEFAULT else require_recipe(version).out_dir
+    """The version's out dir (the recipe's: ORTWASM_ARTIFACTS moves the default version's, ORTWASM_ARTIFACTS_<X_Y_Z>
+    another's)."""
+    return require_recipe(version).out_dir
 
 
 def pair(variant: str, version: str = DEFAULT) -> Path:

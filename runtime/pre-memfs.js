@@ -721,8 +721,12 @@ Module['externalDataStatus'] = () => {
 // {disable_prepacking: '0' | '1'}}`) is left alone. Each decision is in Module.externalDataStatus().prepacking.
 //
 // How: onnxruntime-web calls Module._OrtAddSessionConfigEntry and Module._OrtCreateSession, which the glue assigns
-// after this file runs (and, in some emscripten versions, reassigns on first call); accessor properties wrap
-// whatever is assigned.
+// after this file runs (and, in emscripten 3.1.x, reassigns to the wasm export on first call); accessor properties
+// wrap what the glue assigns. A tool that wraps the export in turn (a profiler: `const f = M._OrtCreateSession;
+// M._OrtCreateSession = (...a) => f(...a)`) is stored as given and calls our wrapper, which calls the glue's
+// function: wrapping the tool's function too would make our wrapper call the tool, which calls our wrapper, for
+// ever. The glue's own values are the first one and those taken from wasmExports; a later glue value replaces the
+// function our wrapper calls, and leaves a tool's wrapper in place.
 //
 
 /** Session options handle -> config keys set on it. */
@@ -731,16 +735,32 @@ var ortSessionKeys = new Map();
 var ortPrepackLog = [];
 var ORT_PREPACK_KEY = 'session.disable_prepacking';
 
+var ortIsWasmExport = (f) => typeof wasmExports == 'object' && wasmExports != null &&
+    Object.values(wasmExports).includes(f);
+
 var ortWrapExport = (name, wrap) => {
   let impl;
   let wrapped;
+  let visible;
   Object.defineProperty(Module, name, {
     configurable: true,
     enumerable: true,
-    get: () => wrapped,
+    get: () => visible,
     set: (f) => {
-      impl = f;
-      wrapped = typeof f == 'function' ? wrap((...args) => impl(...args)) : f;
+      if (typeof f != 'function') {
+        visible = f;
+      } else if (impl === undefined || ortIsWasmExport(f)) {
+        const ours = visible === undefined || visible === wrapped;
+        impl = f;
+        if (wrapped === undefined) {
+          wrapped = wrap((...args) => impl(...args));
+        }
+        if (ours) {
+          visible = wrapped;
+        }
+      } else {
+        visible = f;
+      }
     },
   });
 };

@@ -202,6 +202,17 @@ def test_node_path_is_file_backed_by_default(variant: str, our_app: Path, mixed_
 
 
 @pytest.mark.parametrize("variant", MEMFS)
+def test_a_tool_wrapping_the_exports_runs_once_per_call(variant: str, mixed_case: models.ModelCase) -> None:
+    """A profiler's wrapper around Module._OrtCreateSession (bench.load --profile) used to recurse until the stack
+    ran out: the glue's accessor wrapped the profiler's function too, which called the accessor's wrapper.  Two
+    sessions: the wrapper survives emscripten 3.1.x's reassignment of the export on first call."""
+    result = _module(variant, mixed_case, scenario="wrapped")
+    assert result.ok, result.describe()
+    assert result.raw["calls"]["_OrtCreateSession"] == 2, result.raw
+    assert result.raw["status"]["created"]["heapBytes"] == mixed_case.external_bytes
+
+
+@pytest.mark.parametrize("variant", MEMFS)
 def test_failed_download_holds_nothing(variant: str, mixed_case: models.ModelCase) -> None:
     size = mixed_case.external_bytes
     result = _module(variant, mixed_case, scenario="truncated", truncateAt=size // 3)

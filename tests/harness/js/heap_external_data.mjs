@@ -10,6 +10,9 @@
 // scenario "lifecycle": mount every file with Module.mountExternalDataStreaming(path, file), create a session
 //   through the C API (as onnxruntime-web does), unmount, release the session; Module.externalDataStatus() after
 //   each step (result.status.{mounted,created,unmounted,released}).
+// scenario "wrapped": wrap Module._OrtCreateSession and _OrtAddSessionConfigEntry as a profiler does (keep the
+//   function, assign one that calls it), then create two sessions; how often each wrapper ran (result.calls) and
+//   the status after (status.created).
 // scenario "truncated": serve each file over HTTP from this process, dropping the connection after truncateAt
 //   bytes, and mount it from its URL; the error message and the status afterwards (result.errors, status.after).
 
@@ -109,6 +112,24 @@ async function main() {
     state.stage = 'release';
     if (M._OrtReleaseSession(session) !== 0) throw new Error(`OrtReleaseSession: ${lastError(M)}`);
     status.released = M.externalDataStatus();
+  } else if (job.scenario === 'wrapped') {
+    result.calls = { _OrtCreateSession: 0, _OrtAddSessionConfigEntry: 0 };
+    for (const name of Object.keys(result.calls)) {
+      const orig = M[name];
+      M[name] = (...args) => {
+        result.calls[name] += 1;
+        return orig(...args);
+      };
+    }
+    state.stage = 'mount';
+    for (const f of files) await M.mountExternalDataStreaming(f.path, f.file, { logSeverityLevel: 3, backing: 'heap' });
+    state.stage = 'create';
+    const model = fs.readFileSync(job.model);
+    const sessions = [num(createSession(M, model)), num(createSession(M, model))];
+    if (!sessions.every(Boolean)) throw new Error(`OrtCreateSession: ${lastError(M)}`);
+    status.created = M.externalDataStatus();
+    M.unmountExternalData();
+    for (const s of sessions) M._OrtReleaseSession(s);
   } else if (job.scenario === 'truncated') {
     state.stage = 'mount';
     const urls = await serveTruncated(files.map((f) => f.file), job.truncateAt);

@@ -7,13 +7,18 @@ out dir and local ccache dir (``ORTWASM_CCACHE_DIR``) under that root, all with 
 
 1. ``cold``: the variant (default wasm32-memfs) with an empty local cache A and the empty remote;
 2. ``warm-remote``: the same variant with an empty local cache B, as a new CI runner or a colleague would;
-3. ``other-memfs``: the other MEMFS setting (wasm32) with an empty local cache C: what ON and OFF share.
+3. ``other-memfs``: the other MEMFS setting (wasm32) with an empty local cache C: what ON and OFF share;
+4. ``other-home``: the variant again with an empty local cache D, under a second ``ORTWASM_HOME`` at another path
+   (``<root>/home2``, as long as the default home plus 30 characters): a second machine whose home is elsewhere.
+   Its sources, chroot and Node are the first home's, bind-mounted at the new path in a private mount namespace
+   (root only; otherwise skipped, and the result says so); its emscripten config and cache are a copy, because
+   the config names the home.
 
 Recorded per build: its wall time, the manifest's timings and ccache counters (local and remote hit rates), the
-bytes Redis holds after it, and the artifacts' sha256; then whether build 2's artifacts are build 1's (both use
-the same ORTWASM_HOME), and issue #27's goals: build 2 <= 25 % of build 1's wall time, >= 98 % remote hits.
-Nothing under ORTWASM_HOME but the root is written (the sources and the toolchain are only read).  About an hour
-on 2 cores, most of it build 1.
+bytes Redis holds after it, the artifacts' sha256, and how often its home's path occurs in them; then whether
+build 2's artifacts are build 1's (the same ORTWASM_HOME) and build 4's too (another one), and issue #27's goals:
+build 2 <= 25 % of build 1's wall time, >= 98 % remote hits.  Nothing under ORTWASM_HOME but the root is written
+(the sources and the toolchain are only read).  About 75 minutes on 2 cores, most of it build 1.
 
     python -m bench.remote_cache --ort-version 1.21.0
     python -m bench.remote_cache --ort-version 1.21.0 --variant wasm32-memfs --jobs 2 --root DIR --keep
@@ -47,7 +52,7 @@ from ortwasm.variants import Variant, load_table
 BENCH = "remote-cache"
 GOAL_WALL_RATIO = 0.25  # issue #27: the warm-remote build takes at most a quarter of the cold one
 GOAL_REMOTE_HIT_RATE = 0.98
-MIN_FREE_GIB = 25  # three ORT build trees, three local caches and the JS-less out dirs, with room to spare
+MIN_FREE_GIB = 12  # four ORT build trees (about 1 GiB each), four local caches, a copied emscripten cache (1.6 GiB)
 REDIS_SERVER = "redis-server"
 REDIS_HINT = "`apt-get install redis-server` (bash ci/provision-toolchain.sh installs it)"
 
@@ -170,6 +175,30 @@ def build_argv(version: str, variant: str, run_dir: Path, jobs: int) -> list[str
             "--no-wait"]
 
 
+# What a second home borrows from the first, read-only, at its own path (bind mounts): everything a build reads
+# but the emscripten state, whose config names the home and is rewritten by the build.
+SHARED_IN_HOME = ("sources", "trixie", "sid", "node")
+COPIED_IN_HOME = ("emscripten", "emscripten-sid", "toolchain-kind")
+
+
+def second_home(home: Path, at: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Lay out a second ORTWASM_HOME at ``at``: copy what the build rewrites; return the bind mounts (first home's
+    dir, its place in the second) and the wrapper that makes them in a private mount namespace around a command.
+
+    Why bind mounts and not symlinks: the build resolves its dirs (the chroot binds and the dependency paths are
+    ``.resolve()``d), which would turn a symlink back into the first home's path and prove nothing."""
+    at.mkdir(parents=True)
+    for name in COPIED_IN_HOME:
+        src = home / name
+        if src.is_dir():
+            shutil.copytree(src, at / name, symlinks=True)
+        elif src.is_file():
+            shutil.copy2(src, at / name)
+    binds = [(home / n, at / n) for n in SHARED_IN_HOME if (home / n).is_dir()]
+    script = "set -e\n" + "".join(f'mkdir -p "{dst}"\nmount --bind "{src}" "{dst}"\n' for src, dst in binds)
+    return binds, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script + 'exec "$@"', "ortwasm-bench"]
+
+
 def build_env(run_dir: Path, remote_url: str) -> dict[str, str]:
     """The environment of one bench build: its own empty local cache, the shared remote."""
     return {**os.environ, "ORTWASM_CCACHE_DIR": str(run_dir / "ccache"), ccache.ENV: remote_url}
@@ -190,23 +219,45 @@ def figures(timings: dict[str, float]) -> dict[str, Any]:
             "remote_failures": c.get("ccache_remote_errors", 0) + c.get("ccache_remote_timeouts", 0)}
 
 
-def goals(cold: dict[str, Any], warm: dict[str, Any]) -> dict[str, Any]:
-    """Issue #27's goals, judged on the same run's cold and warm-remote builds."""
+def goals(cold: dict[str, Any], warm: dict[str, Any], other_home: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Issue #27's goals, judged on the same run's cold and warm-remote builds (and the second home's, if built)."""
     ratio = round(warm["wall_s"] / cold["wall_s"], 4) if cold["wall_s"] else None
     rate = warm["remote_hit_rate"]
-    return {"warm_over_cold_wall": ratio, "warm_wall_at_most_25pct": ratio is not None and ratio <= GOAL_WALL_RATIO,
-            "warm_remote_hit_rate": rate,
-            "remote_hits_at_least_98pct": rate is not None and rate >= GOAL_REMOTE_HIT_RATE,
-            "artifacts_identical": cold["files"] == warm["files"]}
+    judged = {"warm_over_cold_wall": ratio,
+              "warm_wall_at_most_25pct": ratio is not None and ratio <= GOAL_WALL_RATIO,
+              "warm_remote_hit_rate": rate,
+              "remote_hits_at_least_98pct": rate is not None and rate >= GOAL_REMOTE_HIT_RATE,
+              "artifacts_identical": cold["files"] == warm["files"]}
+    if other_home is not None:
+        judged.update({"other_home_remote_hit_rate": other_home["remote_hit_rate"],
+                       "artifacts_identical_across_homes": cold["files"] == other_home["files"]})
+    return judged
 
 
-def run_build(name: str, version: str, variant: str, root: Path, redis: LocalRedis, jobs: int) -> dict[str, Any]:
-    run_dir = root / name
+def home_strings(out: Path, home: Path) -> int:
+    """How often the home's path occurs in a pair: each occurrence ties the sha256 to where the home is."""
+    needle = str(home).encode()
+    return sum(p.read_bytes().count(needle) for p in out.iterdir() if p.suffix in (".wasm", ".mjs"))
+
+
+def run_build(name: str, version: str, variant: str, root: Path, redis: LocalRedis, jobs: int,
+              home: Path | None = None) -> dict[str, Any]:
+    """One build in fresh dirs under ``root``; with ``home``, under that second ORTWASM_HOME instead, at the same
+    place relative to it as ``root`` has to the first home (ccache's base_dir makes paths relative to the build)."""
+    first = paths.ortwasm_home().resolve()
+    wrapper: list[str] = []
+    env_home: dict[str, str] = {}
+    if home is not None:
+        _, wrapper = second_home(first, home)
+        env_home = {"ORTWASM_HOME": str(home)}
+        run_dir = home / root.resolve().relative_to(first) / name
+    else:
+        run_dir = root / name
     run_dir.mkdir(parents=True)
-    argv = build_argv(version, variant, run_dir, jobs)
+    argv = wrapper + build_argv(version, variant, run_dir, jobs)
     print(f"bench: {name}: {variant} in {run_dir} (local cache empty, remote {redis.url})", flush=True)
     started = time.monotonic()
-    proc = subprocess.run(argv, env=build_env(run_dir, redis.url), check=False)
+    proc = subprocess.run(argv, env={**build_env(run_dir, redis.url), **env_home}, check=False)
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"bench: {name} failed (exit {proc.returncode}); its log: {run_dir / 'build' / variant}")
@@ -215,6 +266,7 @@ def run_build(name: str, version: str, variant: str, root: Path, redis: LocalRed
     return {"name": name, "variant": variant, "wall_s": round(wall, 1), "configure_s": timings.get("configure_s"),
             "build_s": timings.get("build_s"), **figures(timings),
             "files": {f.name: f.sha256 for f in m.files or ()}, "redis_after": redis.stored(),
+            "home": str(home or first), "home_path_strings": home_strings(run_dir / "out" / variant, home or first),
             "local_cache_bytes": sum(p.stat().st_size for p in (run_dir / "ccache").rglob("*") if p.is_file())}
 
 
@@ -246,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     if any(root.iterdir()) and a.root is not None:
         print(f"bench: {root} is not empty: each build needs fresh dirs", file=sys.stderr)
         return 2
+    skip_home = ("not root: the second home's bind mounts need CAP_SYS_ADMIN" if os.geteuid() != 0 else
+                 f"--root {root} is outside ORTWASM_HOME" if not root.resolve().is_relative_to(
+                     paths.ortwasm_home().resolve()) else None)
     free = shutil.disk_usage(root).free
     if free < MIN_FREE_GIB * GIB:
         print(f"bench: {free / GIB:.0f} GiB free under {root}; three builds need about {MIN_FREE_GIB}",
@@ -257,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             runs = [run_build("cold", version, a.variant, root, redis, a.jobs),
                     run_build("warm-remote", version, a.variant, root, redis, a.jobs),
                     run_build("other-memfs", version, other, root, redis, a.jobs)]
+            if skip_home is None:
+                runs.append(run_build("other-home", version, a.variant, root, redis, a.jobs, home=root / "home2"))
     finally:
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -264,13 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         print(f"{r['name']:<12} {r['variant']:<14} {r['wall_s']:>8} {r['local_hit_rate']!s:>11} "
               f"{r['remote_hit_rate']!s:>12} {r['redis_after']['value_bytes'] / 1e6:>9.1f}")
-    judged = goals(runs[0], runs[1])
+    judged = goals(runs[0], runs[1], runs[3] if len(runs) > 3 else None)
     print(json.dumps(judged, indent=2))
     write_results(BENCH, version, {
         "what": "one variant cold (empty local cache A, empty Redis remote), again in a fresh build dir with an empty "
                 "local cache B and the same remote, then the other MEMFS setting with an empty local cache C",
         "remote": "redis-server on 127.0.0.1 (Debian's package; no persistence), started by the bench",
-        "redis_empty": empty, "runs": runs, "goals": judged,
+        "redis_empty": empty, "runs": runs, "goals": judged, "other_home_skipped": skip_home,
         "timeouts_ms": {"connect": ccache.CONNECT_TIMEOUT_MS, "operation": ccache.OPERATION_TIMEOUT_MS},
         "machine": machine_info(jobs=a.jobs)}, results_dir=a.results_dir)
     return 0

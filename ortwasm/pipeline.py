@@ -9,6 +9,7 @@ with ``wait=False``, refuses naming the holder).
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import time
@@ -41,18 +42,39 @@ class VariantResult:
     ccache: dict[str, int] = field(default_factory=dict)
 
 
+def ccache_base_dir(toolchain: Toolchain, opts: BuildOptions) -> Path:
+    """ccache's base_dir: the deepest directory holding the build dir, the dependency dir and emscripten's cache.
+
+    Why that one: ccache rewrites every absolute path under base_dir into one relative to the compile's directory,
+    in the hash and in the command it runs, so the ``__FILE__`` strings of ORT, of its dependencies (protobuf,
+    abseil, onnx: about 50 in a wasm) and the sysroot's come out relative.  Two ``ORTWASM_HOME`` paths with the
+    same layout then give the same objects, cache keys and sha256s; with the build dir alone, the dependencies'
+    paths stayed absolute, and a home of another length shifted the wasm's data section and missed every cache
+    entry of another machine.  A dir that shares nothing but the root with the others (an emsdk's cache, a
+    ``--build-dir`` on another tree) is left out, and stays absolute: rewriting the whole file system would put
+    ``../../..`` chains of the machine's layout in the binary instead."""
+    base = opts.build_dir.resolve()
+    more = [*([opts.deps_dir] if opts.deps_dir else []), *([Path(toolchain.env["EM_CACHE"])]
+                                                           if "EM_CACHE" in toolchain.env else [])]
+    for d in more:
+        common = Path(os.path.commonpath([base, d.resolve()]))
+        if common != Path(common.anchor):
+            base = common
+    return base
+
+
 def build_env(toolchain: Toolchain, opts: BuildOptions) -> dict[str, str]:
     """ccache through EM_COMPILER_WRAPPER (absolute path, or emcc's os.execv fails), with a fixed cache dir.
 
-    CCACHE_BASEDIR is the build dir, so per-variant dirs and the unpatched baseline
-    (another build dir with the same layout) share objects, and so does another machine's build dir through the
-    remote storage (``opts.ccache_remote``, passed in the environment: the runner echoes and logs argv only).
+    CCACHE_BASEDIR (``ccache_base_dir``) makes per-variant dirs, the unpatched baseline (another build dir with the
+    same layout) and another machine's home share objects, the last through the remote storage
+    (``opts.ccache_remote``, passed in the environment: the runner echoes and logs argv only).
     """
     env = dict(toolchain.env)
     wrapper = "/usr/bin/ccache" if toolchain.exec_env.is_chroot else shutil.which("ccache")
     if opts.use_ccache and wrapper and toolchain.exec_env.host_path(wrapper).exists():
         env.update({"EM_COMPILER_WRAPPER": wrapper, "CCACHE_DIR": str(paths.ccache_dir()),
-                    "CCACHE_BASEDIR": str(opts.build_dir.resolve()), "CCACHE_MAXSIZE": "20G"})
+                    "CCACHE_BASEDIR": str(ccache_base_dir(toolchain, opts)), "CCACHE_MAXSIZE": "20G"})
         if opts.ccache_remote is not None:
             env.update(opts.ccache_remote.env())
     return env

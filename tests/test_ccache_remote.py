@@ -183,9 +183,9 @@ def fake_chroot_toolchain(tmp_path: Path) -> Toolchain:
     return Toolchain("chroot", "/usr/bin/emcc", "3.1.69", ExecEnv(root=root), {})
 
 
-def options(tmp_path: Path, r: ccache.Remote | None, **kw: object) -> BuildOptions:
+def options(tmp_path: Path, r: ccache.Remote | None, deps_dir: Path | None = None, **kw: object) -> BuildOptions:
     return BuildOptions(ort_source=tmp_path / "ort", build_dir=tmp_path / "build", out_dir=tmp_path / "out",
-                        deps_dir=None, ccache_remote=r, **kw)  # type: ignore[arg-type]
+                        deps_dir=deps_dir, ccache_remote=r, **kw)  # type: ignore[arg-type]
 
 
 def test_an_unreachable_remote_is_one_warning_and_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -206,6 +206,40 @@ def test_an_unreachable_remote_is_one_warning_and_left_out(tmp_path: Path, capsy
     assert env["EM_COMPILER_WRAPPER"] == "/usr/bin/ccache" and "CCACHE_REMOTE_STORAGE" not in env
     assert pipeline.remote_for_build(options(tmp_path, r, use_ccache=False), tc).ccache_remote is None
     assert "not used (--no-ccache)" in capsys.readouterr().err
+
+
+def test_base_dir_covers_the_dependencies_and_the_sysroot(tmp_path: Path) -> None:
+    """Issue #27 item 4: the dependencies' and emscripten cache's paths must come out relative too, or the home's
+    path sits in the wasm (about 50 ``__FILE__`` strings) and in every cache key."""
+    home = tmp_path / "home"
+    plain = fake_chroot_toolchain(tmp_path)
+    tc = replace(plain, env={"EM_CACHE": str(home / "emscripten" / "cache")})
+    opts = replace(options(tmp_path, None), build_dir=home / "build", deps_dir=home / "sources" / "deps-1.21.0")
+    assert pipeline.ccache_base_dir(tc, opts) == home
+    assert pipeline.build_env(tc, opts)["CCACHE_BASEDIR"] == str(home)
+    assert pipeline.ccache_base_dir(plain, replace(opts, deps_dir=None)) == home / "build"
+    # an emsdk's cache elsewhere stays absolute; the dependencies still come out relative
+    emsdk = replace(tc, env={"EM_CACHE": "/nonexistent-emsdk/upstream/emscripten/cache"})
+    assert pipeline.ccache_base_dir(emsdk, opts) == home
+    # nothing in common but the root: the build dir alone, never "/"
+    elsewhere = replace(opts, build_dir=Path("/nonexistent-ortwasm-build"))
+    assert pipeline.ccache_base_dir(tc, elsewhere) == Path("/nonexistent-ortwasm-build")
+
+
+def test_a_second_home_borrows_the_first_at_its_own_path(tmp_path: Path) -> None:
+    first, second = tmp_path / "home", tmp_path / "runs" / "home2"
+    for d in ("sources/deps-1.21.0", "trixie/usr", "node/bin", "emscripten/cache"):
+        (first / d).mkdir(parents=True)
+    (first / "emscripten" / "emscripten_config").write_text(f"CACHE = '{first}/emscripten/cache'\n")
+    (first / "toolchain-kind").write_text("chroot\n")
+    binds, wrapper = bench.second_home(first, second)
+    assert binds == [(first / n, second / n) for n in ("sources", "trixie", "node")]
+    assert (second / "emscripten" / "emscripten_config").read_text() == (first / "emscripten" / "emscripten_config"
+                                                                          ).read_text()  # a copy: the build rewrites it
+    assert (second / "toolchain-kind").read_text() == "chroot\n" and not (second / "sources").exists()
+    assert wrapper[:4] == ["unshare", "--mount", "--propagation", "private"]
+    assert f'mount --bind "{first / "sources"}" "{second / "sources"}"' in wrapper[6]
+    assert wrapper[6].endswith('exec "$@"')
 
 
 def test_chroot_binds_show_a_socket_or_refuse(tmp_path: Path) -> None:
@@ -337,6 +371,14 @@ def test_bench_pure_parts(tmp_path: Path) -> None:
     assert bench.goals(cold, warm) == {"warm_over_cold_wall": 0.2, "warm_wall_at_most_25pct": True,
                                        "warm_remote_hit_rate": 0.9944, "remote_hits_at_least_98pct": True,
                                        "artifacts_identical": True}
+    elsewhere = {**warm, "files": {"a": "2"}}
+    judged = bench.goals(cold, warm, elsewhere)
+    assert judged["artifacts_identical_across_homes"] is False and judged["other_home_remote_hit_rate"] == 0.9944
+    out = tmp_path / "pair"
+    out.mkdir()
+    (out / "x.wasm").write_bytes(b"..//var/cache/ortwasm/sources/a.h\0/var/cache/ortwasm/b")
+    (out / "manifest.json").write_text("/var/cache/ortwasm")  # not a pair file
+    assert bench.home_strings(out, Path("/var/cache/ortwasm")) == 2
     with pytest.raises(SystemExit) as done:
         bench.main(["--help"])
     assert done.value.code == 0
@@ -392,14 +434,21 @@ def toolchain_with_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> To
     return find_toolchain()
 
 
-def write_project(build_dir: Path, tc: Toolchain, kill: tuple[int, int] | None = None, n: int = N_FILES) -> list[Path]:
+def write_project(build_dir: Path, tc: Toolchain, kill: tuple[int, int] | None = None, n: int = N_FILES,
+                  deps: Path | None = None) -> list[Path]:
     """``n`` small C and C++ sources under build_dir/src (as a build dir holds ORT's copy) and a build.ninja that
     compiles them by absolute path, like CMake's; ``kill`` (pid, after) makes the step after ``after`` objects
-    SIGKILL that process: the server dies mid-build, from inside the build."""
+    SIGKILL that process: the server dies mid-build, from inside the build.  ``deps``: a header there, outside
+    the build dir (as the home's dependency dir), whose ``__FILE__`` every C file keeps."""
     src, objs = build_dir / "src", []
     src.mkdir(parents=True)
     emcc, empp = tc.emcc, str(Path(tc.emcc).with_name("em++"))
-    lines = [f"rule cc\n  command = {emcc} -O2 -c $in -o $out\n",
+    inc = ""
+    if deps is not None:
+        (deps / "include").mkdir(parents=True)
+        (deps / "include" / "dep.h").write_text("static inline const char *dep_file(void) { return __FILE__; }\n")
+        inc = f" -I{deps}/include"
+    lines = [f"rule cc\n  command = {emcc} -O2{inc} -c $in -o $out\n",
              f"rule cxx\n  command = {empp} -O2 -std=c++17 -c $in -o $out\n"]
     if kill:
         lines.append(f"rule kill\n  command = kill -KILL {kill[0]} && touch $out\n")
@@ -413,7 +462,8 @@ def write_project(build_dir: Path, tc: Toolchain, kill: tuple[int, int] | None =
                          f"  return std::string(__FILE__) + std::to_string(v.empty() ? {i} : v.back());\n}}\n")
         else:
             f = src / f"f{i}.c"
-            f.write_text(f"#include <string.h>\nstatic const char *where_{i}(void) {{ return __FILE__; }}\n"
+            dep = f"#include \"dep.h\"\nconst char *dep_{i}(void) {{ return dep_file(); }}\n" if deps else ""
+            f.write_text(f"#include <string.h>\n{dep}static const char *where_{i}(void) {{ return __FILE__; }}\n"
                          f"int work_{i}(int n) {{\n  int acc = {i};\n"
                          f"  for (int k = 0; k < n; ++k) acc = acc * 31 + (k ^ {i});\n"
                          f"  return acc + (int)strlen(where_{i}());\n}}\n")
@@ -470,12 +520,14 @@ def test_stats_keys_of_every_ccache(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_round_trip_through_the_remote(redis: LocalRedis, trixie: None, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two machines whose homes (build dir and dependency dir) sit at paths of different lengths: the second
+    gets every object from the first's entries, byte for byte (no home path in an object or a cache key)."""
     r = redis.remote()
     # machine 1: local cache A, empty remote
     tc = toolchain_with_cache(tmp_path / "cache-a", monkeypatch)
     assert pipeline.remote_for_build(options(tmp_path, r), tc).ccache_remote == r  # it answers
-    a = options(tmp_path / "a", r)
-    objs_a = write_project(a.build_dir, tc)
+    a = options(tmp_path / "a", r, deps_dir=tmp_path / "a" / "sources" / "deps")
+    objs_a = write_project(a.build_dir, tc, deps=a.deps_dir)
     _, da, _ = compile_project(a, tc, "machine-a")
     ua = ccache.Usage.of(da)
     assert (ua.misses, ua.remote_misses, ua.remote_hits, ua.remote_failures) == (N_FILES, N_FILES, 0, 0), da
@@ -483,12 +535,14 @@ def test_round_trip_through_the_remote(redis: LocalRedis, trixie: None, tmp_path
     assert stored["keys"] >= N_FILES and stored["value_bytes"] > 0
     # machine 2: another build dir, an empty local cache B, the same remote
     tc = toolchain_with_cache(tmp_path / "cache-b", monkeypatch)
-    b = options(tmp_path / "b", r)
-    objs_b = write_project(b.build_dir, tc)
+    b = options(tmp_path / "machine-b", r, deps_dir=tmp_path / "machine-b" / "sources" / "deps")
+    objs_b = write_project(b.build_dir, tc, deps=b.deps_dir)
     runner, db, _ = compile_project(b, tc, "machine-b")
     ub = ccache.Usage.of(db)
     assert (ub.hits, ub.local_hits, ub.remote_hits, ub.remote_lookups, ub.misses) == (N_FILES, 0, N_FILES, N_FILES, 0)
     assert [o.read_bytes() for o in objs_b] == [o.read_bytes() for o in objs_a]
+    assert not any(str(tmp_path).encode() in o.read_bytes() for o in objs_a)
+    assert b"../sources/deps/include/dep.h" in objs_a[0].read_bytes()
     # a hit does not change an object: a cold compile in B (an empty cache C, no remote) gives the same bytes
     tc = toolchain_with_cache(tmp_path / "cache-c", monkeypatch)
     shutil.rmtree(b.build_dir / "obj")

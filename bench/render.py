@@ -433,17 +433,22 @@ def r_remote_cache(d: dict[str, Any]) -> list[str]:
     def pct(v: Any) -> str:
         return f"{v:.1%}" if isinstance(v, int | float) else "-"
 
-    out = table(["build", "variant", "wall s", "build s", "hits", "local hits", "remote hits", "remote failures",
-                 "Redis value bytes after", "wasm sha256"],
-                [[r.get("name"), r.get("variant"), r.get("wall_s"), r.get("build_s"), pct(r.get("hit_rate")),
-                  pct(r.get("local_hit_rate")), pct(r.get("remote_hit_rate")), r.get("remote_failures"),
-                  (r.get("redis_after") or {}).get("value_bytes"),
-                  _sha((r.get("files") or {}).get("ort-wasm-simd-threaded.wasm"))] for r in d.get("runs") or []])
+    out = table(["build", "variant", "ORTWASM_HOME", "wall s", "build s", "hits", "local hits", "remote hits",
+                 "remote failures", "Redis value bytes after", "home path in the pair", "wasm sha256"],
+                [[r.get("name"), r.get("variant"), r.get("home"), r.get("wall_s"), r.get("build_s"),
+                  pct(r.get("hit_rate")), pct(r.get("local_hit_rate")), pct(r.get("remote_hit_rate")),
+                  r.get("remote_failures"), (r.get("redis_after") or {}).get("value_bytes"),
+                  r.get("home_path_strings"), _sha((r.get("files") or {}).get("ort-wasm-simd-threaded.wasm"))]
+                 for r in d.get("runs") or []])
     g = d.get("goals") or {}
+    homes = (f" The second home's build: remote hit rate {pct(g.get('other_home_remote_hit_rate'))}, artifacts "
+             f"sha256-identical to the cold build's: {_cell(g.get('artifacts_identical_across_homes'))}."
+             if "artifacts_identical_across_homes" in g else
+             f" No second home was built: {d.get('other_home_skipped') or 'an older run'}.")
     return [*out, f"Warm-remote over cold wall time: **{_cell(g.get('warm_over_cold_wall'))}** "
                   f"(goal <= 0.25: {_cell(g.get('warm_wall_at_most_25pct'))}); its remote hit rate "
                   f"{pct(g.get('warm_remote_hit_rate'))} (goal >= 98 %: {_cell(g.get('remote_hits_at_least_98pct'))}); "
-                  f"artifacts sha256-identical to the cold build's: {_cell(g.get('artifacts_identical'))}.", ""]
+                  f"artifacts sha256-identical to the cold build's: {_cell(g.get('artifacts_identical'))}.{homes}", ""]
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {

@@ -47,8 +47,9 @@ def sources_dir() -> Path:
 
 
 def build_root() -> Path:
-    """Build trees live outside the checkout: a fresh clone (CI) then finds them warm, and their absolute
-    paths, which end up in compiler command lines, are the same on every machine."""
+    """Build trees live outside the checkout: a fresh clone (CI) then finds them warm, and their paths relative
+    to the dependencies (ccache's base_dir, pipeline.ccache_base_dir), which end up in compiler command lines and
+    ``__FILE__`` strings, are the same on every machine with the same layout."""
     return ortwasm_home() / "build"
 
 

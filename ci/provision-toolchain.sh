@@ -68,16 +68,44 @@ CHROOT_PKGS=emscripten,nodejs,python3,ninja-build,cmake,git,ca-certificates,prot
 if [[ "$SUITE" == "sid" ]]; then
   # Always a chroot, on any host, and never the default: toolchain-kind keeps describing the trixie provider.
   # sid's emscripten ships no prebuilt library cache; ortwasm gives it a writable one in emscripten-sid.
+  # The WebGPU (.asyncify/.jspi) builds run Python inside the chroot: Dawn's code generator needs jinja2 and
+  # markupsafe (run by Dawn's CMake with the chroot's python3), and ORT's tools/ci_build/reduce_op_kernels.py
+  # needs flatbuffers (sid's 23.5.26 is the release ORT's ort_flatbuffers_py was generated with).
+  SID_PKGS="$CHROOT_PKGS,python3-jinja2,python3-markupsafe,python3-flatbuffers"
   if [[ ! -x "$ROOT/usr/bin/emcc" ]]; then
     log "debootstrap sid into $ROOT from $MIRROR (emscripten 6.0.x; about 4 min, 1.6 GB)"
     rm -rf "$ROOT.partial"
-    debootstrap --variant=minbase --include="$CHROOT_PKGS" sid "$ROOT.partial" "$MIRROR" \
+    debootstrap --variant=minbase --include="$SID_PKGS" sid "$ROOT.partial" "$MIRROR" \
       > "$ORTWASM_HOME/debootstrap-sid.log" 2>&1 || { tail -n 20 "$ORTWASM_HOME/debootstrap-sid.log"; exit 1; }
     mv "$ROOT.partial" "$ROOT"
   else
     log "sid already provisioned at $ROOT (emscripten $(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f '${Version}' emscripten 2>/dev/null || echo '?'))"
   fi
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  # A chroot provisioned before a package joined the list gets it now (apt inside the chroot, from sid's archive).
+  missing=()
+  for pkg in ${SID_PKGS//,/ }; do
+    [[ "$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f '${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] \
+      || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "apt-get install ${missing[*]} into $ROOT"
+    # A private mount namespace, as ortwasm's own chroot commands use: /proc and /dev for the maintainer
+    # scripts, unmounted when the command ends.
+    in_sid() {
+      unshare --mount --propagation private sh -c \
+        'root=$1; shift; mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+         exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+           DEBIAN_FRONTEND=noninteractive "$@"' sh "$ROOT" "$@"
+    }
+    # First from the package lists the debootstrap left (a snapshot mirror serves nothing newer, and apt-get update
+    # refuses its expired Release file); when sid's pool has dropped those versions, refresh the lists and retry.
+    { in_sid apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+      || { in_sid apt-get update -qq && in_sid apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; } \
+      > "$ORTWASM_HOME/apt-sid.log" 2>&1 || { tail -n 20 "$ORTWASM_HOME/apt-sid.log"; exit 1; }
+  fi
+  chroot "$ROOT" /usr/bin/python3 -c 'import jinja2, markupsafe, flatbuffers' \
+    || { echo "provision-toolchain.sh: python3 in $ROOT cannot import jinja2, markupsafe and flatbuffers" >&2; exit 1; }
   mkdir -p "$ORTWASM_HOME/emscripten-sid"
 elif [[ "$codename" == "trixie" || "$codename" == "forky" ]]; then
   log "native $codename: installing emscripten and build tools from the system archive"

@@ -205,15 +205,18 @@ def recipe(tmp_path: Path, body: str) -> Path:
     return root
 
 
-def test_ort_130_refuses_sid_naming_proven_and_how_to_get_it() -> None:
-    """Today's data: 1.30.0 is proven with 3.1.69 only, so sid's 6.0.5 is refused unless allowed."""
-    assert proven_toolchains("1.30.0") == ("3.1.69",)
+def test_ort_130_takes_both_debian_toolchains_and_refuses_another() -> None:
+    """Today's data: 1.30.0 is proven with trixie's 3.1.69 and sid's 6.0.5; another release is refused unless
+    allowed, naming both and how to get them."""
+    assert proven_toolchains("1.30.0") == ("3.1.69", "6.0.5")
+    check_proven(tc("6.0.5", "sid"), "1.30.0")
+    check_proven(tc("3.1.69", "trixie"), "1.30.0")
     with pytest.raises(ToolchainError) as err:
-        check_proven(tc("6.0.5", "sid"), "1.30.0")
-    assert "emscripten 6.0.5 (Debian sid provider" in err.value.message and "proven: 3.1.69" in err.value.message
+        check_proven(tc("6.0.6", "sid"), "1.30.0")
+    assert "emscripten 6.0.6 (Debian sid provider" in err.value.message
+    assert "proven: 3.1.69, 6.0.5" in err.value.message
     hint = err.value.hint
-    assert "`bash ci/provision-toolchain.sh` then ORTWASM_TOOLCHAIN=trixie (Debian trixie ships 3.1.69)" in hint
-    assert "emsdk install 3.1.69" in hint and "--allow-unproven-toolchain" in hint
+    assert "ORTWASM_TOOLCHAIN=trixie (Debian trixie ships 3.1.69)" in hint and "--allow-unproven-toolchain" in hint
 
 
 def test_refusal_quotes_the_recipe_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -163,7 +163,7 @@ def ort_dawn_patches(ort_tree: Path) -> list[str]:
 
     Why parse and not list them here: the order is a fact of the ORT version (1.30 applies six), and the patch
     files alone do not give it.  Every ``&&`` step must be one ortwasm knows: a ``patch`` of
-    ``patches/dawn/<name>.patch`` with exactly ORT's flags, or the ``rm -rf <SOURCE_DIR>/test`` the export's
+    ``cmake/patches/dawn/*.patch`` file with exactly ORT's flags, or the ``rm -rf <SOURCE_DIR>/test`` the export's
     exclusion already does.  Anything else (other flags, a new kind of step) is refused: a tree made without it
     would not be the tree ORT builds.
     """

@@ -92,7 +92,10 @@ RESULTS: dict[str, tuple[str, str]] = {
         "ORTWASM_ARTIFACTS_1_30_0=/var/cache/ortwasm/out-1.30.0-sid python -m bench.load --ort-version 1.30.0 "
         "--name current --section emscripten-6.0.5 --floor --threads 2 --mem-guard --timeout-s 1800 --runs "
         "ours:wasm32-memfs:gather_2g5_one:path,ours:wasm32-memfs:far_offset:path,"
-        "ours:wasm32-memfs:gather_2g5_one:bytes,ours:wasm32-memfs:mlp_3g_split:path"),
+        "ours:wasm32-memfs:gather_2g5_one:bytes,ours:wasm32-memfs:mlp_3g_split:path,ours:wasm64-memfs:big_gather:path,"
+        "ours:wasm64-memfs:mlp_5g_split:path,ours:wasm64-memfs:gather_2g5_one:path,ours:wasm64-memfs:far_offset:path,"
+        "ours:wasm64-memfs:big_gather:bytes,official:wasm32-memfs:gather_2g5_one:path,"
+        "official:wasm64-memfs:big_gather:path"),
     "load-current-chromium-1.30.0.json": (
         "ORT 1.30.0 in headless Chromium, official onnxruntime-web 1.30.0 beside ours in one run: renderer VmHWM "
         "on the same cases, from URLs",

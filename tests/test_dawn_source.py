@@ -35,9 +35,8 @@ from ortwasm.fetch.dawn import (
     read_dawn_stamp,
 )
 from ortwasm.recipe import require_recipe
+from tests.harness.gitrepo import GIT_ENV, git, make_repo
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"}
 TAG = "v20990101.000000"
 URL = f"https://github.com/google/dawn/archive/refs/tags/{TAG}.zip"
 WEBGPU_CPP = "third_party/emdawnwebgpu/pkg/webgpu/src/webgpu.cpp"
@@ -110,27 +109,10 @@ def patch_command(names: list[str], extra_step: str = "") -> str:
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
-                          env={**os.environ, **GIT_ENV})
-    return proc.stdout.strip()
-
-
 def make_dawn(path: Path, tag: str = TAG) -> str:
-    """A Dawn-shaped checkout with ``tag`` on its first commit, and a later commit a prepare must not see."""
-    path.mkdir(parents=True)
-    git(path, "init", "-q")
-    for rel, text in DAWN_FILES.items():
-        (path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (path / rel).write_text(text)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "pin")
-    commit = git(path, "rev-parse", "HEAD")
-    if tag:
-        git(path, "tag", tag)
-    (path / WEBGPU_CPP).write_text("// after the tag\n")
-    git(path, "commit", "-q", "-am", "later")
-    return commit
+    """A Dawn-shaped checkout with ``tag`` on its first commit, and a later commit (webgpu.cpp rewritten, which
+    ORT's patches would not apply to) a prepare must not see."""
+    return make_repo(path, DAWN_FILES, tag, later={WEBGPU_CPP: "// after the tag\n"})
 
 
 def make_ort(path: Path, patches: dict[str, str] | None = None, order: list[str] | None = None,

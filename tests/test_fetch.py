@@ -23,9 +23,7 @@ from ortwasm.errors import DependencyError, SourceError, UsageError
 from ortwasm.fetch import sources as fetch
 from ortwasm.fetch.sources import ORT_STAMP, GitRef, GitSources, exclude_pathspecs, fetch_sources, missing_blobs
 from ortwasm.recipe import load_recipe
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"}
+from tests.harness.gitrepo import git, make_repo
 
 WIDGET_PATCH = """--- a/CMakeLists.txt
 +++ b/CMakeLists.txt
@@ -40,30 +38,6 @@ BAD_PATCH = """--- a/CMakeLists.txt
 -project(something_else)
 +project(never_applies)
 """
-
-
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
-                          env={**os.environ, **GIT_ENV})
-    return proc.stdout.strip()
-
-
-def make_repo(path: Path, files: dict[str, str], tag: str = "") -> str:
-    """A checkout at ``path`` with one commit of ``files`` (tagged), then one more commit the fetch must not see."""
-    path.mkdir(parents=True)
-    git(path, "init", "-q")
-    for rel, text in files.items():
-        (path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (path / rel).write_text(text)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "pin")
-    commit = git(path, "rev-parse", "HEAD")
-    if tag:
-        git(path, "tag", tag)
-    (path / "AFTER_THE_PIN").write_text("not part of the pin\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "later")
-    return commit
 
 
 def drop_blob(repo: Path, commit: str, rel: str) -> None:

@@ -234,6 +234,21 @@ def goals(cold: dict[str, Any], warm: dict[str, Any], other_home: dict[str, Any]
     return judged
 
 
+class BuildFailed(Exception):
+    """A bench build that failed: the runs before it are still written, and the root is kept for its log."""
+
+    def __init__(self, name: str, variant: str, code: int, log: Path) -> None:
+        super().__init__(f"bench: {name} failed (exit {code}); its log: {log}")
+        self.record = {"name": name, "variant": variant, "exit": code, "log": str(log)}
+
+
+def mounted_under(root: Path) -> list[str]:
+    """Mount points under ``root`` in this process's view: never delete a tree that still shows another one."""
+    prefix = str(root.resolve()).rstrip("/") + "/"
+    points = (line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    return [m for m in points if m.startswith(prefix)]
+
+
 def home_strings(out: Path, home: Path) -> int:
     """How often the home's path occurs in a pair: each occurrence ties the sha256 to where the home is."""
     needle = str(home).encode()
@@ -260,7 +275,7 @@ def run_build(name: str, version: str, variant: str, root: Path, redis: LocalRed
     proc = subprocess.run(argv, env={**build_env(run_dir, redis.url), **env_home}, check=False)
     wall = time.monotonic() - started
     if proc.returncode != 0:
-        raise SystemExit(f"bench: {name} failed (exit {proc.returncode}); its log: {run_dir / 'build' / variant}")
+        raise BuildFailed(name, variant, proc.returncode, run_dir / "build" / variant / "build.log")
     m = Manifest.read(run_dir / "out" / variant / "manifest.json")
     timings = dict(m.timings or {})
     return {"name": name, "variant": variant, "wall_s": round(wall, 1), "configure_s": timings.get("configure_s"),
@@ -306,31 +321,43 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {free / GIB:.0f} GiB free under {root}; three builds need about {MIN_FREE_GIB}",
               file=sys.stderr)
         return 2
+    plan: list[tuple[str, str, Path | None]] = [("cold", a.variant, None), ("warm-remote", a.variant, None),
+                                                ("other-memfs", other, None)]
+    if skip_home is None:
+        plan.append(("other-home", a.variant, root / "home2"))
+    runs: list[dict[str, Any]] = []
+    failed: dict[str, Any] | None = None
     try:
         with LocalRedis(root / "redis") as redis:
             empty = redis.stored()
-            runs = [run_build("cold", version, a.variant, root, redis, a.jobs),
-                    run_build("warm-remote", version, a.variant, root, redis, a.jobs),
-                    run_build("other-memfs", version, other, root, redis, a.jobs)]
-            if skip_home is None:
-                runs.append(run_build("other-home", version, a.variant, root, redis, a.jobs, home=root / "home2"))
+            try:
+                for name, variant, home in plan:
+                    runs.append(run_build(name, version, variant, root, redis, a.jobs, home=home))
+            except BuildFailed as e:
+                print(e, file=sys.stderr)
+                failed = e.record
     finally:
-        if not a.keep:
+        if a.keep or failed is not None or mounted_under(root):
+            print(f"bench: kept {root} (its build dirs and logs)", file=sys.stderr)
+        else:
             shutil.rmtree(root, ignore_errors=True)
     print(f"\n{'build':<12} {'variant':<14} {'wall s':>8} {'local hits':>11} {'remote hits':>12} {'redis MB':>9}")
     for r in runs:
         print(f"{r['name']:<12} {r['variant']:<14} {r['wall_s']:>8} {r['local_hit_rate']!s:>11} "
               f"{r['remote_hit_rate']!s:>12} {r['redis_after']['value_bytes'] / 1e6:>9.1f}")
-    judged = goals(runs[0], runs[1], runs[3] if len(runs) > 3 else None)
+    by_name = {r["name"]: r for r in runs}
+    judged = (goals(by_name["cold"], by_name["warm-remote"], by_name.get("other-home"))
+              if "cold" in by_name and "warm-remote" in by_name else {})
     print(json.dumps(judged, indent=2))
     write_results(BENCH, version, {
         "what": "one variant cold (empty local cache A, empty Redis remote), again in a fresh build dir with an empty "
-                "local cache B and the same remote, then the other MEMFS setting with an empty local cache C",
+                "local cache B and the same remote, then the other MEMFS setting with an empty local cache C, then "
+                "the variant under a second ORTWASM_HOME at another path with an empty local cache D",
         "remote": "redis-server on 127.0.0.1 (Debian's package; no persistence), started by the bench",
-        "redis_empty": empty, "runs": runs, "goals": judged, "other_home_skipped": skip_home,
+        "redis_empty": empty, "runs": runs, "goals": judged, "other_home_skipped": skip_home, "failed": failed,
         "timeouts_ms": {"connect": ccache.CONNECT_TIMEOUT_MS, "operation": ccache.OPERATION_TIMEOUT_MS},
         "machine": machine_info(jobs=a.jobs)}, results_dir=a.results_dir)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -448,6 +448,9 @@ def r_remote_cache(d: dict[str, Any]) -> list[str]:
              f"sha256-identical to the cold build's: {_cell(g.get('artifacts_identical_across_homes'))}."
              if "artifacts_identical_across_homes" in g else
              f" No second home was built: {d.get('other_home_skipped') or 'an older run'}.")
+    failed = d.get("failed")
+    if failed:
+        homes += f" **The `{failed['name']}` build failed** (exit {failed['exit']}); the runs before it are above."
     return [*out, f"Warm-remote over cold wall time: **{_cell(g.get('warm_over_cold_wall'))}** "
                   f"(goal <= 0.25: {_cell(g.get('warm_wall_at_most_25pct'))}); its remote hit rate "
                   f"{pct(g.get('warm_remote_hit_rate'))} (goal >= 98 %: {_cell(g.get('remote_hits_at_least_98pct'))}); "

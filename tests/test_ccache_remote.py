@@ -379,6 +379,10 @@ def test_bench_pure_parts(tmp_path: Path) -> None:
     (out / "x.wasm").write_bytes(b"..//var/cache/ortwasm/sources/a.h\0/var/cache/ortwasm/b")
     (out / "manifest.json").write_text("/var/cache/ortwasm")  # not a pair file
     assert bench.home_strings(out, Path("/var/cache/ortwasm")) == 2
+    assert bench.mounted_under(tmp_path) == [] and "/proc" in bench.mounted_under(Path("/"))
+    failed = bench.BuildFailed("other-home", "wasm32-memfs", 7, tmp_path / "build.log")
+    assert failed.record == {"name": "other-home", "variant": "wasm32-memfs", "exit": 7,
+                             "log": str(tmp_path / "build.log")} and "other-home failed (exit 7)" in str(failed)
     with pytest.raises(SystemExit) as done:
         bench.main(["--help"])
     assert done.value.code == 0

@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                      paths.ortwasm_home().resolve()) else None)
     free = shutil.disk_usage(root).free
     if free < MIN_FREE_GIB * GIB:
-        print(f"bench: {free / GIB:.0f} GiB free under {root}; three builds need about {MIN_FREE_GIB}",
+        print(f"bench: {free / GIB:.0f} GiB free under {root}; the four builds need about {MIN_FREE_GIB}",
               file=sys.stderr)
         return 2
     plan: list[tuple[str, str, Path | None]] = [("cold", a.variant, None), ("warm-remote", a.variant, None),

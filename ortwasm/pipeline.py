@@ -54,8 +54,9 @@ def ccache_base_dir(toolchain: Toolchain, opts: BuildOptions) -> Path:
     ``--build-dir`` on another tree) is left out, and stays absolute: rewriting the whole file system would put
     ``../../..`` chains of the machine's layout in the binary instead."""
     base = opts.build_dir.resolve()
-    more = [*([opts.deps_dir] if opts.deps_dir else []), *([Path(toolchain.env["EM_CACHE"])]
-                                                           if "EM_CACHE" in toolchain.env else [])]
+    more = [opts.deps_dir] if opts.deps_dir else []
+    if "EM_CACHE" in toolchain.env:
+        more.append(Path(toolchain.env["EM_CACHE"]))
     for d in more:
         common = Path(os.path.commonpath([base, d.resolve()]))
         if common != Path(common.anchor):

@@ -38,7 +38,7 @@ from pathlib import Path
 from .. import lock, log, paths
 from ..digest import sha256_file
 from ..errors import DependencyError, SourceError
-from .sources import git_dir_of, git_export, missing_blobs
+from .sources import git_dir_of, git_export, missing_blobs, rev_parse
 
 STAMP = ".ortwasm-dawn.json"
 STAMP_FORMAT = 1
@@ -60,7 +60,6 @@ KEY_FILES = ("CMakeLists.txt", "src/emdawnwebgpu/CMakeLists.txt",
 # keeps the ``.orig`` files fuzz would leave out of the tree.
 PATCH_ARGV = ("patch", "--binary", "--ignore-whitespace", "-p1")
 PATCH_EXTRA = ("-N", "--no-backup-if-mismatch")
-GIT_TIMEOUT = 3600
 
 
 def _say(msg: str) -> None:
@@ -307,17 +306,6 @@ class DawnTree:
 # --- inputs ---------------------------------------------------------------------------------------------------
 
 
-def _git_env() -> dict[str, str]:
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "LC_ALL": "C"}
-
-
-def _rev_parse(git_dir: Path, spec: str) -> str | None:
-    proc = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                           spec], capture_output=True, text=True, env=_git_env(), timeout=GIT_TIMEOUT, check=False)
-    out = proc.stdout.strip()
-    return out if proc.returncode == 0 and out else None
-
-
 def _hashes(path: Path) -> tuple[str, str]:
     sha1, sha256 = hashlib.sha1(usedforsecurity=False), hashlib.sha256()
     with path.open("rb") as f:
@@ -369,7 +357,7 @@ def wanted_stamp(source: Path, ort_tree: Path, *, expect_commit: str | None = No
         if git_dir is None:
             raise DependencyError(f"Dawn source {source} is a directory but not a git repository",
                                   _pin_hint(pin) + "; an unpacked tree is not taken (nothing would say its tag)")
-        commit = _rev_parse(git_dir, f"refs/tags/{pin.tag}^{{commit}}")
+        commit = rev_parse(git_dir, f"refs/tags/{pin.tag}^{{commit}}")
         if commit is None:
             raise DependencyError(f"{source} has no tag {pin.tag} (the Dawn ONNX Runtime pins in {DEPS_TXT})",
                                   f"fetch it: `git --git-dir={git_dir} fetch https://github.com/google/dawn tag "
@@ -378,7 +366,7 @@ def wanted_stamp(source: Path, ort_tree: Path, *, expect_commit: str | None = No
             raise DependencyError(f"{source}: tag {pin.tag} is commit {commit}, not {expect_commit}",
                                   "that repository's tag is not upstream's (a fork or a moved tag): use a mirror "
                                   f"of google/dawn, or GitHub's release archive {pin.url}")
-        tree = _rev_parse(git_dir, f"refs/tags/{pin.tag}^{{tree}}") or ""
+        tree = rev_parse(git_dir, f"refs/tags/{pin.tag}^{{tree}}") or ""
         kind, sha1, sha256, warning = "git", "", "", ""
         check = (f"tag {pin.tag} of {git_dir}" + (", commit as expected" if expect_commit else "")
                  + "; deps.txt's sha1 is of GitHub's zip, which a git export cannot reproduce")

@@ -111,11 +111,17 @@ def git_dir_of(path: Path) -> Path | None:
     return None
 
 
+def rev_parse(git_dir: Path, spec: str) -> str | None:
+    """The object ``spec`` names in ``git_dir`` (``refs/tags/X^{commit}``, ``X^{tree}``), or None if none."""
+    proc = _git(git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", spec)
+    out = proc.stdout.strip()
+    return out if proc.returncode == 0 and out else None
+
+
 def resolve_commit(git_dir: Path, rev: str) -> str | None:
     for spec in (f"refs/tags/{rev}^{{commit}}", f"{rev}^{{commit}}"):
-        proc = _git(git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", spec)
-        if proc.returncode == 0 and proc.stdout.strip():
-            return proc.stdout.strip()
+        if (commit := rev_parse(git_dir, spec)) is not None:
+            return commit
     return None
 
 

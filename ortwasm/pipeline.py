@@ -20,8 +20,11 @@ from . import ccache, lock, log, paths
 from .artifacts import collect as artifacts
 from .checks.report import check_and_report
 from .configure import plan as configure
+from .configure.reduced_ops import reduce_ops
 from .deps.dirs import read_stamp
 from .errors import BuildError, UsageError
+from .fetch.dawn import CMAKE_VAR as DAWN_VAR
+from .fetch.dawn import DAWN_REPO, dawn_cmake_defines, default_dest, read_dawn_pin
 from .js import web
 from .options import ALLOW_UNPROVEN_VERSION, BuildOptions
 from .proc.runner import Runner
@@ -152,8 +155,9 @@ def print_cmake(opts: BuildOptions, variants: list[Variant]) -> None:
     src = opts.build_dir / "src" / f"onnxruntime-{version}"
     fake = PreparedSource(src, version, opts.apply_patches, "", str(opts.ort_source),
                           patchset_version=recipe_version if opts.apply_patches else "")
+    dawn = default_dest(opts.ort_source) if any(v.webgpu for v in variants) else None
     for v in variants:
-        p = configure.plan(opts, v, fake)
+        p = configure.plan(opts, v, fake, dawn=dawn)
         defines = " ".join(shlex.quote(f"-D{k}={val}") for k, val in p.defines.items())
         print(f"# {v.name}\nemcmake cmake -S {p.source_dir} -B {p.build_dir} -G Ninja {defines}\n"
               f"ninja -C {p.build_dir} -j{opts.jobs} {TARGET}\n")
@@ -177,7 +181,8 @@ def _run_locked(opts: BuildOptions, variants: list[Variant], toolchain: Toolchai
     state = f"patch set {source.patchset}" if source.patched else "unpatched"
     log.say(f"source: ONNX Runtime {source.version} at {source.path} "
             f"({state}{', unproven' if source.unproven else ''})")
-    results = [_build_variant(opts, v, toolchain, source) for v in variants]
+    dawn = dawn_for(source) if any(v.webgpu for v in variants) else None
+    results = [_build_variant(opts, v, toolchain, source, dawn) for v in variants]
     if not opts.skip_js:
         with log.group("build onnxruntime-web JS"):
             web.build_js(source, opts.build_dir, opts.out_dir, web.built_glues(opts.out_dir))
@@ -186,13 +191,33 @@ def _run_locked(opts: BuildOptions, variants: list[Variant], toolchain: Toolchai
     return results
 
 
+def dawn_for(source: PreparedSource) -> Path:
+    """The prepared Dawn tree the source's WebGPU pairs compile, checked against the tree's pin and patches before
+    anything is configured (a wrong Dawn fails an hour later, or builds)."""
+    dest = default_dest(source.path)
+    if not dest.is_dir():
+        pin = read_dawn_pin(source.path)
+        raise UsageError(f"the WebGPU pairs of ONNX Runtime {source.version} need Dawn {pin.tag} at {dest}, "
+                         "and it is not there",
+                         f"run `python -m ortwasm fetch-sources --version {source.recipe_version} --git-mirror "
+                         f"dawn=PATH` with PATH a clone of {DAWN_REPO} that has the tag {pin.tag}")
+    return Path(dawn_cmake_defines(dest, source.path)[DAWN_VAR])
+
+
 def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource,
-                      timings: dict[str, float]) -> tuple[configure.ConfigurePlan, Runner, bool]:
-    """Configure when needed; return the plan, the variant's runner and whether configure ran."""
-    p = configure.plan(opts, v, source, toolchain)
-    configure.write_init_cache(p)
+                      timings: dict[str, float], dawn: Path | None = None
+                      ) -> tuple[configure.ConfigurePlan, Runner, bool]:
+    """Configure when needed; return the plan, the variant's runner and whether configure ran.
+
+    A pair whose upstream flags reduce operators gets ORT's reduction first, as build.py runs it before cmake."""
+    p = configure.plan(opts, v, source, toolchain, dawn)
     runner = variant_runner(opts, toolchain, p.build_dir, v.name)
     log.say(f"{v.name}: log {runner.log_path}")
+    ep = configure.ep_flags(v, source.recipe_version)
+    if ep is not None and ep.reduce_config is not None:
+        reduced = reduce_ops(runner, source.path, p.build_dir, ep.reduce_config, type_reduction=ep.type_reduction)
+        timings["reduce_ops_s"] = reduced.seconds
+    configure.write_init_cache(p)
     fingerprint = p.fingerprint(toolchain, source)
     why = configure.needs_configure(p, fingerprint)
     if why:
@@ -207,10 +232,11 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
     return p, runner, why is not None
 
 
-def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource) -> VariantResult:
+def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source: PreparedSource,
+                   dawn: Path | None = None) -> VariantResult:
     with log.group(f"build {v.name}"):
         try:
-            result = _build_variant_steps(opts, v, toolchain, source)
+            result = _build_variant_steps(opts, v, toolchain, source, dawn)
         except BuildError as e:  # a failure may be the toolchain's (another emscripten's glue, flags, warnings)
             raise BuildError(f"{e.message} [{toolchain.describe()}]", e.hint) from None
     if result.did_nothing:
@@ -219,12 +245,14 @@ def _build_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, source:
 
 
 def _build_variant_steps(opts: BuildOptions, v: Variant, toolchain: Toolchain,
-                         source: PreparedSource) -> VariantResult:
+                         source: PreparedSource, dawn: Path | None = None) -> VariantResult:
     timings: dict[str, float] = {}
-    p, runner, configured = configure_variant(opts, v, toolchain, source, timings)
+    p, runner, configured = configure_variant(opts, v, toolchain, source, timings, dawn)
     before = _ccache_counts(runner)
-    # a JSEP link (asyncify) takes several times a CPU one: only variants with the same kind of link are peers
-    peers = tuple(opts.build_dir / o.name for o in load_table().values() if o.jsep == v.jsep and o.name != v.name)
+    # an Asyncify link (JSEP, the WebGPU EP's .asyncify) takes several times a CPU one: only variants with the same
+    # kind of link are peers
+    peers = tuple(opts.build_dir / o.name for o in load_table().values()
+                  if (o.ep, o.webgpu) == (v.ep, v.webgpu) and o.name != v.name)
     timings["build_s"] = runner.run(["ninja", "-C", str(p.build_dir), f"-j{opts.jobs}", TARGET], "build",
                                     cwd=p.build_dir, progress=True, link_output=f"{v.artifact_stem}.mjs",
                                     link_peers=peers)

@@ -55,6 +55,7 @@ SCHEMA: dict[str, dict[str, str]] = {
     "variants": {"unsupported": "table"},
     "tested": {"runtimes": "table-strs"},
     "presets": {"*": "strs"},
+    "webgpu": {"asyncify": "strs", "jspi": "strs"},
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"toolchain": ("proven",)}
 DEPENDENCY_KEYS = ("name", "cmake_var", "version", "source", "ort_patches", "marker")
@@ -133,6 +134,8 @@ class Recipe:
     unsupported_variants: dict[str, str]  # variant -> why this version cannot build it
     tested: dict[str, tuple[str, ...]]  # variant -> runtimes its artifacts were run in (the support matrix)
     presets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> ORT build.py flags
+    # The WebGPU EP's pairs: kind (variants.WEBGPU_KINDS) -> upstream's build.py flags for it (configure/ep_flags.py)
+    webgpu_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def budgets_path(self) -> Path:
@@ -390,6 +393,7 @@ def load_recipe(version: str, root: Path | None = None) -> Recipe | None:
         unsupported_variants=dict(sec("variants").get("unsupported", {})),
         tested={k: tuple(v) for k, v in sec("tested").get("runtimes", {}).items()},
         presets={name: tuple(flags) for name, flags in sec("presets").items()},
+        webgpu_flags={k: tuple(v) for k, v in sec("webgpu").items()},
     )
 
 

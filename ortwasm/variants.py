@@ -15,7 +15,10 @@ from pathlib import Path
 
 from .errors import UsageError
 
-_KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "jsep": bool, "release": bool}
+_KEYS = {"arch": str, "memfs": bool, "simd": bool, "threads": bool, "jsep": bool, "webgpu": str, "release": bool}
+# The WebGPU EP's two builds, named as upstream names their pairs (`ort-wasm-simd-threaded.asyncify.wasm`, loaded
+# by ort.webgpu*.mjs; `.jspi`, loaded by ort.jspi*.mjs): how the wasm waits for the GPU, Asyncify or JSPI.
+WEBGPU_KINDS = ("asyncify", "jspi")
 
 
 def _stem(simd: bool, threads: bool) -> str:
@@ -36,7 +39,17 @@ class Variant:
     simd: bool = True
     threads: bool = True
     jsep: bool = False  # WebGPU through ORT's JS execution provider (onnxruntime_USE_JSEP, upstream's `.jsep` pair)
+    webgpu: str = ""  # the native WebGPU EP (onnxruntime_USE_WEBGPU): "" or one of WEBGPU_KINDS
     release: bool = True
+
+    @property
+    def ep(self) -> str:
+        """``cpu``, ``jsep`` or ``webgpu``: which execution provider the pair carries besides the CPU one."""
+        return "jsep" if self.jsep else ("webgpu" if self.webgpu else "cpu")
+
+    @property
+    def jspi(self) -> bool:
+        return self.webgpu == "jspi"
 
     @property
     def memory64(self) -> bool:
@@ -47,6 +60,8 @@ class Variant:
         stem = _stem(self.simd, self.threads)
         if self.jsep:  # onnxruntime_webassembly.cmake appends it; ort.webgpu*.mjs import the pair by this name
             stem += ".jsep"
+        elif self.webgpu:  # the same cmake names the WebGPU EP's pairs `.asyncify` / `.jspi`
+            stem += f".{self.webgpu}"
         return stem
 
     def unsupported_reason(self, ort_version: str) -> str | None:
@@ -54,7 +69,12 @@ class Variant:
         from .recipe import load_recipe
 
         recipe = load_recipe(ort_version)
-        return recipe.unsupported_variants.get(self.name) if recipe else None
+        if recipe is None:
+            return None
+        if self.webgpu and self.webgpu not in recipe.webgpu_flags:
+            return (f"ortwasm builds the native WebGPU EP ({self.webgpu}) from ONNX Runtime 1.30 on; "
+                    f"patches/{recipe.version}/recipe.toml has no [webgpu] {self.webgpu} flags")
+        return recipe.unsupported_variants.get(self.name)
 
 
 def _table_text(path: Path | None) -> tuple[str, str]:
@@ -98,6 +118,11 @@ def load_table(path: Path | None = None) -> dict[str, Variant]:
             raise UsageError(f"{where}: arch and memfs are required", "add them")
         if spec["arch"] not in ("wasm32", "wasm64"):
             raise UsageError(f"{where}: arch must be wasm32 or wasm64, got {spec['arch']!r}", "fix the value")
+        if spec.get("webgpu", "") not in ("", *WEBGPU_KINDS):
+            raise UsageError(f"{where}: webgpu must be one of {', '.join(WEBGPU_KINDS)}, got {spec['webgpu']!r}",
+                             "fix the value")
+        if spec.get("webgpu") and spec.get("jsep"):
+            raise UsageError(f"{where}: jsep and webgpu both set", "a pair carries one WebGPU provider: pick one")
         table[name] = Variant(name=name, **spec)
     return table
 

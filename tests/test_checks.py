@@ -14,6 +14,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -25,16 +26,21 @@ from typing import Literal
 import pytest
 
 from ortwasm import cli
-from ortwasm.checks import report, sizes
+from ortwasm.artifacts.manifest import Manifest
+from ortwasm.checks import glue as gluemod
+from ortwasm.checks import report, rules, sizes
+from ortwasm.checks.glue import EP_MARKERS
 from ortwasm.checks.report import run_check
 from ortwasm.checks.rules import (
     JSEP_C_API,
     MANIFEST_FORMAT,
+    WEBGPU_C_API,
     CheckReport,
     Expectation,
     c_api_from_header,
     check_dir,
     load_budgets,
+    pair_kind,
 )
 from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.errors import CannotCheck, CheckFailed
@@ -52,6 +58,10 @@ JSEP_MINIFIED = MINIFIED | {c: f"j{i}" for i, c in enumerate(JSEP_C_API)}
 # What closure leaves of emscripten's runtime in every glue (checks.glue.GLUE_MARKERS), the official one's shape.
 RUNTIME_TEXT = 'h.locateFile?h.locateFile(a,c):c+a;h.instantiateWasm?h.instantiateWasm(x,y):0;abort("Aborted("+a+")");'
 JSEP_TEXT = 'h.jsepInit=(a,b)=>{if("webgpu"===a){}};'  # what pre-jsep.js leaves after closure
+# What post-webgpu.js, pre-async.js and -sJSPI=1 leave after closure (the official 1.30.0 glues' shapes).
+WEBGPU_TEXT = "g.webgpuInit=a=>{const b=new WeakMap;};"
+ASYNC_TEXT = "g.asyncInit=()=>{ea?.()};"
+JSPI_TEXT = "a[c]=d=new WebAssembly.Suspending(d);m=WebAssembly.promising(m);"
 FS_TEXT = 'Ya("/dev/tty1");Ya("/dev/tty1");"/dev/shm/tmp";"/proc/self/fd";"/proc/self/fd";{MEMFS:S};' + \
     "class ErrnoError{}" * 20
 
@@ -112,12 +122,19 @@ def make_variant(root: Path, name: str, *, arch: str = "wasm32", memfs: bool = F
     (d / f"{STEM}.mjs").write_text(make_glue(mapping, fs=memfs if glue_fs is None else glue_fs, key=key, pad=pad_glue,
                                              ptr_size=ptr))
     if manifest:
-        files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-                 for p in sorted(d.iterdir())]
-        (d / "manifest.json").write_text(json.dumps({
-            "format": fmt, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True},
-            "files": files, "toolchain": {"emscripten": "3.1.69", "kind": "chroot"}}))
+        write_manifest(d, name, arch=arch, memfs=memfs, fmt=fmt)
     return d
+
+
+def write_manifest(d: Path, name: str, *, arch: str = "wasm32", memfs: bool = False, fmt: int = MANIFEST_FORMAT,
+                   **variant: object) -> None:
+    """manifest.json as a build writes it for the files in ``d``; ``variant``: further keys of its variant."""
+    files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+             for p in sorted(d.iterdir())]
+    (d / "manifest.json").write_text(json.dumps({
+        "format": fmt, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True,
+                                   **variant},
+        "files": files, "toolchain": {"emscripten": "3.1.69", "kind": "chroot"}}))
 
 
 def budgets(**files: dict[str, Budget]) -> Budgets:
@@ -404,6 +421,39 @@ def test_jsep_pair_must_be_a_jsep_build_by_name_and_manifest(tmp_path: Path) -> 
     assert {f.rule for f in wrong.failures} == {"jsep_manifest"}
 
 
+def test_pair_names_agree_with_the_variant_table() -> None:
+    """The check reads a pair's kind from the suffix Variant.artifact_stem writes; both must say the same."""
+    kinds = {v.name: pair_kind(v.artifact_stem) for v in load_table().values()}
+    assert kinds == {v.name: v.webgpu if v.ep == "webgpu" else v.ep for v in load_table().values()}
+    assert set(kinds.values()) == {"cpu", "jsep", "asyncify", "jspi"}  # every kind is in the table: not vacuous
+
+
+@pytest.mark.parametrize(("extra", "has"), [
+    (WEBGPU_TEXT, "webgpuInit"),  # a WebGPU-EP glue that waits by neither Asyncify nor JSPI
+    (WEBGPU_TEXT + ASYNC_TEXT + JSPI_TEXT, "webgpuInit, asyncInit, WebAssembly.Suspending/promising"),  # by both
+    (JSEP_TEXT + WEBGPU_TEXT + ASYNC_TEXT, "jsepInit, webgpuInit, asyncInit"),  # two WebGPU providers
+])
+def test_contradicting_ep_markers_cannot_be_judged(tmp_path: Path, extra: str, has: str) -> None:
+    """Not a guess either way: a glue no ORT build makes, or markers a new emscripten spells otherwise."""
+    d = make_variant(tmp_path, "v", manifest=False)
+    (d / f"{STEM}.mjs").write_text((d / f"{STEM}.mjs").read_text() + extra)
+    _cannot(d, f"cannot tell which execution provider the glue carries: it has {has}, ")
+
+
+def test_manifest_webgpu_is_read_when_recorded(tmp_path: Path) -> None:
+    """A manifest without the variant's webgpu key (written before the key existed) states nothing; one with it
+    states the pair's kind."""
+    d = make_variant(tmp_path, "wasm32")
+    path = d / "manifest.json"
+    data = json.loads(path.read_text())
+    data["variant"].pop("webgpu", None)
+    path.write_text(json.dumps(data))
+    assert rules._expectation(Manifest.read(path), path).webgpu is None
+    data["variant"]["webgpu"] = "asyncify"
+    path.write_text(json.dumps(data))
+    assert rules._expectation(Manifest.read(path), path).webgpu == "asyncify"
+
+
 def test_budgets_file_errors(tmp_path: Path) -> None:
     cases = {"[variants.x]\n\".wasm\" = { raw = -1 }\n": "byte counts",
              "[variants.x]\nwasm = { raw = 1 }\n": "not a file suffix",
@@ -430,8 +480,9 @@ REFERENCE = _reference()
 
 def test_committed_budgets_have_about_ten_percent_headroom() -> None:
     b = load_budgets(require_recipe(default_version()).budgets_path)
-    released = {v.name for v in release_variants(load_table())}
-    assert set(b.files) == {"default", *released}  # every released variant has a budget
+    # every released variant the version can build has a budget (1.21 has no WebGPU EP: no .asyncify/.jspi pairs)
+    released = {v.name for v in release_variants(load_table()) if v.unsupported_reason(default_version()) is None}
+    assert set(b.files) == {"default", *released}
     assert released <= {v for v, _ in REFERENCE}, "bench/artifact_sizes.py has not measured every released variant"
     for (variant, suffix), (raw, gz) in REFERENCE.items():
         budget = b.files[variant][suffix]
@@ -448,6 +499,19 @@ def test_c_api_list_matches_ort_header() -> None:
         pytest.skip(f"!!! ORT 1.21.0 source not found at {header}: run ci/fetch-sources.sh to compare ORT_C_API")
     assert c_api_from_header(header) == ORT_C_API
     assert {"OrtInit", "OrtCreateSession", "OrtRun", "OrtReleaseSession"} <= set(ORT_C_API)
+
+
+def test_webgpu_c_api_matches_ort_source() -> None:
+    """WEBGPU_C_API is what 1.30's api.h declares under USE_WEBGPU and its cmake exports with onnxruntime_USE_WEBGPU."""
+    src = require_recipe("1.30.0").source_dir
+    header, cmake = src / "onnxruntime" / "wasm" / "api.h", src / "cmake" / "onnxruntime_webassembly.cmake"
+    if not (header.is_file() and cmake.is_file()):
+        pytest.skip(f"!!! ORT 1.30.0 source not found at {src}: run ci/fetch-sources.sh to compare WEBGPU_C_API")
+    blocks = re.findall(r"#ifdef USE_WEBGPU\n(.*?)#endif", header.read_text(), re.S)
+    declared = {n for b in blocks for n in re.findall(r"EMSCRIPTEN_KEEPALIVE\s+(Ort\w+)\s*\(", b)}
+    (exported,) = re.findall(r"if \(onnxruntime_USE_WEBGPU\)\s*string\(APPEND EXPORTED_FUNCTIONS \",([^\"]+)\"\)",
+                             cmake.read_text())
+    assert declared and set(WEBGPU_C_API) == declared | {n.removeprefix("_") for n in exported.split(",")}
 
 
 def test_run_check_exit_codes_and_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -547,6 +611,114 @@ def test_official_dist_c_api_check_bites(official_dist: Path, tmp_path: Path) ->
     (tmp_path / f"{STEM}.mjs").write_text(glue.replace("_OrtRun=H.yb", "_OrtRun=H.QQ"))
     msgs = failed(check_dir(tmp_path, expect=None, budgets=budgets(), baseline=None), "c_api")
     assert len(msgs) == 1 and "OrtRun (glue maps it to wasm export 'QQ'" in msgs[0]
+
+
+# onnxruntime-web 1.30.0 as npm installs it for the official client (tests/harness/client.py): the first version
+# whose dist has the native WebGPU EP's pairs, .asyncify (ort.webgpu*.mjs) and .jspi (ort.jspi*.mjs).
+DIST_130 = ortwasm_home() / "clients" / "official-1.30.0" / "node_modules" / "onnxruntime-web" / "dist"
+SUFFIXES_130 = ("", ".jsep", ".asyncify", ".jspi")
+
+
+@pytest.fixture(scope="module")
+def dist_130() -> Path:
+    want = [DIST_130 / f"{STEM}{suffix}{ext}" for suffix in SUFFIXES_130 for ext in (".wasm", ".mjs")]
+    missing = [p for p in want if not p.is_file()]
+    if missing:
+        pytest.skip(f"!!! no official onnxruntime-web 1.30.0 pair at {missing[0]} (the official-1.30.0 client of "
+                    "tests/test_client.py installs it): the WebGPU-EP real-glue checks did NOT run")
+    assert json.loads((DIST_130.parent / "package.json").read_text())["version"] == "1.30.0"
+    return DIST_130
+
+
+@pytest.fixture(scope="module")
+def sizes_130(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One size cache for the module: each 14-28 MB official wasm is gzipped once, not once per test."""
+    return tmp_path_factory.mktemp("sizes-130")
+
+
+def _pair_as(dist: Path, tmp: Path, src: str, dst: str, variant: str | None = None) -> Path:
+    """The official pair of suffix ``src`` under the name of suffix ``dst`` (a renamed file, two builds mixed), in
+    a variant dir with manifest.json as ortwasm lays it out when ``variant`` names one, else in a bare dist/."""
+    d = tmp / (variant or "dist")
+    d.mkdir()
+    for ext in (".wasm", ".mjs"):
+        (d / f"{STEM}{dst}{ext}").symlink_to(dist / f"{STEM}{src}{ext}")
+    if variant is not None:
+        write_manifest(d, variant, jsep=False)
+    return d
+
+
+def _check_130(d: Path, sizes_cache: Path, expect: Expectation | None = None) -> CheckReport:
+    return check_dir(d, expect=expect, budgets=budgets(), baseline=None, version="1.30.0", size_cache=sizes_cache)
+
+
+@pytest.mark.parametrize(("suffix", "kind", "wait", "counts"), [
+    (".asyncify", "asyncify", "asyncify", [0, 1, 1, 0]), (".jspi", "jspi", "jspi", [0, 1, 0, 3]),
+    (".jsep", "jsep", "asyncify", [1, 0, 1, 0]), ("", "cpu", None, [0, 0, 0, 0])])
+def test_official_130_glue_ep_markers(dist_130: Path, suffix: str, kind: str, wait: str | None,
+                                      counts: list[int]) -> None:
+    """Each marker measured in each real glue: in its own kind's glues only (JSEP builds also use Asyncify)."""
+    path = dist_130 / f"{STEM}{suffix}.mjs"
+    text = path.read_text()
+    assert [len(r.findall(text)) for _, r in EP_MARKERS] == counts
+    glue = gluemod.parse_file(path)
+    assert (glue.kind, glue.wait) == (kind, wait)
+
+
+@pytest.mark.parametrize("kind", ["asyncify", "jspi"])
+def test_official_130_webgpu_pair_passes_as_a_variant(dist_130: Path, sizes_130: Path, tmp_path: Path,
+                                                      kind: str) -> None:
+    """Under its own name, in a variant dir with a manifest: every rule passes, the CPU C API (the WebGPU pairs
+    are built with reduced ops, not a reduced API) and the WebGPU EP's additions included."""
+    d = _pair_as(dist_130, tmp_path, f".{kind}", f".{kind}", variant=f"wasm32-{kind}")
+    rep = _check_130(d, sizes_130)
+    assert rep.ok, [f.message for f in rep.failures]
+    (art,) = rep.artifacts
+    assert art.glue.kind == kind and art.expectation is not None and art.expectation.name == f"wasm32-{kind}"
+    oks = {f.rule: f.message for f in art.findings}
+    assert {"webgpu", "jsep_manifest", "c_api", "fs", "memory64", "manifest"} <= set(oks)
+    n = len(require_recipe("1.30.0").c_api) + len(WEBGPU_C_API)
+    assert f"all {n} C API functions present" in oks["c_api"] and "as its name says" in oks["webgpu"]
+
+
+@pytest.mark.parametrize(("src", "dst", "failing", "says"), [
+    (".asyncify", ".jspi", {"webgpu"}, ["the name says a WebGPU EP build that waits by JSPI but the glue is a "
+                                        "WebGPU EP build that waits by Asyncify (has webgpuInit, asyncInit; lacks "
+                                        "jsepInit)", "*.asyncify.mjs", "ort.jspi*.mjs loads *.jspi.mjs"]),
+    (".jspi", ".asyncify", {"webgpu"}, ["waits by JSPI (has webgpuInit, WebAssembly.Suspending/promising",
+                                        "ort.webgpu*.mjs loads *.asyncify.mjs"]),
+    (".jsep", ".asyncify", {"webgpu", "c_api"}, ["the glue is a JSEP (WebGPU) build (has jsepInit",
+                                                 "ort.webgpu*.mjs loads *.asyncify.mjs"]),
+    ("", ".asyncify", {"webgpu", "c_api"}, ["the glue is a CPU build (lacks jsepInit and webgpuInit)",
+                                            "ort.webgpu*.mjs loads *.asyncify.mjs"]),
+    (".asyncify", "", {"webgpu"}, ["the name says a CPU build but the glue is a WebGPU EP build",
+                                   "its CPU bundles (ort.wasm*.mjs"]),
+    (".asyncify", ".jsep", {"webgpu", "c_api"}, ["the name says a JSEP (WebGPU) build", "load *.jsep.mjs"]),
+])
+def test_official_130_pair_under_another_kinds_name_fails(dist_130: Path, sizes_130: Path, tmp_path: Path, src: str,
+                                                          dst: str, failing: set[str], says: list[str]) -> None:
+    rep = _check_130(_pair_as(dist_130, tmp_path, src, dst), sizes_130)
+    assert {f.rule for f in rep.failures} == failing, [f.message for f in rep.failures]
+    (msg,) = failed(rep, "webgpu")
+    assert f"{STEM}{dst}.mjs: the name says" in msg and "renamed or comes from another build" in msg
+    for phrase in says:
+        assert phrase in msg, msg
+    if "c_api" in failing:  # the name asks for the other provider's C API, which this wasm lacks
+        assert ("OrtGetWebGpuDevice" if dst == ".asyncify" else "JsepOutput") in failed(rep, "c_api")[0]
+
+
+def test_official_130_manifest_saying_webgpu_on_a_cpu_pair_fails(dist_130: Path, sizes_130: Path,
+                                                                  tmp_path: Path) -> None:
+    """The CPU pair named as one, but its variant says webgpu=asyncify: the build wrote the wrong pair, or the dir
+    mixes builds; the name and the glue agree, so only the manifest rule can see it."""
+    d = _pair_as(dist_130, tmp_path, "", "")
+    cpu = Expectation("wasm32-asyncify", "wasm32", False, jsep=False, webgpu="asyncify")
+    rep = _check_130(d, sizes_130, cpu)
+    assert {f.rule for f in rep.failures} == {"webgpu_manifest"}, [f.message for f in rep.failures]
+    (msg,) = failed(rep, "webgpu_manifest")
+    assert f"variant wasm32-asyncify has webgpu='asyncify' but its pair is {STEM}.wasm/.mjs, the name of a CPU " \
+        "build" in msg
+    assert _check_130(d, sizes_130, Expectation("wasm32", "wasm32", False, jsep=False, webgpu="")).ok
 
 
 @pytest.mark.artifacts

@@ -163,7 +163,9 @@ def build_proc(home: Path, tree: Path, log: Path, slow: float, *extra: str) -> s
 def test_two_builds_on_one_home_run_one_after_the_other(tmp_path: Path) -> None:
     home, log = tmp_path / "home", tmp_path / "log"
     tree = minimal_ort_tree(tmp_path / "ort", "1.21.0")
-    first = build_proc(home, tree, log, 2.0)
+    # the first holds the lock long enough for the next interpreter to start and import ortwasm on a loaded machine
+    # (2 s was not, beside a two-core compile)
+    first = build_proc(home, tree, log, 8.0)
     assert first.stdout is not None and first.stdout.readline().strip() == "building"
     refused = build_proc(home, tree, log, 0.0, "--no-wait")
     _, err = refused.communicate(timeout=120)

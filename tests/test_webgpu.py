@@ -21,7 +21,7 @@ import pytest
 
 from ortwasm.paths import artifact_cache_dir
 from ortwasm.variants import load_table
-from tests.harness import models
+from tests.harness import apps, models
 from tests.harness.client import (
     WEBGPU_ARGS,
     ClientJob,
@@ -94,12 +94,13 @@ def placements(result: RunResult) -> dict[str, int]:
     return out
 
 
-def assert_on_webgpu(result: RunResult) -> None:
-    """Every node of the optimized graph ran on WebGPU: ORT logs "All nodes placed on [JsExecutionProvider]" only
-    when no node fell back to the CPU (the count is after fusion: MatMul+Add become one node)."""
+def assert_on_webgpu(result: RunResult, provider: str = "JsExecutionProvider") -> None:
+    """Every node of the optimized graph ran on WebGPU: ORT logs "All nodes placed on [<provider>]" only when no
+    node fell back to the CPU (the count is after fusion: MatMul+Add become one node).  ``provider``: JSEP's
+    ``JsExecutionProvider``, or the native EP's ``WebGpuExecutionProvider`` (1.30's constants.h)."""
     placed = placements(result)
-    assert set(placed) == {"JsExecutionProvider"} and placed["JsExecutionProvider"] >= 1, (
-        f"expected every node on JsExecutionProvider, ORT placed {placed or 'nothing it logged'}; "
+    assert set(placed) == {provider} and placed[provider] >= 1, (
+        f"expected every node on {provider}, ORT placed {placed or 'nothing it logged'}; "
         f"placement lines: {(result.raw.get('placements') or [])[:10]}")
     assert (result.raw.get("adapter") or {}).get("architecture"), result.raw.get("adapter")
 
@@ -270,3 +271,41 @@ def test_no_adapter_is_named_and_does_not_hang(official_dist: Path, split_case: 
     result = run_client_browser(job, official_dist, "ort.webgpu.min.mjs")
     assert not result.ok
     assert re.search(r"adapter|WebGPU is not supported", result.error or ""), result.describe()
+
+
+# ------------------------------------------------------------- current ORT: the native WebGPU EP (.asyncify, .jspi)
+
+WEBGPU_EP_VERSION = "1.30.0"
+WEBGPU_EP = tuple(v.name for v in TABLE.values() if v.webgpu and not v.unsupported_reason(WEBGPU_EP_VERSION))
+WEBGPU_EP_PROVIDER = "WebGpuExecutionProvider"
+# the official bundle that loads each kind's pair by name (env.wasm.wasmPaths points it at ours)
+WEBGPU_EP_ENTRY = {"asyncify": "ort.webgpu.min.mjs", "jspi": "ort.jspi.min.mjs"}
+
+
+@pytest.fixture(scope="session")
+def official_dist_130() -> Path:
+    return package_dist(client_app(f"official-{WEBGPU_EP_VERSION}", f"onnxruntime-web@{WEBGPU_EP_VERSION}"))
+
+
+@pytest.mark.parametrize("kind", sorted(WEBGPU_EP_ENTRY))
+def test_official_webgpu_ep_control(kind: str, official_dist_130: Path, split_case: models.ModelCase) -> None:
+    """The harness on current ORT: upstream's own .asyncify/.jspi pair places every node on the native WebGPU EP
+    here.  If this fails, the variants' failures below are moot."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
+    result = _run(webgpu_job(official_dist_130, split_case), official_dist_130, WEBGPU_EP_ENTRY[kind])
+    assert_matches(result, split_case)
+    assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
+
+
+@pytest.mark.parametrize("variant", WEBGPU_EP)
+def test_webgpu_ep_pair_on_webgpu(variant: str, official_dist_130: Path, split_case: models.ModelCase) -> None:
+    """Our pair under npm's client of the same version, loaded by the bundle users import for it: outputs equal
+    native onnxruntime's, and every node on WebGpuExecutionProvider."""
+    where = apps.pair(variant, WEBGPU_EP_VERSION)
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    entry = WEBGPU_EP_ENTRY[TABLE[variant].webgpu]
+    result = _run(webgpu_job(official_dist_130, split_case, wasm_dir=where), official_dist_130, entry)
+    assert_matches(result, split_case)
+    assert_on_webgpu(result, WEBGPU_EP_PROVIDER)

@@ -67,7 +67,7 @@ def collect(variant: Variant, build_dir: Path, out_root: Path, toolchain: Toolch
         where = tmp / "manifest.json"
         manifest = Manifest(
             variant=VariantInfo(variant.name, cast(Arch, variant.arch), variant.memfs, variant.simd, variant.threads,
-                                variant.jsep),
+                                variant.jsep, variant.webgpu),
             files=entries,
             toolchain=ToolchainInfo(toolchain.version, toolchain.kind, toolchain.provider,
                                     toolchain.version in (proven_toolchains(source.recipe_version) or ())),

@@ -126,7 +126,8 @@ def record_json(record: object) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VariantInfo:
-    """What the build was asked for; ``simd``/``threads``/``jsep`` are absent in manifests older than them."""
+    """What the build was asked for; ``simd``/``threads``/``jsep``/``webgpu`` are absent in manifests older than
+    them."""
 
     name: str
     arch: Arch
@@ -134,6 +135,7 @@ class VariantInfo:
     simd: bool | None = None
     threads: bool | None = None
     jsep: bool | None = None
+    webgpu: str | None = None  # "" (no WebGPU EP), "asyncify" or "jspi" (variants.WEBGPU_KINDS)
 
     @classmethod
     def read(cls, r: _Reader) -> VariantInfo:

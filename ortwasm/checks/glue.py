@@ -17,6 +17,16 @@ ORT links ``js_post_js.js`` (``Module["PTR_SIZE"] = 4``) or, for MEMORY64,
 it; a threaded glue creates the memory the wasm imports, 64-bit only with an
 ``index``/``address: "i64"`` key.  ``BigInt`` is no signal: ORT links every
 build with ``WASM_BIGINT=1``.
+
+Why the execution-provider markers: onnxruntime-web picks a pair by its name
+(``.jsep``, ``.asyncify``, ``.jspi``, none) and then calls what only that
+build's glue defines.  Each marker is a ``Module["..."]`` key an ORT pre/post-js
+file sets (closure keeps quoted keys) or a browser global closure cannot
+rename; emscripten's own ``Asyncify`` object is renamed, so it is no marker.
+Counts in the official onnxruntime-web 1.30.0 glues (asyncify / jspi / jsep /
+plain): ``jsepInit`` 0/0/1/0, ``webgpuInit`` 1/1/0/0, ``asyncInit`` 1/0/1/0,
+``WebAssembly.Suspending``/``.promising`` 0/3/0/0; 1.21.0's JSEP glue has
+``jsepInit`` alone (no pre-async.js yet), so a JSEP glue is told by jsepInit only.
 """
 
 from __future__ import annotations
@@ -41,12 +51,21 @@ FS_MARKERS: tuple[str, ...] = ("/dev/tty1", "/dev/shm/tmp", "/proc/self/fd", "Er
 FS_MIN_MARKERS = 3
 
 _ID = r"[A-Za-z_$][\w$]*"
-_MARKER_RES = {m: re.compile(r"(?<![\w$])" + re.escape(m) + r"(?![\w$])") for m in FS_MARKERS}
+
+
+def _word(marker: str) -> re.Pattern[str]:
+    """``marker`` as a whole identifier: ``MEMFS`` must not count inside ``NOTMEMFS``."""
+    return re.compile(r"(?<![\w$])" + re.escape(marker) + r"(?![\w$])")
+
+
+_MARKER_RES = {m: _word(m) for m in FS_MARKERS}
 # `h._OrtInit=H.$a` (closure), `_OrtInit = Module['_OrtInit'] = wasmExports['OrtInit']` (unminified),
 # `Module["_OrtInit"] = createExportWrapper("OrtInit")` (assertions builds), `Module["asm"]["OrtInit"]` (old).
 # The right-hand sides sit in lookaheads so that chained assignments (`_X = Module['_X'] = wasmExports['X']`)
 # are matched at every `_X =`, not consumed by the first one.
-_C_NAME = r"((?:Ort|Jsep)\w+)"  # onnxruntime-web calls _Ort* always and, on a JSEP build, _JsepOutput/_JsepGetNodeName
+# onnxruntime-web calls _Ort* always and, on a JSEP build, _JsepOutput/_JsepGetNodeName; a WebGPU-EP glue's own
+# post-webgpu.js calls _wgpuCreateInstance/_wgpuBufferRelease (onnxruntime_webassembly.cmake exports them for it).
+_C_NAME = r"((?:Ort|Jsep|wgpu)\w+)"
 _LHS = r"(?<![\w$])_" + _C_NAME + r"['\"]?\]?\s*=\s*(?="
 _MAP_DOT = re.compile(_LHS + r"(" + _ID + r")\s*\.\s*(" + _ID + r")(?![\w$]*\s*[(=]))")
 _MAP_BRACKET = re.compile(_LHS + r"(" + _ID + r")((?:\s*\[\s*['\"][\w$]+['\"]\s*\])+))")
@@ -54,14 +73,27 @@ _MAP_WRAPPER = re.compile(_LHS + r"createExportWrapper\(\s*['\"]([\w$]+)['\"])")
 # What the JS sees: a property `X._OrtFoo=`, `X["_OrtFoo"]=` or a top-level `var _OrtFoo =`.
 _EXPOSED = re.compile(r"(?:\.\s*_" + _C_NAME + r"|\[\s*['\"]_" + _C_NAME + r"['\"]\s*\]|\bvar\s+_" + _C_NAME +
                       r")\s*=(?!=)")
-# pre-jsep.js defines Module.jsepInit, the one entry onnxruntime-web's WebGPU backend calls; closure keeps its name.
-_JSEP_INIT = re.compile(r"(?<![\w$])jsepInit(?![\w$])")
+# The execution-provider markers, by the name a message shows.  pre-jsep.js defines Module.jsepInit, the one entry
+# onnxruntime-web's JSEP backend calls.  post-webgpu.js defines Module["webgpuInit"], which ort.webgpu*.mjs and
+# ort.jspi*.mjs call unconditionally; ORT links it only with onnxruntime_USE_WEBGPU.  pre-async.js defines
+# Module["asyncInit"] (it wraps OrtRun & co. to return Asyncify's promise); ORT links it exactly with -sASYNCIFY=1,
+# i.e. in every JSEP or WebGPU-EP build that is not a JSPI one.  -sJSPI=1 makes emscripten wrap the imports that
+# suspend in `new WebAssembly.Suspending` and the exports that may in `WebAssembly.promising`: browser globals that
+# minified glue keeps (an aliased `c=WebAssembly,c.promising` is not counted; the direct calls are there too).
+JSEP_INIT, WEBGPU_INIT, ASYNC_INIT = "jsepInit", "webgpuInit", "asyncInit"
+JSPI_CALLS = "WebAssembly.Suspending/promising"
+EP_MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (JSEP_INIT, _word(JSEP_INIT)), (WEBGPU_INIT, _word(WEBGPU_INIT)), (ASYNC_INIT, _word(ASYNC_INIT)),
+    (JSPI_CALLS, re.compile(r"(?<![\w$.])WebAssembly\s*\.\s*(?:Suspending|promising)(?![\w$])")))
 _EXPORTS_OBJ = re.compile(r"(?<![\w$.])(" + _ID + r")\s*=\s*" + _ID + r"\s*\.\s*exports\s*[;,]")
 # `h.PTR_SIZE=4` (closure), `Module["PTR_SIZE"] = 8` (unminified); `PTR_SIZE===8` is a read, not a setting.
 _PTR_SIZE = re.compile(r"""(?<![\w$])PTR_SIZE['"]?\]?\s*=(?!=)\s*(\d+)(?![\w$.])""")
 _NEW_MEMORY = re.compile(r"\bnew\s+WebAssembly\s*\.\s*Memory\s*\(")
 
 IndexKey = Literal["index", "address"]
+# What a pair is, named as its file-name suffix names it (onnxruntime_webassembly.cmake appends `.jsep` with
+# onnxruntime_USE_JSEP, else `.jspi` or `.asyncify` with onnxruntime_USE_WEBGPU); "cpu" has no suffix.
+PairKind = Literal["cpu", "jsep", "asyncify", "jspi"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +115,38 @@ class GlueFacts:
     mentions_mount_external_data: bool
     ptr_sizes: tuple[int, ...] = ()  # every distinct value the glue assigns to PTR_SIZE, in order; () = none
     creates_memory: bool = False  # `new WebAssembly.Memory(` appears: the glue makes the memory a wasm imports
-    jsep: bool = False  # defines jsepInit: a WebGPU (JSEP) build's glue (ORT links pre-jsep.js only then)
+    ep_markers: tuple[str, ...] = ()  # the EP_MARKERS found, in EP_MARKERS order
+
+    @property
+    def jsep(self) -> bool:
+        """A JSEP build's glue (ORT links pre-jsep.js only then)."""
+        return JSEP_INIT in self.ep_markers
+
+    @property
+    def webgpu(self) -> bool:
+        """A native WebGPU EP build's glue (post-webgpu.js)."""
+        return WEBGPU_INIT in self.ep_markers
+
+    @property
+    def wait(self) -> Literal["asyncify", "jspi"] | None:
+        """How the wasm waits for the GPU (JSEP builds wait too); None when neither or both markers say."""
+        asyncify, jspi = ASYNC_INIT in self.ep_markers, JSPI_CALLS in self.ep_markers
+        return None if asyncify == jspi else ("jspi" if jspi else "asyncify")
+
+    @property
+    def kind(self) -> PairKind | None:
+        """Which pair this glue is, hence the name it must have; None when its markers contradict each other
+        (both jsepInit and webgpuInit, or a WebGPU-EP glue that waits by neither or both of Asyncify and JSPI)."""
+        if self.jsep:
+            return None if self.webgpu else "jsep"
+        return self.wait if self.webgpu else "cpu"
+
+    @property
+    def ep_evidence(self) -> str:
+        """What the glue has and lacks of the EP markers, for a message that must show why it says what it says."""
+        lacks = [m for m in (JSEP_INIT, WEBGPU_INIT) if m not in self.ep_markers]
+        return "; ".join(part for part in (f"has {', '.join(self.ep_markers)}" if self.ep_markers else "",
+                                           f"lacks {' and '.join(lacks)}" if lacks else "") if part)
 
     @property
     def ptr_size(self) -> int | None:
@@ -157,7 +220,7 @@ def parse_text(text: str, label: str = "<glue>") -> GlueFacts:
     ptr_sizes = tuple(dict.fromkeys(int(m.group(1)) for m in _PTR_SIZE.finditer(text)))
     return GlueFacts(label, len(text.encode("utf-8")), markers, tuple(exposed), mappings, exports_obj, key,
                      "mountExternalData" in text, ptr_sizes, _NEW_MEMORY.search(text) is not None,
-                     _JSEP_INIT.search(text) is not None)
+                     tuple(m for m, r in EP_MARKERS if r.search(text)))
 
 
 def read_text(path: Path) -> str:

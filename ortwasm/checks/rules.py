@@ -24,19 +24,39 @@ from typing import Literal, NamedTuple
 from ..artifacts.manifest import MANIFEST_FORMAT, Manifest, ort_versions_of
 from ..errors import CannotCheck, CheckFailed
 from ..recipe import load_recipe, require_recipe, supported
+from ..variants import WEBGPU_KINDS
 from . import glue as gluemod
 from . import wasm as wasmmod
+from .glue import PairKind
 from .sizes import DEFAULT_BROTLI_LIMIT, MEASURES, Budget, Budgets, FileSizes, load_budgets, measure
 
-__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "ArtifactReport", "Budget", "Budgets", "CheckReport", "Delta", "DirJudge",
-           "Expectation", "Finding", "Growth", "Rules", "c_api_from_header", "check_dir", "discover", "load_budgets",
-           "refuse_unknown", "resolve_version"]
+__all__ = ["JSEP_C_API", "MANIFEST_FORMAT", "PAIR_SUFFIXES", "WEBGPU_C_API", "ArtifactReport", "Budget", "Budgets",
+           "CheckReport", "Delta", "DirJudge", "Expectation", "Finding", "Growth", "Rules", "c_api_from_header",
+           "check_dir", "discover", "load_budgets", "pair_kind", "refuse_unknown", "resolve_version"]
 
 # What a JSEP build adds to the C API: the kernels' callbacks into C++ (core/providers/js/js_export.h, exported by
 # onnxruntime_webassembly.cmake's EXPORTED_FUNCTIONS only with onnxruntime_USE_JSEP).  onnxruntime-web's WebGPU
 # backend calls both on every kernel run.
 JSEP_C_API: tuple[str, ...] = ("JsepOutput", "JsepGetNodeName")
-JSEP_SUFFIX = ".jsep"  # ORT appends it to the output name of a JSEP build; onnxruntime-web's WebGPU bundles load it
+# What a WebGPU-EP build adds: api.h's USE_WEBGPU section and the two Dawn functions onnxruntime_webassembly.cmake
+# exports with onnxruntime_USE_WEBGPU; the glue's own post-webgpu.js calls all three (custom devices, GPU buffers).
+WEBGPU_C_API: tuple[str, ...] = ("OrtGetWebGpuDevice", "wgpuCreateInstance", "wgpuBufferRelease")
+EP_C_API: dict[PairKind, tuple[str, ...]] = {"jsep": JSEP_C_API, "asyncify": WEBGPU_C_API, "jspi": WEBGPU_C_API}
+JSEP_SUFFIX = ".jsep"  # ORT appends it to the output name of a JSEP build; onnxruntime-web's JSEP bundles load it
+# The suffix ORT's cmake appends to a pair's name and the kind it names; a pair without one is a CPU pair.
+PAIR_SUFFIXES: dict[str, PairKind] = {JSEP_SUFFIX: "jsep", ".asyncify": "asyncify", ".jspi": "jspi"}
+KIND_TEXT: dict[PairKind, str] = {"cpu": "a CPU build", "jsep": "a JSEP (WebGPU) build",
+                                  "asyncify": "a WebGPU EP build that waits by Asyncify",
+                                  "jspi": "a WebGPU EP build that waits by JSPI"}
+# Who loads a pair of each name (onnxruntime-web 1.30's dist and 1.21's), and what
+# breaks for them: why a pair under another kind's name is a failure, not a curiosity.
+LOADED_BY: dict[PairKind, str] = {
+    "cpu": "its CPU bundles (ort.wasm*.mjs, ort.node*) load the pair without a suffix and expect no WebGPU code",
+    "jsep": "its JSEP bundles (ort.mjs, ort.all*.mjs; in 1.21 ort.webgpu*.mjs too) load *.jsep.mjs and call jsepInit",
+    "asyncify": "ort.webgpu*.mjs loads *.asyncify.mjs, calls webgpuInit and waits through asyncInit's Asyncify "
+                "wrappers, in every browser with WebGPU",
+    "jspi": "ort.jspi*.mjs loads *.jspi.mjs, calls webgpuInit and waits by JSPI, only where WebAssembly.Suspending "
+            "exists"}
 
 Arch = Literal["wasm32", "wasm64"]
 
@@ -68,6 +88,7 @@ class Expectation:
     arch: Arch
     memfs: bool
     jsep: bool | None = None  # None: not stated (manifests from before JSEP variants); the file name decides
+    webgpu: str | None = None  # Variant.webgpu ("", "asyncify", "jspi"); None: not stated (manifests before it)
 
 
 @dataclass(frozen=True)
@@ -181,7 +202,7 @@ def _expectation(manifest: Manifest, where: Path) -> Expectation:
     if v is None:
         raise CannotCheck(f"{where}: 'variant' must hold name, arch (wasm32|wasm64) and memfs (bool); got None",
                           "rebuild with a current ortwasm")
-    return Expectation(v.name, v.arch, v.memfs, v.jsep)
+    return Expectation(v.name, v.arch, v.memfs, v.jsep, v.webgpu)  # None: a manifest from before the key
 
 
 def _pairs(d: Path) -> list[str]:
@@ -262,7 +283,8 @@ def _package_layout(path: Path, survey: Survey) -> bool:
         if not (d / f"{stem}.wasm").is_file() or not (d / f"{stem}.mjs").is_file():
             raise CannotCheck(f"{path}: package.json lists {name}'s pair at {wasm}, which is missing",
                               "reinstall or unpack the package again")
-        exp = Expectation(name, arch, bool(info.get("memfs")), stem.endswith(JSEP_SUFFIX))
+        kind = pair_kind(stem)
+        exp = Expectation(name, arch, bool(info.get("memfs")), kind == "jsep", _webgpu_of(kind))
         survey.package[(d, stem)] = (exp, {Path(k).name: v for k, v in files.items()})
         survey.pairs.append((d, stem))
     return True
@@ -365,33 +387,59 @@ def _width_findings(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts) -
     return out
 
 
-def _jsep_findings(art: str, stem: str, glue: gluemod.GlueFacts, exp: Expectation | None) -> list[Finding]:
-    """A ``.jsep`` pair must be a JSEP build and only it; the manifest, when it says, must agree with the name.
+def pair_kind(stem: str) -> PairKind:
+    """What a pair's name says it is: the suffix ORT's cmake appends (``.jsep``, ``.asyncify``, ``.jspi``)."""
+    return PAIR_SUFFIXES.get(Path(stem).suffix, "cpu")
 
-    Why judge by the file name even without a manifest: onnxruntime-web picks the pair by name (its WebGPU
-    bundles load ``*.jsep.mjs``), so a CPU glue under a ``.jsep`` name (or the reverse) is what breaks a user.
+
+def _pair_name(kind: PairKind) -> str:
+    return next((f"*{suffix}.mjs" for suffix, k in PAIR_SUFFIXES.items() if k == kind), "a name without a suffix")
+
+
+def _webgpu_of(kind: PairKind) -> str:
+    """The kind as ``Variant.webgpu`` says it: the WebGPU EP's wait mechanism, "" for any other pair."""
+    return kind if kind in WEBGPU_KINDS else ""
+
+
+def _ep_findings(art: str, stem: str, glue: gluemod.GlueFacts, exp: Expectation | None) -> list[Finding]:
+    """A pair's name (``.jsep``, ``.asyncify``, ``.jspi`` or none) must say what its glue is (JSEP, WebGPU EP
+    waiting by Asyncify or by JSPI, CPU); the manifest, where it states jsep or webgpu, must agree with the name.
+
+    Why judge by the file name even without a manifest: onnxruntime-web picks the pair by name and then calls
+    what only that build's glue has (``LOADED_BY``), so a glue under another kind's name (a renamed file, two
+    builds mixed) is what breaks a user: a CPU glue where ``webgpuInit`` is called, a JSPI glue in a browser
+    without JSPI.  The finding keeps its old name ``jsep`` between CPU and JSEP pairs (reports and scripts match
+    on it) and is ``webgpu`` when either the name or the glue is a WebGPU EP one.
     """
     gf = Path(glue.path).name
-    named = stem.endswith(JSEP_SUFFIX)
-    out = [_fail(art, gf, "jsep", glue.jsep == named,
-                 f"{art}/{gf}: {'JSEP (WebGPU) glue, jsepInit present' if named else 'no JSEP in the glue'}, "
-                 "as its name says",
-                 f"{art}/{gf}: the name says {'a JSEP' if named else 'a CPU'} build but the glue "
-                 f"{'has' if glue.jsep else 'lacks'} jsepInit (pre-jsep.js): the file was renamed or comes from "
-                 "another build; onnxruntime-web's WebGPU bundles load only *.jsep.mjs, its CPU bundles the rest")]
-    if exp is not None and exp.jsep is not None:
-        out.append(_fail(art, gf, "jsep_manifest", exp.jsep == named,
-                         f"{art}: variant {exp.name} jsep={exp.jsep} matches the pair's name",
-                         f"{art}: variant {exp.name} has jsep={exp.jsep} but its pair is {stem}.wasm/.mjs"))
+    named, actual = pair_kind(stem), glue.kind
+    if actual is None:
+        raise CannotCheck(f"{art}/{gf}: cannot tell which execution provider the glue carries: it has "
+                          f"{', '.join(glue.ep_markers) or 'no EP marker'}, which no ONNX Runtime build combines",
+                          "a new emscripten or ORT may have changed what the glue keeps; update EP_MARKERS in "
+                          "ortwasm/checks/glue.py")
+    rule = "webgpu" if {named, actual} & set(WEBGPU_KINDS) else "jsep"
+    out = [_fail(art, gf, rule, named == actual, f"{art}/{gf}: {KIND_TEXT[actual]} ({glue.ep_evidence}), as its "
+                 "name says",
+                 f"{art}/{gf}: the name says {KIND_TEXT[named]} but the glue is {KIND_TEXT[actual]} "
+                 f"({glue.ep_evidence}), which belongs under {_pair_name(actual)}: the file was renamed or comes "
+                 f"from another build, and onnxruntime-web picks a pair by its name: {LOADED_BY[named]}")]
+    if exp is not None:
+        stated = (("jsep", exp.jsep, named == "jsep"), ("webgpu", exp.webgpu, _webgpu_of(named)))
+        out += [_fail(art, gf, f"{key}_manifest", want == have,
+                      f"{art}: variant {exp.name} {key}={want!r} matches the pair's name",
+                      f"{art}: variant {exp.name} has {key}={want!r} but its pair is {stem}.wasm/.mjs, the name of "
+                      f"{KIND_TEXT[named]}: the output was put under another kind's name, or the dir mixes builds; "
+                      f"{LOADED_BY[named]}")
+                for key, want, have in stated if want is not None]
     return out
 
 
 def _judge(art: str, wasm: wasmmod.WasmInfo, glue: gluemod.GlueFacts, exp: Expectation | None,
            required: Sequence[str], stem: str = "") -> list[Finding]:
     wf, gf = Path(wasm.path).name, Path(glue.path).name
-    out: list[Finding] = _jsep_findings(art, stem, glue, exp)
-    if stem.endswith(JSEP_SUFFIX):
-        required = (*required, *JSEP_C_API)
+    out: list[Finding] = _ep_findings(art, stem, glue, exp)
+    required = (*required, *EP_C_API.get(pair_kind(stem), ()))
     if wasm.memory is None:
         out.append(Finding(art, wf, "memory", False, f"{art}/{wf}: no memory, neither defined nor imported"))
     out += _width_findings(art, wasm, glue)

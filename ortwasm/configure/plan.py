@@ -17,11 +17,12 @@ import hashlib
 import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..deps.dirs import cmake_defines as deps_defines
 from ..errors import UsageError
+from ..fetch.dawn import CMAKE_VAR as DAWN_VAR
 from ..options import BuildOptions
 from ..paths import shipped
 from ..recipe import load_recipe, require_recipe
@@ -29,6 +30,9 @@ from ..source.tree import PreparedSource
 from ..toolchain.emscripten import Toolchain
 from ..toolchain.gluefix import needs_fix
 from ..variants import Variant
+from .ep_flags import EpFlags
+from .ep_flags import parse as parse_ep_flags
+from .reduced_ops import DEFINES as REDUCED_OPS_DEFINES
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,23 @@ def shared_init_cache() -> dict[str, str]:
     return out
 
 
-def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version: str = "") -> dict[str, str]:
+def ep_flags(variant: Variant, version: str) -> EpFlags | None:
+    """Upstream's build.py flags for ``variant``'s execution provider in ``version`` (recipe ``[webgpu]``), parsed;
+    None for a CPU or JSEP pair, whose flags are ortwasm's own switches."""
+    recipe = load_recipe(version) if version and variant.webgpu else None
+    flags = recipe.webgpu_flags.get(variant.webgpu) if recipe else None
+    if recipe is None or flags is None:
+        return None
+    return parse_ep_flags(flags, f"patches/{recipe.version}/recipe.toml [webgpu] {variant.webgpu}")
+
+
+def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version: str = "",
+                    dawn: Path | None = None) -> dict[str, str]:
+    """``dawn``: the prepared Dawn tree a WebGPU pair compiles (fetch/dawn.py), checked by the caller."""
+    ep = ep_flags(variant, version)
+    if ep is not None:  # the pair's own build.py flags act as the run's would
+        opts = replace(opts, enable_wasm_api_exception_catching=opts.enable_wasm_api_exception_catching
+                       or ep.api_exception_catching, disable_rtti=opts.disable_rtti or ep.disable_rtti)
     settings = list(opts.emscripten_settings)
     for key, value in (("MALLOC", "dlmalloc"), ("STACK_SIZE", "5242880")):
         if not any(s.split("=", 1)[0] == key for s in settings):
@@ -109,6 +129,12 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
         "onnxruntime_USE_JSEP": _onoff(variant.jsep),  # what ORT's build.py --use_jsep sets
         "onnxruntime_EMSCRIPTEN_SETTINGS": ";".join(settings),
     })
+    if ep is not None:
+        d.update(ep.defines)
+        if ep.reduce_config is not None:
+            d.update(REDUCED_OPS_DEFINES)
+        if dawn is not None:
+            d[DAWN_VAR] = str(dawn)
     if patched:
         # Unpatched trees don't know the option; leaving it out keeps the baseline an honest upstream configure.
         d["onnxruntime_ENABLE_WEBASSEMBLY_MEMFS"] = _onoff(variant.memfs)
@@ -119,9 +145,9 @@ def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version
 
 
 def plan(opts: BuildOptions, variant: Variant, source: PreparedSource,
-         toolchain: Toolchain | None = None) -> ConfigurePlan:
+         toolchain: Toolchain | None = None, dawn: Path | None = None) -> ConfigurePlan:
     build_dir = opts.build_dir / variant.name
-    defines = variant_defines(opts, variant, source.patched, source.recipe_version)
+    defines = variant_defines(opts, variant, source.patched, source.recipe_version, dawn)
     if toolchain is not None:  # flags this emscripten release needs (toolchain.COMPILE_FLAGS), appended last
         defines.update(toolchain.cmake_defines(defines))
         if variant.memory64 and needs_fix(toolchain.version):

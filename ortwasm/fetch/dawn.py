@@ -58,6 +58,7 @@ KEY_FILES = ("CMakeLists.txt", "src/emdawnwebgpu/CMakeLists.txt",
 # FetchContent makes, so ortwasm's own ``--fuzz=0`` rule for ORT patches does not apply here.  Two flags are
 # ours and change no hunk: ``-N`` says "previously applied" instead of asking, and ``--no-backup-if-mismatch``
 # keeps the ``.orig`` files fuzz would leave out of the tree.
+DAWN_REPO = "https://github.com/google/dawn"
 PATCH_ARGV = ("patch", "--binary", "--ignore-whitespace", "-p1")
 PATCH_EXTRA = ("-N", "--no-backup-if-mismatch")
 

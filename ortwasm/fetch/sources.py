@@ -349,6 +349,7 @@ class FetchResult:
     ort_tree: Path
     deps_dir: Path
     filled: list[str] = field(default_factory=list)  # what this run wrote ("onnxruntime" for the tree)
+    dawn: Path | None = None  # the prepared Dawn tree, for a version with WebGPU pairs and a Dawn source at hand
     skipped_blobs: list[str] = field(default_factory=list)  # ORT paths the mirror lacked (only when filled now)
 
 
@@ -398,6 +399,33 @@ class Fetcher:
             mirrors = ", ".join(str(r) for r in self.git.roots) or "none given"
             raise error(f"{what}: no local repository has {ref} (--git-mirror: {mirrors}), and {exc.message}",
                         fix) from None
+
+    # -- Dawn (the WebGPU EP's only extra dependency)
+
+    def dawn(self, result: FetchResult) -> None:
+        """Prepare the Dawn tag the tree pins, with ORT's patches, when the version builds WebGPU pairs and a local
+        repository has the tag (``--git-mirror dawn=PATH`` or a mirror dir with ``google+dawn``).
+
+        Why never clone it: Dawn is on GitHub only, and the CPU pairs (everything but the WebGPU ones) must fetch
+        with nothing but Debian's, PyPI's and npm's registries; a missing Dawn is said here and refused, naming
+        the fix, by a build that needs it (pipeline.dawn_for)."""
+        if not self.recipe.webgpu_flags:
+            return
+        from .dawn import DAWN_REPO, default_dest, prepare_dawn, read_dawn_pin
+
+        pin = read_dawn_pin(result.ort_tree)
+        found = self.git.locate(GitRef(DAWN_REPO, pin.tag), ["dawn"])
+        if found is None:
+            if default_dest(result.ort_tree).is_dir():
+                result.dawn = default_dest(result.ort_tree)
+            else:
+                _say(f"Dawn {pin.tag}: no local repository has it; the WebGPU pairs need it (--git-mirror "
+                     f"dawn=PATH, a clone of {DAWN_REPO} with the tag)")
+            return
+        tree = prepare_dawn(found[0], result.ort_tree)
+        result.dawn = tree.path
+        if tree.fresh:
+            result.filled.append("dawn")
 
     # -- the ORT tree
 
@@ -581,6 +609,7 @@ def fetch_sources(version: str | None = None, *, git_mirrors: Sequence[str] = ()
         fetcher = Fetcher(recipe, sources, git, debian_mirror, toolchain)
         fetcher.ort_tree(result)
         fetcher.dependencies(result)
+        fetcher.dawn(result)
     if result.filled:
         _say(f"ONNX Runtime {version}: filled {', '.join(result.filled)}; dependencies in {result.deps_dir}")
     else:

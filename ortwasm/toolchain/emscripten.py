@@ -138,12 +138,21 @@ class Toolchain:
         return COMPILE_FLAGS.get(self.version_tuple[0], ()) if _RELEASE_RE.fullmatch(self.version) else ()
 
     def cmake_defines(self, defines: dict[str, str]) -> dict[str, str]:
-        """CMAKE_C_FLAGS/CMAKE_CXX_FLAGS with ``compile_flags`` appended to what ``defines`` already set."""
-        if not self.compile_flags:
-            return {}
-        extra = " ".join(self.compile_flags)
-        return {key: f"{defines[key]} {extra}" if defines.get(key) else extra
-                for key in ("CMAKE_C_FLAGS", "CMAKE_CXX_FLAGS")}
+        """CMAKE_C_FLAGS/CMAKE_CXX_FLAGS with ``compile_flags`` appended to what ``defines`` already set, and the
+        configure checks' link flags (toolchains.toml ``check_link_flags``) when the variant's compile flags pick no
+        exception mode: with -sDISABLE_EXCEPTION_CATCHING=0 or JSPI's -fwasm-exceptions the checks link already,
+        and the latter refuses the flag."""
+        out: dict[str, str] = {}
+        if self.compile_flags:
+            extra = " ".join(self.compile_flags)
+            out = {key: f"{defines[key]} {extra}" if defines.get(key) else extra
+                   for key in ("CMAKE_C_FLAGS", "CMAKE_CXX_FLAGS")}
+        check = table().check_link_flags.get(self.version_tuple[0], ()) if _RELEASE_RE.fullmatch(self.version) else ()
+        no_eh_mode = (defines.get("onnxruntime_ENABLE_WEBASSEMBLY_EXCEPTION_CATCHING") == "OFF"
+                      and defines.get("onnxruntime_ENABLE_WEBASSEMBLY_JSPI", "OFF") != "ON")
+        if check and no_eh_mode:
+            out["CMAKE_REQUIRED_LINK_OPTIONS"] = ";".join(check)
+        return out
 
     def run(self, argv: list[str], cwd: Path | None = None, extra_env: dict[str, str] | None = None,
             timeout: float | None = 120) -> subprocess.CompletedProcess[str]:

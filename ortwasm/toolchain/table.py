@@ -31,6 +31,7 @@ class Table:
     min_wasm64: tuple[int, ...]
     address_key_since: tuple[int, ...]
     compile_flags: dict[int, tuple[str, ...]]
+    check_link_flags: dict[int, tuple[str, ...]]
 
     @property
     def default_provider(self) -> ProviderFacts:
@@ -51,7 +52,8 @@ def table() -> Table:
                      for name, p in data["providers"].items()}
         releases = data["releases"]
         result = Table(providers, version_tuple(releases["min_wasm64"]), version_tuple(releases["address_key_since"]),
-                       {int(k): tuple(v) for k, v in data.get("compile_flags", {}).items()})
+                       *({int(k): tuple(v) for k, v in data.get(key, {}).items()}
+                         for key in ("compile_flags", "check_link_flags")))
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ToolchainError(f"{TABLE} is malformed: {exc!r}", "reinstall ortwasm, or fix the table") from None
     if sum(p.default for p in providers.values()) != 1:

@@ -135,6 +135,8 @@ def make_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=("github", "names"), default="github")
     m.add_argument("--variants", default=None)
     m.add_argument("--table", type=Path, default=None)
+    m.add_argument("--ort-version", default=None,
+                   help="the release variants this version can build (default: the default version's)")
     pk = sub.add_parser("package", help="npm tarball and wheel from checked artifacts")
     pk.add_argument("path", type=Path)
     pk.add_argument("--dest", type=Path, default=Path("dist"))
@@ -293,7 +295,8 @@ def _cmd_doctor(a: argparse.Namespace) -> int:
 def _cmd_matrix(a: argparse.Namespace) -> int:
     from .matrix import print_matrix
 
-    return print_matrix(a.format, a.variants, a.table)
+    version = None if a.ort_version is None else _known_version(a.ort_version, "--ort-version")
+    return print_matrix(a.format, a.variants, a.table, version=version)
 
 
 def _cmd_package(a: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import UsageError
+from .recipe import default_version
 from .variants import Variant, load_table, release_variants, select
 
 FORMATS = ("github", "names")
@@ -23,15 +24,20 @@ FORMATS = ("github", "names")
 
 def matrix_entries(variants: list[Variant]) -> list[dict[str, str | bool]]:
     """One ``include`` entry per variant; ``variant`` is the name CI passes to ``build.py --variants``."""
-    return [{"variant": v.name, "arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "release": v.release}
-            for v in variants]
+    return [{"variant": v.name, "arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "webgpu": v.webgpu,
+             "release": v.release} for v in variants]
 
 
-def chosen_variants(names: str | None, table: Path | None) -> list[Variant]:
-    """The release variants, or the comma list ``names`` (unknown names raise UsageError with a suggestion)."""
+def chosen_variants(names: str | None, table: Path | None, version: str | None = None) -> list[Variant]:
+    """The release variants ``version`` (default: the default version, what the workflow builds) can build, or the
+    comma list ``names`` (unknown names raise UsageError with a suggestion).
+
+    Why by version: a job per variant the version refuses (1.21 has no native WebGPU EP, 1.30 no JSEP) would fail
+    at its first step, every run."""
     tab = load_table(table)
     if names is None:
-        chosen = release_variants(tab)
+        wanted_version = version or default_version()
+        chosen = [v for v in release_variants(tab) if v.unsupported_reason(wanted_version) is None]
     else:
         wanted = list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
         if not wanted:
@@ -51,10 +57,11 @@ def render(fmt: str, variants: list[Variant]) -> str:
     raise UsageError(f"unknown matrix format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
 
 
-def print_matrix(fmt: str, variants: str | None, table: Path | None, out: TextIO | None = None) -> int:
+def print_matrix(fmt: str, variants: str | None, table: Path | None, out: TextIO | None = None,
+                 version: str | None = None) -> int:
     """CLI entry for ``ortwasm matrix``: print the matrix and return 0 (errors raise UsageError, exit 2)."""
     if fmt not in FORMATS:  # before reading the table: a typo in the command is the likelier mistake
         raise UsageError(f"unknown matrix format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
-    text = render(fmt, chosen_variants(variants, table))
+    text = render(fmt, chosen_variants(variants, table, version))
     (out or sys.stdout).write(text + "\n")
     return 0

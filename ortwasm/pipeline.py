@@ -34,6 +34,7 @@ from .toolchain.emscripten import Toolchain, check_proven, find_toolchain
 from .variants import Variant, load_table
 
 TARGET = "onnxruntime_webassembly"
+DAWN_BUILD_DIR = "_deps/dawn-build"  # where FetchContent builds the Dawn tree a WebGPU pair's configure adds
 
 
 @dataclass
@@ -113,10 +114,15 @@ def remote_for_build(opts: BuildOptions, toolchain: Toolchain) -> BuildOptions:
     return opts
 
 
-def variant_runner(opts: BuildOptions, toolchain: Toolchain, build_dir: Path, label: str) -> Runner:
-    """The runner of one variant's build dir: the build's dirs (and a ``redis+unix`` socket's) visible in the
-    toolchain's chroot, the build environment, the log in ``build_dir``."""
+def variant_runner(opts: BuildOptions, toolchain: Toolchain, build_dir: Path, label: str,
+                   dawn: Path | None = None) -> Runner:
+    """The runner of one variant's build dir: the build's dirs (the Dawn tree of a WebGPU pair's, and a
+    ``redis+unix`` socket's) visible in the toolchain's chroot, the build environment, the log in ``build_dir``.
+
+    Why the Dawn tree by name: a configure that cannot see it does not fail (FetchContent only warns that the
+    source dir is missing), it builds without Dawn and fails an hour later on a missing generated header."""
     exec_env = toolchain.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []),
+                                             *([dawn] if dawn else []),
                                              *ccache.chroot_binds(opts.ccache_remote, toolchain.exec_env))
     return Runner(exec_env, build_env(toolchain, opts), build_dir / "build.log", label)
 
@@ -211,7 +217,7 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
 
     A pair whose upstream flags reduce operators gets ORT's reduction first, as build.py runs it before cmake."""
     p = configure.plan(opts, v, source, toolchain, dawn)
-    runner = variant_runner(opts, toolchain, p.build_dir, v.name)
+    runner = variant_runner(opts, toolchain, p.build_dir, v.name, dawn if v.webgpu else None)
     log.say(f"{v.name}: log {runner.log_path}")
     ep = configure.ep_flags(v, source.recipe_version)
     if ep is not None and ep.reduce_config is not None:
@@ -228,6 +234,9 @@ def configure_variant(opts: BuildOptions, v: Variant, toolchain: Toolchain, sour
         if not (p.build_dir / "build.ninja").exists():
             raise BuildError(f"configure of {v.name} exited 0 but wrote no build.ninja",
                              f"the CMake run is incomplete; read {runner.log_path}")
+        if v.webgpu and not (p.build_dir / DAWN_BUILD_DIR).is_dir():
+            raise BuildError(f"configure of {v.name} did not add Dawn ({p.build_dir / DAWN_BUILD_DIR} missing)",
+                             f"FetchContent could not see {dawn}; read {runner.log_path}")
         configure.write_stamp(p, fingerprint)
     return p, runner, why is not None
 

@@ -36,7 +36,7 @@ def _flag(on: bool) -> str:
 
 def _cell(variant: Variant, recipe: Recipe, notes: list[str], version: str) -> str:
     """What one version says about one variant: the runtimes it was tested on, refused (with a note), or neither."""
-    reason = recipe.unsupported_variants.get(variant.name)
+    reason = variant.refused_by(version, recipe.webgpu_flags, recipe.unsupported_variants)
     if reason is not None:
         notes.append(f"ORT {version}, `{variant.name}`: {' '.join(reason.split())}")
         return f"not supported [{len(notes)}]"
@@ -64,7 +64,7 @@ def support_matrix() -> str:
     notes: list[str] = []
     for variant in table.values():
         cells = [f"`{variant.name}`", "wasm64" if variant.memory64 else "wasm32", _flag(variant.memfs),
-                 _flag(variant.jsep)]
+                 {"cpu": "", "jsep": "JSEP", "webgpu": f"WebGPU EP ({variant.webgpu})"}[variant.ep]]
         cells += [_cell(variant, by_version[v], notes, v) for v in versions]
         rows.append("| " + " | ".join(cells) + " |")
     if notes:  # an ordered list, so "not supported [N]" finds its reason by number

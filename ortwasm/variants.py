@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -69,12 +70,16 @@ class Variant:
         from .recipe import load_recipe
 
         recipe = load_recipe(ort_version)
-        if recipe is None:
-            return None
-        if self.webgpu and self.webgpu not in recipe.webgpu_flags:
+        return self.refused_by(recipe.version, recipe.webgpu_flags, recipe.unsupported_variants) if recipe else None
+
+    def refused_by(self, version: str, webgpu_flags: Mapping[str, object], unsupported: Mapping[str, str]
+                   ) -> str | None:
+        """The one rule, from a recipe's ``[webgpu]`` kinds and ``[variants] unsupported``: a WebGPU-EP pair needs
+        upstream's flags for its kind, any pair may be refused by name."""
+        if self.webgpu and self.webgpu not in webgpu_flags:
             return (f"ortwasm builds the native WebGPU EP ({self.webgpu}) from ONNX Runtime 1.30 on; "
-                    f"patches/{recipe.version}/recipe.toml has no [webgpu] {self.webgpu} flags")
-        return recipe.unsupported_variants.get(self.name)
+                    f"patches/{version}/recipe.toml has no [webgpu] {self.webgpu} flags")
+        return unsupported.get(self.name)
 
 
 def _table_text(path: Path | None) -> tuple[str, str]:

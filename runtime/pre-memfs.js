@@ -356,9 +356,11 @@ var ortNote = (where, size, backing, reason, options) => {
     ortLog(options, 1, `${where.path}: ${size} bytes in the wasm heap, used in place`);
   } else if (backing === 'file') {
     ortLog(options, 1, `${where.path}: ${size} bytes left in the file, each tensor read once when ORT maps it`);
+  } else if (backing === 'source') {
+    ortLog(options, 1, `${where.path}: ${size} bytes left in ${reason}, each tensor read in chunks when ORT loads it`);
   } else {
     // a fallback the caller did not ask for is a warning: the file costs its size again in the heap when read
-    const asked = !size || (options && options['backing']) === 'js';
+    const asked = !size || (options && options['backing']) === 'js' || reason === ORT_WEBGPU_REASON;
     ortLog(options, asked ? 1 : 2,
            `${where.path}: ${size} bytes kept in JS memory, copied into the heap when read (${reason})`);
   }
@@ -376,6 +378,12 @@ var ortIsBytes = (data) => ArrayBuffer.isView(data) || data instanceof ArrayBuff
 var ortMountBytes = (where, data, options) => {
   const bytes = ortAsBytes(data);
   const size = bytes.byteLength;
+  if (ortPreferSource(options)) {
+    // the WebGPU EP's loader reads it in chunks, to the GPU or into ORT's own CPU tensors: a heap copy of the whole
+    // file would stay in the heap (it never shrinks) for nothing
+    ortMountJs(where, bytes);
+    return ortNote(where, size, 'js', ORT_WEBGPU_REASON, options);
+  }
   const [ptr, reason] = ortAllocate(size, options);
   if (ptr) {
     ortHeapU8().set(bytes, ptr);
@@ -395,6 +403,12 @@ var ortMountBytes = (where, data, options) => {
  * @param {Object=} options {'backing': 'auto'|'heap'|'js', 'heapBudget': bytes, 'logSeverityLevel': 0..4}
  */
 Module['mountExternalData'] = (externalDataFilePath, externalDataFileData, options) => {
+  if (typeof Blob != 'undefined' && externalDataFileData instanceof Blob) {
+    // npm's 1.30 client mounts a Blob as it is in a JSPI build (PR #29477); the WebGPU EP's loader reads it by slices
+    const src = ortBlobSource(externalDataFileData, externalDataFileData['name'] ?
+                              `File ${externalDataFileData['name']}` : 'a Blob');
+    return ortMountSource(ortPrepare(externalDataFilePath), src, options);
+  }
   if (!ortIsBytes(externalDataFileData)) {
     throw new TypeError(`external data ${externalDataFilePath}: mountExternalData takes bytes; ` +
                         'use mountExternalDataStreaming for a path, URL, Blob or stream');
@@ -573,6 +587,17 @@ Module['mountExternalDataStreaming'] = async (externalDataFilePath, source, opti
   if (want === 'file') {
     throw new Error(`external data ${where.path}: backing "file" needs a file path in Node`);
   }
+  if (ortPreferSource(options) && !isPath) {
+    let src;
+    try {
+      src = await ortOpenRandomSource(source);
+    } catch (e) {
+      throw new Error(`external data ${where.path}: cannot open ${typeof source == 'string' ? source : 'the source'}` +
+                      `: ${e?.message ?? e}`);
+    }
+    ortPrepare(externalDataFilePath);
+    return ortMountSource(where, src, options);
+  }
   let src;
   try {
     src = await ortOpenSource(source, options);
@@ -677,6 +702,225 @@ var ortLoadExternalData = (file, offset, length, dst, loadType) => {
     return 4;
   } catch (e) {
     ortLog(undefined, 3, `${where.path}: loading ${length} bytes at offset ${offset} failed: ${e?.message ?? e}`);
+    return 4;
+  }
+};
+
+//
+// The WebGPU EP (1.30's .asyncify and .jspi pairs). In a WebGPU-EP session every external initializer, CPU-resident
+// ones too, is loaded by the EP's external data loader, which memfs-webgpu.patch points at ortLoadExternalDataAsync
+// below (an EM_ASYNC_JS import: Asyncify or JSPI suspends the module while it awaits). So in such a session nothing
+// needs the file in the heap: a file is mounted where it already is (backing 'source': a Blob, a URL read by HTTP
+// Range requests, the caller's bytes, a Node file), and each tensor is read in ORT_CHUNK pieces, into the GPU buffer
+// (queue.writeBuffer per chunk) or into ORT's own CPU tensor. Offsets are Numbers: a file past 4 GiB works.
+//
+// Which session is a WebGPU one: onnxruntime-web calls Module.webgpuRegisterDevice (post-webgpu.js) while it sets the
+// session options, before it mounts the external data, for every WebGPU-EP session (its argument is the user's
+// GPUDevice, or undefined for ORT's own); webgpuOnCreateSession follows once the session exists or failed.
+//
+
+var ORT_WEBGPU_REASON = 'a WebGPU session: its loader reads it in chunks, straight to the GPU';
+/** The device of the WebGPU-EP session being created: a user's GPUDevice, null for ORT's own, undefined: none. */
+var ortWebGpuSession;
+
+var ortPreferSource = (options) => {
+  const want = (options && options['backing']) || 'auto';
+  return want === 'source' || (want === 'auto' && ortWebGpuSession !== undefined);
+};
+
+var ortTrackWebGpuSession = (name, after) => {
+  let impl;
+  Object.defineProperty(Module, name, {
+    configurable: true,
+    enumerable: true,
+    get: () => impl,
+    set: (f) => {
+      impl = typeof f != 'function' ? f : (...args) => {
+        const result = f(...args);
+        after(...args);
+        return result;
+      };
+    },
+  });
+};
+
+if (!ENVIRONMENT_IS_PTHREAD) {
+  ortTrackWebGpuSession('webgpuRegisterDevice', (device) => {
+    ortWebGpuSession = device || null;
+    // read by memfs-webgpu.patch's import: the user's device; ORT's own is looked up there by _OrtGetWebGpuDevice
+    Module['ortWebGpuDevice'] = device || undefined;
+  });
+  ortTrackWebGpuSession('webgpuOnCreateSession', () => {
+    ortWebGpuSession = undefined;
+    Module['ortWebGpuDevice'] = undefined;
+  });
+}
+
+var ortBlobSource = (blob, what) => ({
+  size: blob['size'],
+  what,
+  readAt: async (position, n) => new Uint8Array(await blob['slice'](position, position + n)['arrayBuffer']()),
+});
+
+/**
+ * A URL read by Range requests when its server answers them (206 with a matching Content-Range and no content
+ * coding); else its body kept once as a Blob (the browser keeps a big Blob outside the page's JS heap).
+ */
+var ortUrlSource = async (url) => {
+  const probe = await fetch(url, {'headers': {'Range': 'bytes=0-0'}});
+  const headers = probe['headers'];
+  const total = probe['status'] === 206 ? /^bytes 0-0\/(\d+)$/.exec(headers['get']('Content-Range') || '') : null;
+  const encoding = headers['get']('Content-Encoding');
+  if (total && (!encoding || encoding === 'identity')) {
+    await probe['arrayBuffer']();
+    return {
+      size: Number(total[1]),
+      what: url,
+      readAt: async (position, n) => {
+        const last = position + n - 1;
+        const r = await fetch(url, {'headers': {'Range': `bytes=${position}-${last}`}});
+        const range = r['headers']['get']('Content-Range');
+        if (r['status'] !== 206 || !range || !range.startsWith(`bytes ${position}-${last}/`)) {
+          throw new Error(`${url}: asked for bytes ${position}-${last}, got HTTP ${r['status']} ` +
+                          `${range ? `with Content-Range ${range}` : 'without Content-Range'}`);
+        }
+        const bytes = new Uint8Array(await r['arrayBuffer']());
+        if (bytes.byteLength !== n) {
+          throw new Error(`${url}: asked for ${n} bytes at ${position}, got ${bytes.byteLength}`);
+        }
+        return bytes;
+      },
+    };
+  }
+  if (!probe['ok']) {
+    throw new Error(`failed to load external data file: ${url} (HTTP ${probe['status']})`);
+  }
+  return ortBlobSource(await probe['blob'](), `${url} (kept as a Blob: the server does not answer Range requests)`);
+};
+
+/** A source read by position without holding it whole in the page: a Blob, a URL, or a stream kept as a Blob. */
+var ortOpenRandomSource = async (source) => {
+  if (typeof URL != 'undefined' && source instanceof URL) {
+    source = source.href;
+  }
+  if (typeof source == 'string') {
+    return ortUrlSource(source);
+  }
+  if (typeof Blob != 'undefined' && source instanceof Blob) {
+    return ortBlobSource(source, source['name'] ? `File ${source['name']}` : 'a Blob');
+  }
+  if (typeof Response != 'undefined' && source instanceof Response) {
+    if (!source['ok']) {
+      throw new Error(`HTTP ${source['status']} from ${source['url'] || 'a Response'}`);
+    }
+    return ortBlobSource(await source['blob'](), `${source['url'] || 'a Response'} (kept as a Blob)`);
+  }
+  if (typeof ReadableStream != 'undefined' && source instanceof ReadableStream) {
+    return ortBlobSource(await new Response(source)['blob'](), 'a ReadableStream (kept as a Blob)');
+  }
+  throw new TypeError(`unsupported external data source for a WebGPU session (${
+      Object.prototype.toString.call(source)}): give bytes, a URL, a Blob, a Response or a ReadableStream`);
+};
+
+/** Make `path` a MEMFS file over `src` (nothing read now): the WebGPU EP's loader reads it by position. */
+var ortMountSource = (where, src, options) => {
+  FS.createDataFile(where.dir, where.name, null, /* canRead= */ true, /* canWrite= */ false, /* canOwn= */ false);
+  const node = FS.lookupPath(where.path).node;
+  const rec = {path: where.path, what: src.what, size: src.size, readAt: src.readAt, maps: 0, opens: 0,
+               unlinked: false};
+  node.ortSource = rec;
+  node.usedBytes = src.size;
+  node.stream_ops = ortReadOnlyOps(rec, node.stream_ops, () => {}, {
+    read(stream, buffer, offset, length, position) {
+      // ORT reads through the file system only outside the EP's loader (a graph transform reading an initializer):
+      // a Blob or a URL cannot be read synchronously
+      ortLog(undefined, 3, `${rec.path}: ${length} bytes at ${position} read synchronously, which ${rec.what} ` +
+                           'cannot serve: mount bytes or a Node path for this model');
+      throw new FS.ErrnoError(29 /* EIO */);
+    },
+    mmap(stream, length, position, prot, flags) {
+      throw new FS.ErrnoError(43 /* ENODEV */);
+    },
+  });
+  return ortNote(where, src.size, 'source', src.what, options);
+};
+
+/** (position, n) -> the bytes [position, position + n) of a mounted file, or a promise of them. */
+var ortReaderOf = (node) => {
+  if (node.ortSource) {
+    return node.ortSource.readAt;
+  }
+  if (node.ortHeap) {
+    const rec = node.ortHeap;
+    return (position, n) => ortHeapU8().subarray(rec.ptr + position, rec.ptr + position + n);
+  }
+  if (node.ortFile) {
+    return (position, n) => {
+      const bytes = new Uint8Array(n);
+      ortReadFile(node.ortFile, bytes, position);
+      return bytes;
+    };
+  }
+  return (position, n) => node.contents.subarray(position, position + n);
+};
+
+/**
+ * memfs-webgpu.patch's loader: [offset, offset + length) of a mounted file into the heap at `dst` (loadType 0, a
+ * CPU tensor) or into `gpuBuffer` (loadType 1), ORT_CHUNK bytes at a time, at most two chunks queued on the GPU.
+ * Returns upstream's codes (0 done, 2 not mounted, 3 out of bounds, 4 failed: logged, naming the file); never
+ * rejects, since an Asyncify import that rejects never resumes the module.
+ */
+Module['ortLoadExternalDataAsync'] = async (file, offset, length, dst, loadType, gpuBuffer, device) => {
+  let path = '(unknown)';
+  try {
+    path = ortSplitPath(UTF8ToString(ortPtr(file))).path;
+    const found = FS.analyzePath(path);
+    if (!found.exists) {
+      return 2;
+    }
+    const node = found.object;
+    const size = node.ortHeap ? node.ortHeap.size : node.usedBytes;
+    if (offset < 0 || length < 0 || offset + length > size) {
+      return 3;
+    }
+    if (loadType !== 0 && !(loadType === 1 && gpuBuffer && device)) {
+      throw new Error(`load type ${loadType} ${loadType === 1 ? 'without a GPU buffer or device' : 'unknown'}`);
+    }
+    const read = ortReaderOf(node);
+    const to = ortPtr(dst);
+    let queued = 0;
+    for (let at = 0; at < length; at += ORT_CHUNK) {
+      const n = Math.min(ORT_CHUNK, length - at);
+      if (loadType === 0 && node.ortFile) {
+        ortReadFile(node.ortFile, new Uint8Array(ortHeapU8().buffer, to + at, n), offset + at);
+        continue;
+      }
+      let bytes = await read(offset + at, n);
+      if (loadType === 0) {
+        const heap = ortHeapU8();  // after an await: the memory may have grown
+        if (bytes.buffer === heap.buffer) {
+          heap.copyWithin(to + at, bytes.byteOffset, bytes.byteOffset + n);
+        } else {
+          heap.set(bytes, to + at);
+        }
+        continue;
+      }
+      // writeBuffer wants a multiple of 4 bytes; the buffer is rounded up to 16 (webgpu/buffer_manager.cc)
+      const n4 = Math.ceil(n / 4) * 4;
+      if (n4 !== n) {
+        const padded = new Uint8Array(n4);
+        padded.set(bytes);
+        bytes = padded;
+      }
+      device['queue']['writeBuffer'](gpuBuffer, at, bytes, 0, n4);
+      if (++queued === 2) {
+        queued = 0;
+        await device['queue']['onSubmittedWorkDone']();
+      }
+    }
+    return 0;
+  } catch (e) {
+    ortLog(undefined, 3, `${path}: loading ${length} bytes at offset ${offset} failed: ${e?.message ?? e}`);
     return 4;
   }
 };

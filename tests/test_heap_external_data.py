@@ -222,6 +222,72 @@ def test_failed_download_holds_nothing(variant: str, mixed_case: models.ModelCas
     assert result.raw["status"]["after"] == EMPTY_STATUS
 
 
+# ------------------------------------------------------------------ the WebGPU EP's loader, without a GPU
+
+CHUNK = 32 * 2**20  # pre-memfs.js's ORT_CHUNK: the reads below cross it
+LOADER_READS = [[0, 0, 2 * CHUNK + 7], [0, CHUNK - 3, 11], [0, CHUNK + 4093, 5], [1, 100, 900], [0, 0, 0]]
+
+
+@pytest.fixture(scope="module")
+def loader_files(tmp_path_factory: pytest.TempPathFactory) -> list[ExternalFile]:
+    """One file of two chunks and a bit (random bytes: a wrong offset shows), one of 1 KiB."""
+    work = tmp_path_factory.mktemp("loader")
+    big, small = work / "big.bin", work / "small.bin"
+    big.write_bytes(os.urandom(2 * CHUNK + 11))
+    small.write_bytes(os.urandom(1024))
+    return [ExternalFile("weights/big.bin", big), ExternalFile("small.bin", small)]
+
+
+def _loader(variant: str, files: list[ExternalFile], **job: object) -> RunResult:
+    where = _pair(variant)
+    if b"ortLoadExternalDataAsync" not in (where / runtime.DEFAULT_MJS).read_bytes():
+        pytest.skip(f"{variant} at {where} predates the WebGPU EP's MEMFS loader: rebuild it "
+                    "(python build.py --enable_wasm_memfs)")
+    payload = {"artifactDir": str(where), "externalData": [{"path": e.path, "file": str(e.file)} for e in files],
+               "scenario": "loader", "reads": LOADER_READS, **job}
+    return runtime._run_script(JS / "heap_external_data.mjs", payload, 600)
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+@pytest.mark.parametrize(("kind", "backing", "note"), [
+    ("url", "source", "each tensor read in chunks"),
+    ("url-norange", "source", "kept as a Blob: the server does not answer Range requests"),
+    ("blob", "source", "a Blob"),
+    ("bytes", "js", "a WebGPU session: its loader reads it in chunks"),
+    ("path", "file", ""),
+])
+def test_webgpu_loader_reads_every_source_in_chunks(variant: str, kind: str, backing: str, note: str,
+                                                     loader_files: list[ExternalFile]) -> None:
+    """In a WebGPU session the EP's loader reads each tensor itself (memfs-webgpu.patch): the files are mounted
+    where they are, never copied into the heap, and every range reads back exactly, across chunk boundaries,
+    through 64-bit-clean Number offsets.  URLs are read by Range requests when the server answers them."""
+    result = _loader(variant, loader_files, sourceKind=kind, webgpuSession=True)
+    assert result.ok, result.describe()
+    raw = result.raw
+    assert [m["backing"] for m in raw["mounts"]] == [backing, backing], raw["mounts"]
+    if note:
+        assert all(note in (m["reason"] or "") + result.stderr for m in raw["mounts"]), (raw["mounts"], result.stderr)
+    assert raw["reads"] == [{"code": 0, "equal": True}] * len(LOADER_READS), raw["reads"]
+    assert raw["codes"] == {"notMounted": 2, "pastEnd": 3, "badType": 4}, raw["codes"]
+    # nothing of the files went into the heap at mount (the reads' buffers are malloc'ed afterwards)
+    assert raw["heapAfterMount"] - raw["heapBefore"] < CHUNK, raw
+    assert raw["status"]["loaded"]["heapBytes"] == 0
+    if kind == "url":
+        assert raw["ranges"] >= 4, raw["ranges"]  # two chunks and a bit, plus the probe
+    else:
+        assert raw["ranges"] == 0
+
+
+@pytest.mark.parametrize("variant", MEMFS)
+def test_a_cpu_session_still_copies_into_the_heap(variant: str, loader_files: list[ExternalFile]) -> None:
+    """Without a WebGPU session the default stays heap-backed (mmap in place): the source backing is the WebGPU
+    EP's alone."""
+    result = _loader(variant, loader_files, sourceKind="url", webgpuSession=False)
+    assert result.ok, result.describe()
+    assert [m["backing"] for m in result.raw["mounts"]] == ["heap", "heap"]
+    assert result.raw["reads"] == [{"code": 0, "equal": True}] * len(LOADER_READS)
+
+
 # ------------------------------------------------------------------ the OFF glue
 
 

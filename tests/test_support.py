@@ -27,6 +27,7 @@ class FakeRecipe:
     unsupported_variants: dict[str, str] = field(default_factory=dict)
     tested: dict[str, tuple[str, ...]] = field(default_factory=dict)
     default: bool = False
+    webgpu_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 FAKES = {
@@ -37,7 +38,7 @@ FAKES = {
     "1.30.0": FakeRecipe(
         proven_toolchains=(),
         unsupported_variants={"wasm64-jsep-memfs": "MEMORY64 with JSEP is not ported"},
-        tested={"wasm32": ("node24",)}),
+        tested={"wasm32": ("node24",)}, webgpu_flags={"asyncify": ("--use_webgpu",)}),
 }
 
 
@@ -72,10 +73,14 @@ def test_cells_say_tested_where_refused_why_or_untested(fake_recipes: dict[str, 
     assert _row(text, "wasm32") == ["`wasm32`", "wasm32", "", "", "node24, chromium", "node24"]
     assert _row(text, "wasm64-memfs") == ["`wasm64-memfs`", "wasm64", "yes", "", "node24", "not tested"]
     # the reasons are notes under the table, numbered in row order, one line each (the recipe's breaks folded)
-    assert _row(text, "wasm64-jsep-memfs")[3:] == ["yes", "not tested", "not supported [1]"]
-    assert _row(text, "wasm32-nothreads")[4] == "not supported [2]"
+    assert _row(text, "wasm64-jsep-memfs")[3:] == ["JSEP", "not tested", "not supported [1]"]
+    # a WebGPU-EP pair is refused by a version whose recipe has no [webgpu] flags for its kind
+    assert _row(text, "wasm32-asyncify")[3:] == ["WebGPU EP (asyncify)", "not supported [2]", "not tested"]
+    assert _row(text, "wasm32-jspi")[3:] == ["WebGPU EP (jspi)", "not supported [4]", "not supported [5]"]
+    assert _row(text, "wasm32-nothreads")[4] == "not supported [8]"
     assert "1. ORT 1.30.0, `wasm64-jsep-memfs`: MEMORY64 with JSEP is not ported" in text
-    assert "2. ORT 1.21.0, `wasm32-nothreads`: ORT 1.21.0 does not compile without threads" in text
+    assert "5. ORT 1.30.0, `wasm32-jspi`: ortwasm builds the native WebGPU EP (jspi) from ONNX Runtime 1.30 on" in text
+    assert "8. ORT 1.21.0, `wasm32-nothreads`: ORT 1.21.0 does not compile without threads" in text
 
 
 def _readme(tmp_path: Path, between: str) -> Path:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import subprocess
 import tarfile
 import tempfile
@@ -311,6 +312,9 @@ def run_node(job: RunJob, node_args: Sequence[str] = ()) -> RunResult:
 # ---------------------------------------------------------------- localhost server for the browser
 
 
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)")  # one range, as fetch sends it (suffix and multi ranges: the whole file)
+
+
 class StaticServer:
     """Serve an explicit map of URL path -> host file on 127.0.0.1, cross-origin isolated.
 
@@ -320,7 +324,9 @@ class StaticServer:
 
     def __init__(self) -> None:
         self.routes: dict[str, Path] = {}
-        routes = self.routes
+        self.no_ranges: set[str] = set()  # routes that ignore Range (200, the whole file), as many servers do
+        self.range_requests = 0  # answered with 206: how a test sees that a client read by ranges
+        routes, no_ranges, server = self.routes, self.no_ranges, self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -329,16 +335,27 @@ class StaticServer:
                 if target is None or not target.is_file():
                     self.send_error(404)
                     return
-                self.send_response(200)
+                size = target.stat().st_size
+                first, count = 0, size
+                wanted = _RANGE.fullmatch(self.headers.get("Range", "")) if path not in no_ranges else None
+                if wanted and int(wanted[1]) < size:
+                    first = int(wanted[1])
+                    last = min(int(wanted[2]), size - 1) if wanted[2] else size - 1
+                    count = last - first + 1
+                    server.range_requests += 1
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+                else:
+                    self.send_response(200)
                 self.send_header("Content-Type", _content_type(target))
-                self.send_header("Content-Length", str(target.stat().st_size))
+                self.send_header("Content-Length", str(count))
                 self.send_header("Cross-Origin-Opener-Policy", "same-origin")
                 self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
                 self.send_header("Cross-Origin-Resource-Policy", "same-origin")
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
                 with target.open("rb") as f, contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.connection.sendfile(f)
+                    self.connection.sendfile(f, first, count)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -351,8 +368,11 @@ class StaticServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def add(self, url_path: str, file: Path) -> str:
+    def add(self, url_path: str, file: Path, ranges: bool = True) -> str:
+        """``ranges=False``: the route answers every request with the whole file, ignoring Range."""
         self.routes[url_path] = file
+        if not ranges:
+            self.no_ranges.add(url_path)
         return self.base_url + url_path
 
     def __enter__(self) -> StaticServer:

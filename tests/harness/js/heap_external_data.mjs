@@ -13,6 +13,13 @@
 // scenario "wrapped": wrap Module._OrtCreateSession and _OrtAddSessionConfigEntry as a profiler does (keep the
 //   function, assign one that calls it), then create two sessions; how often each wrapper ran (result.calls) and
 //   the status after (status.created).
+// scenario "loader": the WebGPU EP's loader (Module.ortLoadExternalDataAsync, memfs-webgpu.patch's import) without a
+//   GPU: mount every file from job.sourceKind ('bytes', 'blob', 'url': a Range-answering server, 'url-norange': one
+//   that ignores Range, 'path'), as a WebGPU session would (Module.webgpuRegisterDevice called first, when
+//   job.webgpuSession); then, for each [file index, offset, length] of job.reads, load the range into a heap buffer
+//   (load type 0) and compare it with the file's bytes.  result.reads: [{code, equal}], result.ranges: the Range
+//   requests the server answered with 206, result.mounts, result.heapBefore/After (HEAPU8.length) and
+//   result.codes: the loader's answer for a file not mounted and for a range past the end.
 // scenario "truncated": serve each file over HTTP from this process, dropping the connection after truncateAt
 //   bytes, and mount it from its URL; the error message and the status afterwards (result.errors, status.after).
 
@@ -77,6 +84,29 @@ async function serveTruncated(files, truncateAt) {
   return files.map((f, i) => `http://127.0.0.1:${server.address().port}/${i}/${path.basename(f)}`);
 }
 
+/** Serve `files` over HTTP from this process; with `ranges`, single Range requests get 206 (else always 200). */
+async function serveRanges(files, ranges) {
+  let answered = 0;
+  const server = http.createServer((req, res) => {
+    const file = files[Number(req.url.split('/')[1])];
+    const size = fs.statSync(file).size;
+    const m = ranges ? /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') : null;
+    if (m && Number(m[1]) < size) {
+      const [first, last] = [Number(m[1]), Math.min(Number(m[2]), size - 1)];
+      answered += 1;
+      res.writeHead(206, { 'Content-Length': String(last - first + 1), 'Content-Range': `bytes ${first}-${last}/${size}` });
+      fs.createReadStream(file, { start: first, end: last }).pipe(res);
+      return;
+    }
+    res.writeHead(200, { 'Content-Length': String(size) });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  const port = server.address().port;
+  return { urls: files.map((f, i) => `http://127.0.0.1:${port}/${i}/${path.basename(f)}`), ranges: () => answered };
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   const outIdx = argv.indexOf('--out');
@@ -130,6 +160,58 @@ async function main() {
     status.created = M.externalDataStatus();
     M.unmountExternalData();
     for (const s of sessions) M._OrtReleaseSession(s);
+  } else if (job.scenario === 'loader') {
+    state.stage = 'serve';
+    const served = await serveRanges(files.map((f) => f.file), job.sourceKind === 'url');
+    state.stage = 'mount';
+    if (job.webgpuSession) {
+      M.webgpuRegisterDevice = () => undefined;  // what post-webgpu.js's webgpuInit does, without a GPU
+      M.webgpuRegisterDevice(undefined);
+    }
+    result.heapBefore = M.HEAPU8.length;
+    result.mounts = [];
+    const opts = { logSeverityLevel: 3, ...(job.backing ? { backing: job.backing } : {}) };
+    for (const [i, f] of files.entries()) {
+      const source = {
+        bytes: () => new Uint8Array(fs.readFileSync(f.file)),
+        blob: () => new Blob([fs.readFileSync(f.file)]),
+        url: () => served.urls[i],
+        'url-norange': () => served.urls[i],
+        path: () => f.file,
+      }[job.sourceKind]();
+      result.mounts.push(job.sourceKind === 'bytes' ? M.mountExternalData(f.path, source, opts)
+                                                    : await M.mountExternalDataStreaming(f.path, source, opts));
+    }
+    result.heapAfterMount = M.HEAPU8.length;
+    state.stage = 'load';
+    const withPath = (name, fn) => {
+      const p = num(M._malloc(name.length * 4 + 1));
+      M.stringToUTF8(name, p, name.length * 4 + 1);
+      return fn(p).finally(() => M._free(p));
+    };
+    result.reads = [];
+    for (const [i, offset, length] of job.reads) {
+      const dst = num(M._malloc(Math.max(1, length)));
+      try {
+        const code = await withPath(files[i].path, (p) => M.ortLoadExternalDataAsync(p, offset, length, dst, 0));
+        const want = fs.readFileSync(files[i].file).subarray(offset, offset + length);
+        const got = new Uint8Array(M.HEAPU8.buffer, dst, length);
+        result.reads.push({ code, equal: code === 0 && Buffer.compare(Buffer.from(got), want) === 0 });
+      } finally {
+        M._free(dst);
+      }
+    }
+    const dst = num(M._malloc(16));
+    result.codes = {
+      notMounted: await withPath('/no/such/file', (p) => M.ortLoadExternalDataAsync(p, 0, 4, dst, 0)),
+      pastEnd: await withPath(files[0].path, (p) => M.ortLoadExternalDataAsync(p, fs.statSync(files[0].file).size - 2, 4, dst, 0)),
+      badType: await withPath(files[0].path, (p) => M.ortLoadExternalDataAsync(p, 0, 4, dst, 1)),
+    };
+    M._free(dst);
+    result.ranges = served.ranges();
+    result.heapAfter = M.HEAPU8.length;
+    status.loaded = M.externalDataStatus();
+    M.unmountExternalData();
   } else if (job.scenario === 'truncated') {
     state.stage = 'mount';
     const urls = await serveTruncated(files.map((f) => f.file), job.truncateAt);

@@ -1,6 +1,7 @@
-"""Figures of the WebGPU (JSEP) variants: how long each took to build, how big it is next to the official
-1.21.0 ``.jsep`` pair, how much ccache it shared with the CPU builds, and what loading big models on a real
-WebGPU adapter costs (headless Chromium on SwiftShader, through the official ``ort.webgpu.min.mjs``).
+"""Figures of the WebGPU variants (1.21's JSEP, 1.30's native WebGPU EP): how long each took to build, how big it
+is next to the official pair of its kind, how much ccache it shared with the CPU builds, and what loading big
+models on a real WebGPU adapter costs (headless Chromium on SwiftShader, through the official bundle of the same
+version, and through our package), with upstream's own pair in the same run.
 
 Usage: python -m bench.webgpu [--ort-version V] [--skip-runs] [--results-dir DIR]
 
@@ -26,16 +27,26 @@ from ortwasm import paths
 from ortwasm.recipe import default_version, require_recipe
 from ortwasm.variants import load_table
 
-OFFICIAL = "onnxruntime-web@1.21.0"
 GIB = 1 << 30
-# (variant, model case, client): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file.
-# "official" is npm's ort.webgpu.min.mjs with wasmPaths (it fetches each file into one JS array, then mounts it);
-# "ours" is the drop-in package's entry for the variant (js-stream-external-data.patch streams each file into the
-# heap block). npm's
-# JS cannot run the wasm64 far-offset file (js-jsep-wasm64-heap.patch: it reads zeros), so that row is ours only.
-RUNS = (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
-        ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),
-        ("wasm64-jsep-memfs", "far_offset", "ours"))
+# (variant, model case, client) per version.  "official" is npm's onnxruntime-web of the same version, through the
+# bundle that loads the variant's kind (ENTRY), with wasmPaths at our pair: it fetches each file into one JS array,
+# then mounts it.  "ours" is the drop-in package's entry for the variant (js-stream-external-data.patch hands the
+# module the URL).  Variant "upstream" is npm's own pair of that kind, beside ours in the same run.
+# 1.21 (JSEP): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file; npm's JS cannot run
+# the wasm64 far-offset file (js-jsep-wasm64-heap.patch: it reads zeros), so that row is ours only.
+# 1.30 (the native WebGPU EP, .asyncify): about 1 GiB in five files, one file past 4 GiB, and 5 GiB in four files.
+RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "1.21.0": (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
+               ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),
+               ("wasm64-jsep-memfs", "far_offset", "ours")),
+    "1.30.0": (("upstream", "gather_1g25", "official"), ("wasm32-asyncify", "gather_1g25", "official"),
+               ("wasm32-asyncify-memfs", "gather_1g25", "official"), ("wasm32-asyncify-memfs", "gather_1g25", "ours"),
+               ("upstream", "far_offset", "official"), ("wasm32-asyncify-memfs", "far_offset", "ours"),
+               ("upstream", "mlp_5g_split", "official"), ("wasm32-asyncify-memfs", "mlp_5g_split", "ours")),
+}
+# the official bundle that loads each WebGPU kind's pair by name
+ENTRY = {"jsep": "ort.webgpu.min.mjs", "asyncify": "ort.webgpu.min.mjs", "jspi": "ort.jspi.min.mjs"}
+UPSTREAM_KIND = {"1.21.0": "jsep", "1.30.0": "asyncify"}
 
 
 def build_rows(version: str) -> dict[str, Any]:
@@ -43,7 +54,7 @@ def build_rows(version: str) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for v in load_table().values():
         out = recipe.out_dir / v.name
-        if not v.jsep or not (out / "manifest.json").exists():
+        if v.ep == "cpu" or not (out / "manifest.json").exists():
             continue
         manifest = json.loads((out / "manifest.json").read_text())
         timings = manifest.get("timings", {})
@@ -60,37 +71,43 @@ def build_rows(version: str) -> dict[str, Any]:
 
 def official_files(version: str) -> dict[str, Any]:
     dist = paths.ortwasm_home() / "clients" / f"official-{version}" / "node_modules" / "onnxruntime-web" / "dist"
-    return {p.name: file_facts(p) for p in sorted(dist.glob("ort-wasm-simd-threaded.jsep.*"))}
+    kinds = {v.webgpu or "jsep" for v in load_table().values()
+             if v.ep != "cpu" and not v.unsupported_reason(version)}
+    return {p.name: file_facts(p) for kind in sorted(kinds)
+            for p in sorted(dist.glob(f"ort-wasm-simd-threaded.{kind}.*"))}
 
 
-def our_package_dist() -> Path:
+def our_package_dist(version: str) -> Path:
     """The drop-in package of what is built, npm-installed as onnxruntime-web (the tests' `our_app`)."""
     import tempfile
 
     from tests.harness.client import our_package_app, package_dist
 
     with tempfile.TemporaryDirectory() as tmp:
-        return package_dist(our_package_app(paths.artifact_cache_dir(), Path(tmp)))
+        out = require_recipe(version).out_dir
+        return package_dist(our_package_app(out, Path(tmp), name=f"bench-ortwasm-{version}"))
 
 
-def run_rows() -> list[dict[str, Any]]:
+def run_rows(version: str) -> list[dict[str, Any]]:
     from tests.harness import models
     from tests.harness.client import client_app, package_dist, run_client_browser, webgpu_job
     from tests.harness.runtime import compare_outputs
 
-    official = package_dist(client_app("official-1.21.0", OFFICIAL))
+    official = package_dist(client_app(f"official-{version}", f"onnxruntime-web@{version}"))
+    table = load_table()
     ours: Path | None = None
     rows: list[dict[str, Any]] = []
-    for variant, key, client in RUNS:
-        where = paths.artifact_cache_dir() / variant
-        if not (where / "manifest.json").exists():
+    for variant, key, client in RUNS[version]:
+        kind = UPSTREAM_KIND[version] if variant == "upstream" else (table[variant].webgpu or "jsep")
+        where = None if variant == "upstream" else require_recipe(version).out_dir / variant
+        if where is not None and not (where / "manifest.json").exists():
             rows.append({"variant": variant, "model": key, "client": client, "skipped": f"no artifact at {where}"})
             continue
         case = models.cached_case(key)
         if client == "official":
-            result = run_client_browser(webgpu_job(official, case, wasm_dir=where), official, "ort.webgpu.min.mjs")
+            result = run_client_browser(webgpu_job(official, case, wasm_dir=where), official, ENTRY[kind])
         else:
-            ours = ours or our_package_dist()
+            ours = ours or our_package_dist(version)
             result = run_client_browser(webgpu_job(ours, case), ours, f"ort.{variant}.min.mjs")
         hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
         weights = case.external_bytes
@@ -137,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:20} last link {link} s (.ninja_log); last build.py run {row['build_s']} s, "
               f"ccache {row['ccache']}")
     previous = json.loads(results.read_text()) if results.exists() else {}
-    runs = previous.get("runs", []) if a.skip_runs else run_rows()
+    if a.ort_version not in RUNS:
+        print(f"bench.webgpu: no runs for ONNX Runtime {a.ort_version} (known: {', '.join(RUNS)})", file=sys.stderr)
+        return 2
+    runs = previous.get("runs", []) if a.skip_runs else run_rows(a.ort_version)
     write_results("webgpu", a.ort_version, {"machine": machine_info(), "ort_version": a.ort_version,
                                             "variants": builds, f"official_onnxruntime_web_{a.ort_version}": official,
                                             "runs": runs}, results_dir=a.results_dir)

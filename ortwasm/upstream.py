@@ -63,6 +63,9 @@ class UpstreamBuild:
     config: str = "Release"
     jobs: int = 2
     extra_flags: tuple[str, ...] = ()
+    # cache entries build.py is given besides the offline ones: what the toolchain needs (toolchain.cmake_defines),
+    # the Dawn tree of a WebGPU build; the same as ortwasm's configure passes, so the caches compare one to one
+    extra_defines: tuple[tuple[str, str], ...] = ()
 
     @property
     def config_dir(self) -> Path:
@@ -74,6 +77,7 @@ class UpstreamBuild:
         defines = {**OFFLINE_DEFINES, **recipe.configure_defines}
         if self.deps_dir is not None:
             defines.update(deps_defines(self.deps_dir, recipe))
+        defines.update(dict(self.extra_defines))
         return [
             "python3", str(self.tree / "tools" / "ci_build" / "build.py"),
             "--build_dir", str(self.build_dir), "--config", self.config, "--update", *(["--build"] if build else []),

@@ -163,10 +163,3 @@ def resolve_requested(table: dict[str, Variant], requested: list[str] | None, me
 
 def release_variants(table: dict[str, Variant]) -> list[Variant]:
     return [v for v in table.values() if v.release]
-
-
-def default_cpu(names: list[str]) -> str | None:
-    """The CPU variant among `names` (table order) whose pair takes upstream's place in a package's ``dist/``, and
-    whose glue the JS stage embeds where upstream's bundles inline the CPU glue: ``wasm32`` (MEMFS off, upstream's
-    build) when there, else the first.  One rule for both stages, so the embedded glue is the pair beside it."""
-    return "wasm32" if "wasm32" in names else (names[0] if names else None)

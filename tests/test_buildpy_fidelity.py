@@ -84,3 +84,81 @@ def test_cmake_cache_equals_build_py(configure_setup: tuple[BuildOptions, Toolch
     if preset == "release":  # the preset did change what it is for, on both sides
         assert theirs["onnxruntime_DISABLE_RTTI"] == "ON"
         assert theirs["onnxruntime_ENABLE_WEBASSEMBLY_API_EXCEPTION_CATCHING"] == "ON"
+
+
+# ------------------------------------------------------------- current ORT's native WebGPU EP, on sid's emscripten
+
+WEBGPU_VERSION = "1.30.0"
+
+
+@pytest.fixture(scope="module")
+def webgpu_setup() -> tuple[BuildOptions, Toolchain, PreparedSource, Path]:
+    """(options, sid's toolchain, the prepared 1.30 tree, the prepared Dawn tree) for real WebGPU configures.
+
+    Skips loudly when a piece is missing: the 1.30 tree, sid's chroot, or Dawn (which only a local clone of
+    google/dawn provides: `fetch-sources --git-mirror dawn=PATH`)."""
+    import os
+
+    from ortwasm import paths
+    from ortwasm.fetch.dawn import default_dest
+    from ortwasm.pipeline import dawn_for
+    from ortwasm.source.tree import prepare
+    from ortwasm.toolchain.emscripten import PROVIDER_ENV, PROVIDERS, find_toolchain
+
+    recipe = require_recipe(WEBGPU_VERSION)
+    if not (recipe.source_dir / "VERSION_NUMBER").exists():
+        pytest.skip(f"!!! no ORT {WEBGPU_VERSION} tree at {recipe.source_dir}: run "
+                    f"`bash ci/fetch-sources.sh --version {WEBGPU_VERSION}`")
+    if not default_dest(recipe.source_dir).is_dir():
+        pytest.skip(f"!!! no Dawn tree at {default_dest(recipe.source_dir)}: run `python -m ortwasm fetch-sources "
+                    f"--version {WEBGPU_VERSION} --git-mirror dawn=PATH` with a clone of google/dawn")
+    old = os.environ.get(PROVIDER_ENV)
+    os.environ[PROVIDER_ENV] = "sid"
+    try:
+        tc = find_toolchain(need_wasm64=False)
+    except Exception as exc:
+        pytest.skip(f"!!! no sid emscripten ({exc}): run `{PROVIDERS['sid'].provision}`")
+    finally:
+        if old is None:
+            os.environ.pop(PROVIDER_ENV, None)
+        else:
+            os.environ[PROVIDER_ENV] = old
+    work = paths.ortwasm_home() / "test-configure-webgpu"
+    opts = BuildOptions(ort_source=recipe.source_dir, build_dir=work, out_dir=work / "out", deps_dir=recipe.deps_dir)
+    src = prepare(opts.ort_source, work)
+    return opts, tc, src, dawn_for(src)
+
+
+@pytest.mark.parametrize("kind", ["asyncify", "jspi"])
+def test_webgpu_cmake_cache_equals_build_py(webgpu_setup: tuple[BuildOptions, Toolchain, PreparedSource, Path],
+                                            kind: str) -> None:
+    """Upstream's CI line for the pair (recipe [webgpu]) through ORT's build.py, against ortwasm's translation of
+    it (configure/ep_flags.py, the op reduction before configure, the Dawn tree): the same cache."""
+    from ortwasm.fetch.dawn import CMAKE_VAR
+
+    opts, tc, src, dawn = webgpu_setup
+    variant = load_table()[f"wasm32-{kind}"]
+    ours_plan, _, _ = configure_variant(opts, replace(variant, name=f"fidelity-ours-{kind}"), tc, src, {}, dawn)
+    toolchain_defines = tuple((k, v) for k, v in ours_plan.defines.items()
+                              if k in ("CMAKE_C_FLAGS", "CMAKE_CXX_FLAGS", "CMAKE_REQUIRED_LINK_OPTIONS"))
+    add_emsdk_shim(src.path, tc)
+    up = UpstreamBuild(src.path, opts.build_dir / f"fidelity-buildpy-{kind}", opts.deps_dir,
+                       extra_flags=require_recipe(WEBGPU_VERSION).webgpu_flags[kind],
+                       extra_defines=((CMAKE_VAR, str(dawn)), *toolchain_defines))
+    exec_env = tc.exec_env.with_binds(opts.build_dir, dawn, *([opts.deps_dir] if opts.deps_dir else []))
+    runner = Runner(exec_env, build_env(tc, opts), up.build_dir / "build.log", "build.py")
+    runner.run(up.argv(build=False), "build.py --update", cwd=src.path)
+
+    ours = _normalise(read_cmake_cache(ours_plan.build_dir / "CMakeCache.txt"), ours_plan.build_dir)
+    theirs = _normalise(read_cmake_cache(up.config_dir / "CMakeCache.txt"), up.config_dir)
+    differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k) and k not in ALLOWED)
+    detail = "\n".join(f"  {k}: ours={ours.get(k)!r} build.py={theirs.get(k)!r}" for k in differ)
+    assert not differ, f"CMakeCache differs from ORT build.py's on {len(differ)} keys:\n{detail}"
+    assert theirs["onnxruntime_USE_WEBGPU"] == "ON" and theirs["onnxruntime_REDUCED_OPS_BUILD"] == "ON"
+    assert theirs["onnxruntime_ENABLE_WEBASSEMBLY_JSPI"] == ("ON" if kind == "jspi" else "OFF")
+    # build.py's own op reduction wrote the same files ours did
+    gen = "op_reduction.generated"
+    for f in sorted((ours_plan.build_dir / gen).rglob("*")):
+        if f.is_file():
+            rel = f.relative_to(ours_plan.build_dir / gen)
+            assert f.read_bytes() == (up.config_dir / gen / rel).read_bytes(), rel

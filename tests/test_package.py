@@ -13,21 +13,26 @@ import copy
 import hashlib
 import io
 import json
+import re
 import shutil
 import tarfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ortwasm import package as pk
-from ortwasm.checks.rules import JSEP_C_API
+from ortwasm.checks.rules import EP_C_API, pair_kind
 from ortwasm.checks.sizes import Budget, Budgets
 from ortwasm.cli import main
 from ortwasm.errors import PackageError
+from ortwasm.js import web as js_web
 from ortwasm.package import npm as pk_npm
-from ortwasm.recipe import default_version, require_recipe
+from ortwasm.paths import ortwasm_home
+from ortwasm.recipe import default_version, load_recipe, require_recipe
+from ortwasm.variants import load_table
 from tests.wasmbytes import uleb
 
 ORT_C_API = require_recipe(default_version()).c_api  # the default version's C API, from its recipe
@@ -62,6 +67,12 @@ CPU_BUNDLES = ("ort.wasm.min.mjs", "ort.wasm.bundle.min.mjs", "ort.wasm.min.js",
                "ort.node.min.mjs", "ort.node.min.js", "ort.webgl.min.mjs", "ort.webgl.min.js")
 JSEP_BUNDLES = ("ort.min.js", "ort.min.mjs", "ort.bundle.min.mjs", "ort.all.min.js", "ort.all.bundle.min.mjs",
                 "ort.webgpu.min.js", "ort.webgpu.bundle.min.mjs")
+# The glue (pair) each upstream bundle family loads by name in 1.21.0's dist; each minified bundle names just it.
+LOADS_121 = {"ort.wasm": STEM, "ort.node": STEM, "ort": f"{STEM}.jsep", "ort.all": f"{STEM}.jsep",
+             "ort.webgpu": f"{STEM}.jsep"}
+# What a glue of each pair kind has (checks.glue.EP_MARKERS): jsepInit; webgpuInit and Asyncify's asyncInit, or JSPI.
+EP_TEXT = {"cpu": "", "jsep": "h.jsepInit=(a,b)=>{};", "asyncify": "h.webgpuInit=a=>{};h.asyncInit=a=>{};",
+           "jspi": "h.webgpuInit=a=>{};h.run=new WebAssembly.Suspending(f);h.go=WebAssembly.promising(g);"}
 
 
 _uleb = uleb
@@ -79,8 +90,8 @@ def _name(s: str) -> bytes:
     return _uleb(len(s)) + s.encode()
 
 
-def fake_wasm(arch: str) -> bytes:
-    is64, n = arch == "wasm64", len(ORT_C_API)
+def fake_wasm(arch: str, api: Sequence[str] = ORT_C_API) -> bytes:
+    is64, n = arch == "wasm64", len(api)
     mem = bytes([0x03 | is64 << 2]) + _uleb(256) + _uleb(262144 if is64 else 65536)
     return b"".join([b"\0asm\x01\0\0\0", _sec(1, _vec([b"\x60\x00\x00"])),
                      _sec(2, _vec([_name("a") + _name("a") + b"\x02" + mem])), _sec(3, _vec([b"\x00"] * n)),
@@ -89,64 +100,91 @@ def fake_wasm(arch: str) -> bytes:
                      _sec(10, _vec([b"\x02\x00\x0b"] * n))])
 
 
-def fake_glue(arch: str, fs: bool) -> str:
-    body = "".join(f"h._{c}=(a,b)=>(h._{c}=H.m{i})(a,b);" for i, c in enumerate(ORT_C_API))
+def fake_glue(arch: str, fs: bool, api: Sequence[str] = ORT_C_API, ep: str = "") -> str:
+    body = "".join(f"h._{c}=(a,b)=>(h._{c}=H.m{i})(a,b);" for i, c in enumerate(api))
     mem = 'new WebAssembly.Memory({initial:256,maximum:65536,shared:!0,address:"i64"});' if arch == "wasm64" else ""
     return (f"var h=moduleArg,H;{RUNTIME_TEXT}WebAssembly.instantiate(b).then(function a(d,e){{H=d.exports;return H}});"
-            f'{body}{mem}var ENV={{HOME:"/home/web_user"}};{FS_TEXT if fs else ""}')
+            f'{body}{ep}{mem}var ENV={{HOME:"/home/web_user"}};{FS_TEXT if fs else ""}')
 
 
-def write_manifest(d: Path, name: str, arch: str, memfs: bool, ort: dict[str, Any] | None = None) -> None:
+def write_manifest(d: Path, name: str, arch: str, memfs: bool, ort: dict[str, Any] | None = None,
+                   ep: Mapping[str, Any] | None = None) -> None:
+    """``ep``: the variant's jsep/webgpu keys as the build writes them (none: a manifest from before them)."""
     files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
              for p in sorted(d.iterdir()) if p.suffix in (".wasm", ".mjs")]
     (d / "manifest.json").write_text(json.dumps({
-        "format": 1, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True},
+        "format": 1, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True,
+                                 **(ep or {})},
         "files": files, "ort": ORT if ort is None else ort,
         "toolchain": {"emscripten": "3.1.69", "kind": "chroot"}}, indent=2))
 
 
 def fake_variant(out: Path, name: str, *, glue_fs: bool | None = None, ort: dict[str, Any] | None = None) -> Path:
-    arch, memfs = VARIANTS[name]
+    """A table variant's dir as the build writes it: its pair under upstream's name for its kind, a glue with its
+    kind's markers (jsepInit, webgpuInit, ...) and C API (the recipe's, and its provider's), and manifest.json."""
+    v = load_table()[name]
+    kind = pair_kind(v.artifact_stem)
+    ort = ORT if ort is None else ort
+    recipe = load_recipe(ort.get("patchset_version") or ort["version"])  # none: a version package refuses
+    api = (*(recipe.c_api if recipe else ORT_C_API), *EP_C_API.get(kind, ()))
     d = out / name
     d.mkdir(parents=True)
-    (d / f"{STEM}.wasm").write_bytes(fake_wasm(arch))
-    (d / f"{STEM}.mjs").write_text(fake_glue(arch, memfs if glue_fs is None else glue_fs))
-    write_manifest(d, name, arch, memfs, ort)
+    (d / f"{v.artifact_stem}.wasm").write_bytes(fake_wasm(v.arch, api))
+    (d / f"{v.artifact_stem}.mjs").write_text(fake_glue(v.arch, v.memfs if glue_fs is None else glue_fs, api,
+                                                        EP_TEXT[kind]))
+    ep = {"jsep": True} if v.jsep else {"jsep": False, "webgpu": v.webgpu} if v.webgpu else None
+    write_manifest(d, name, v.arch, v.memfs, ort, ep)
     return d
 
 
-def fake_bundle(name: str) -> str:
-    """A stand-in bundle: an ``env`` like onnxruntime-common's, and its own name, so a test can see what loaded."""
+def _family(bundle: str) -> str:
+    m = re.match(r"ort(\.(?!min\b|bundle\b|m?js\b)\w+)?", bundle)
+    assert m is not None, bundle
+    return m.group(0)
+
+
+def fake_bundle(name: str, loads: Mapping[str, str] = LOADS_121) -> str:
+    """A stand-in bundle: an ``env`` like onnxruntime-common's, and its own name, so a test can see what loaded; and
+    the name of the glue its family loads (``loads``), as upstream's minified bundles name it."""
+    glue = f"// loads {loads[_family(name)]}.mjs\n" if _family(name) in loads else ""
     if name.endswith(".mjs"):
-        return (f"export const env = {{ wasm: {{}} }};\nexport const bundle = '{name}';\n"
+        return (f"{glue}export const env = {{ wasm: {{}} }};\nexport const bundle = '{name}';\n"
                 "export default { env, bundle };\n")
-    return f"'use strict';\nexports.env = {{ wasm: {{}} }};\nexports.bundle = '{name}';\n"
+    return f"'use strict';\n{glue}exports.env = {{ wasm: {{}} }};\nexports.bundle = '{name}';\n"
 
 
-def write_web_manifest(web: Path, ort: dict[str, Any] | None = None, dropped: list[str] | None = None) -> None:
+def write_web_manifest(web: Path, ort: dict[str, Any] | None = None, dropped: list[str] | None = None,
+                       glues: Mapping[str, str] | None = None) -> None:
+    """``glues``: what the JS stage embedded (glue name -> sha256 or "placeholder"); None: no such record."""
     pkg = web / "package"
     files = {p.relative_to(pkg).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted(pkg.rglob("*")) if p.is_file()}
     (web / "manifest.json").write_text(json.dumps({
         "format": 1, "ort": ORT if ort is None else ort, "jsep_glue": "placeholder", "files": files,
         "dropped": dropped if dropped is not None else [f"{STEM}.jsep.mjs", *JSEP_BUNDLES],
-        "why_dropped": "no JSEP build", "timings": {"pack": 1.0}}, indent=2, sort_keys=True))
+        "why_dropped": "no JSEP build", "timings": {"pack": 1.0}} | ({"glues": dict(glues)} if glues else {}),
+        indent=2, sort_keys=True))
 
 
-def fake_web(out: Path, *, ort: dict[str, Any] | None = None, jsep: bool = False) -> Path:
-    """``OUT/onnxruntime-web/`` as the JS stage writes it: JSEP bundles dropped unless ``jsep``."""
+def fake_web(out: Path, *, ort: dict[str, Any] | None = None, jsep: bool = False,
+             package_json: Mapping[str, Any] = UPSTREAM_PACKAGE_JSON, bundles: Sequence[str] = (),
+             loads: Mapping[str, str] = LOADS_121, dropped: list[str] | None = None,
+             glues: Mapping[str, str] | None = None) -> Path:
+    """``OUT/onnxruntime-web/`` as the JS stage writes it: 1.21.0's layout by default, JSEP bundles dropped unless
+    ``jsep``; another version's from its package.json, the ``bundles`` that stay besides the CPU ones, which glue
+    each family ``loads``, and what was ``dropped``."""
     web = out / "onnxruntime-web"
     dist = web / "package" / "dist"
     dist.mkdir(parents=True)
-    for name in CPU_BUNDLES + (JSEP_BUNDLES if jsep else ()):
-        (dist / name).write_text(fake_bundle(name))
+    for name in CPU_BUNDLES + (JSEP_BUNDLES if jsep else ()) + tuple(bundles):
+        (dist / name).write_text(fake_bundle(name, loads))
     (dist / "ort.wasm.min.mjs.map").write_text("{}")
     (web / "package" / "lib").mkdir()
     (web / "package" / "lib" / "index.ts").write_text("export * from 'onnxruntime-common';\n")
     (web / "package" / "types.d.ts").write_text("export * from 'onnxruntime-common';\n")
     (web / "package" / "README.md").write_text("# ONNX Runtime Web\n\nupstream's README\n")
-    (web / "package" / "package.json").write_text(json.dumps(UPSTREAM_PACKAGE_JSON, indent=2) + "\n")
-    write_web_manifest(web, ort, [] if jsep else None)
+    (web / "package" / "package.json").write_text(json.dumps(package_json, indent=2) + "\n")
+    write_web_manifest(web, ort, [] if jsep else dropped, glues)
     return web
 
 
@@ -542,43 +580,14 @@ JSEP_VARIANTS = {"wasm32-jsep": ("wasm32", False), "wasm32-jsep-memfs": ("wasm32
                  "wasm64-jsep-memfs": ("wasm64", True)}
 
 
-def fake_jsep_variant(out: Path, name: str) -> Path:
-    """A JSEP pair: upstream's .jsep name, jsepInit in the glue, the two Jsep* exports in the wasm."""
-    arch, memfs = JSEP_VARIANTS[name]
-    d = out / name
-    d.mkdir(parents=True)
-    api = (*ORT_C_API, *JSEP_C_API)
-    n = len(api)
-    is64 = arch == "wasm64"
-    mem = bytes([0x03 | is64 << 2]) + _uleb(256) + _uleb(262144 if is64 else 65536)
-    (d / f"{STEM}.jsep.wasm").write_bytes(b"".join([
-        b"\0asm\x01\0\0\0", _sec(1, _vec([b"\x60\x00\x00"])), _sec(2, _vec([_name("a") + _name("a") + b"\x02" + mem])),
-        _sec(3, _vec([b"\x00"] * n)), _sec(4, _vec([b"\x70" + bytes([0x01 | is64 << 2]) + _uleb(n) + _uleb(n)])),
-        _sec(7, _vec([_name(f"m{i}") + b"\x00" + _uleb(i) for i in range(n)])), _sec(10, _vec([b"\x02\x00\x0b"] * n))]))
-    body = "".join(f"h._{c}=(a,b)=>(h._{c}=H.m{i})(a,b);" for i, c in enumerate(api))
-    glue = fake_glue(arch, memfs).replace("var h=moduleArg,H;", f"var h=moduleArg,H;{body}h.jsepInit=(a,b)=>{{}};")
-    (d / f"{STEM}.jsep.mjs").write_text(glue)
-    files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(d.iterdir())]
-    (d / "manifest.json").write_text(json.dumps({
-        "format": 1, "variant": {"name": name, "arch": arch, "memfs": memfs, "simd": True, "threads": True,
-                                 "jsep": True},
-        "files": files, "ort": ORT, "toolchain": {"emscripten": "3.1.69", "kind": "chroot"}}, indent=2))
-    return d
-
-
 def jsep_out(root: Path, embedded: str | None = "wasm32-jsep") -> Path:
     """CPU and JSEP variants, and the JS built with `embedded`'s glue (None: a placeholder, as before any JSEP)."""
     out = root / "out"
-    for n in ("wasm32", "wasm32-memfs"):
+    for n in ("wasm32", "wasm32-memfs", *JSEP_VARIANTS):
         fake_variant(out, n)
-    for n in JSEP_VARIANTS:
-        fake_jsep_variant(out, n)
-    web = fake_web(out, jsep=True)
-    (web / "package" / "dist" / "ort.webgpu.min.mjs").write_text(fake_bundle("ort.webgpu.min.mjs"))
-    write_web_manifest(web, dropped=[])
-    m = json.loads((web / "manifest.json").read_text())
-    m["glues"] = {f"{STEM}.jsep.mjs": sha(out / embedded / f"{STEM}.jsep.mjs") if embedded else "placeholder"}
-    (web / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True))
+    web = fake_web(out, jsep=True, bundles=("ort.webgpu.min.mjs",))
+    write_web_manifest(web, dropped=[], glues={
+        f"{STEM}.jsep.mjs": sha(out / embedded / f"{STEM}.jsep.mjs") if embedded else "placeholder"})
     return out
 
 
@@ -614,3 +623,283 @@ def test_jsep_bundles_embedding_another_glue_are_refused(tmp_path: Path, embedde
     out = jsep_out(tmp_path, embedded)
     err = refused(out, tmp_path / "dist", "WebGPU bundles embed")
     assert "--variants wasm32-jsep" in err.hint
+
+
+# --- WebGPU EP pairs (ONNX Runtime 1.30: .asyncify, .jspi) -----------------------------------------------------------
+
+ORT_130 = {"version": "1.30.0", "patched": True, "patchset": "1.30.0-test", "source": "/src/onnxruntime-1.30.0"}
+_EXTERN = "onnxruntime-web-use-extern-wasm"
+
+
+def _subpath(name: str, bundled: bool = True) -> dict[str, Any]:
+    """One of 1.30.0's bundle exports: ESM bundle (extern-wasm condition: the unbundled form), CJS unbundled."""
+    return {"types": "./types.d.ts",
+            "import": {_EXTERN: f"./dist/{name}.min.mjs", "default": f"./dist/{name}.bundle.min.mjs"} if bundled
+            else f"./dist/{name}.min.mjs", "require": f"./dist/{name}.min.js"}
+
+
+# onnxruntime-web 1.30.0's package.json, as far as packaging reads it (exports and the entry fields verbatim).
+UPSTREAM_PACKAGE_JSON_130: dict[str, Any] = {
+    "license": "MIT", "unpkg": "dist/ort.min.js", "name": "onnxruntime-web", "version": "1.30.0",
+    "jsdelivr": "dist/ort.min.js", "main": "dist/ort.node.min.js", "browser": "dist/ort.min.js",
+    "exports": {
+        ".": {"types": "./types.d.ts",
+              "node": {"import": "./dist/ort.node.min.mjs", "require": "./dist/ort.node.min.js"},
+              "import": {_EXTERN: "./dist/ort.min.mjs", "default": "./dist/ort.bundle.min.mjs"},
+              "require": "./dist/ort.min.js"},
+        "./all": _subpath("ort.all"), "./wasm": _subpath("ort.wasm"), "./webgl": _subpath("ort.webgl", bundled=False),
+        "./webgpu": _subpath("ort.webgpu"), "./jspi": _subpath("ort.jspi"),
+        **{f"./{STEM}{sfx}.{ext}": f"./dist/{STEM}{sfx}.{ext}" for ext in ("wasm", "mjs")
+           for sfx in ("", ".jsep", ".jspi", ".asyncify")},
+    },
+    "types": "./types.d.ts", "description": "A Javascript library for running ONNX models on browsers",
+}
+# 1.30.0's dist: which pair each family loads (measured: each minified bundle names exactly one glue), and the
+# bundles of the WebGPU families besides the CPU ones.
+LOADS_130 = {"ort.wasm": STEM, "ort.node": STEM, "ort": f"{STEM}.jsep", "ort.all": f"{STEM}.jsep",
+             "ort.webgpu": f"{STEM}.asyncify", "ort.jspi": f"{STEM}.jspi"}
+FORMS_130 = ("min.mjs", "bundle.min.mjs", "min.js")
+EP_VARIANTS = ("wasm32", "wasm32-asyncify", "wasm32-asyncify-memfs", "wasm32-jspi-memfs")
+
+
+def ep_out(root: Path, names: Sequence[str] = EP_VARIANTS, *, glues: Mapping[str, str] | None = None,
+           loads: Mapping[str, str] = LOADS_130) -> Path:
+    """A 1.30 OUT dir: ``names``, and the JS stage's output as it writes it for them: the glue of each kind that
+    ``web.built_glues`` picks embedded (or ``glues``), the rest placeholders whose bundles are dropped."""
+    out = root / "out"
+    for n in names:
+        fake_variant(out, n, ort=ORT_130)
+    built = {g: sha(p) for g, p in js_web.built_glues(out).items()}
+    glues = {g: built.get(g, "placeholder") for g in require_recipe("1.30.0").js_glues} if glues is None else glues
+    kept = {"ort.webgpu": f"{STEM}.asyncify.mjs", "ort.jspi": f"{STEM}.jspi.mjs"}
+    bundles = [f"{fam}.{form}" for fam, glue in kept.items() if glues.get(glue, "placeholder") != "placeholder"
+               for form in FORMS_130]
+    dropped = [f"{STEM}{sfx}.{ext}" for sfx in ("", ".jsep", ".asyncify", ".jspi") for ext in ("wasm", "mjs")] + \
+        [f"{fam}.{form}" for fam in ("ort", "ort.all", *kept) for form in FORMS_130
+         if f"{fam}.{form}" not in bundles]
+    fake_web(out, ort=ORT_130, package_json=UPSTREAM_PACKAGE_JSON_130, bundles=bundles, loads=loads,
+             dropped=sorted(dropped), glues=glues)
+    return out
+
+
+def pair_bytes(out: Path, variant: str, suffix: str, kind: str) -> bytes:
+    return (out / variant / f"{STEM}{suffix}.{kind}").read_bytes()
+
+
+def test_webgpu_ep_pairs_go_where_their_bundles_look(tmp_path: Path) -> None:
+    """Per kind, the default pair (MEMFS off when there, else the first) sits at upstream's dist/ name, so
+    `onnxruntime-web/webgpu` (asyncify) and `onnxruntime-web/jspi` load ours; every variant's entry wraps the
+    extern-wasm bundle of its kind and points wasmPaths at its own pair; Node entries refuse by name."""
+    out = ep_out(tmp_path)
+    res = pk.build_packages(out, tmp_path / "dist")
+    assert res.ort_version == "1.30.0" and res.default == "wasm32" and res.variants == EP_VARIANTS
+    got = tgz_files(res.tgz)
+    for kind in ("wasm", "mjs"):
+        assert got[f"dist/{STEM}.{kind}"] == pair_bytes(out, "wasm32", "", kind)
+        assert got[f"dist/{STEM}.asyncify.{kind}"] == pair_bytes(out, "wasm32-asyncify", ".asyncify", kind)
+        assert got[f"dist/wasm32-asyncify-memfs/{STEM}.asyncify.{kind}"] == \
+            pair_bytes(out, "wasm32-asyncify-memfs", ".asyncify", kind)
+        # the only JSPI variant is its kind's default though it has MEMFS
+        assert got[f"dist/{STEM}.jspi.{kind}"] == pair_bytes(out, "wasm32-jspi-memfs", ".jspi", kind)
+        assert f"dist/wasm32-jspi-memfs/{STEM}.jspi.{kind}" not in got, "the default pair is not duplicated"
+    pkg = json.loads(got["package.json"])
+    exports, up = pkg["exports"], UPSTREAM_PACKAGE_JSON_130["exports"]
+    for key, node in exports.items():
+        for t in targets(node):
+            assert t.startswith("./") and t[2:] in got, f"exports[{key!r}] -> {t} is not in the tarball"
+    assert exports["./webgpu"] == up["./webgpu"] and exports["./jspi"] == up["./jspi"], "upstream's, untouched"
+    assert "./dist/ort.webgpu.bundle.min.mjs" in targets(exports["./webgpu"])
+    assert exports[f"./{STEM}.asyncify.wasm"] == f"./dist/{STEM}.asyncify.wasm"
+    assert exports[f"./{STEM}.jspi.mjs"] == f"./dist/{STEM}.jspi.mjs"
+    assert f"./{STEM}.jsep.wasm" not in exports, "a pair not built is not exported"
+    assert exports["."]["import"] == {_EXTERN: "./dist/ort.wasm.min.mjs", "default": "./dist/ort.wasm.bundle.min.mjs"}
+    assert exports["./all"]["import"] == "./dist/ortwasm-absent.all.mjs"  # 1.30's ort.all* load .jsep
+    assert "ortwasm builds JSEP for ONNX Runtime 1.21 only" in pkg["ortwasm"]["absent"]["./all"]
+    assert set(pkg["ortwasm"]["absent"]) == {"./all"}
+    assert pkg["ortwasm"]["variants"]["wasm32-jspi-memfs"]["webgpu"] == "jspi"
+    assert "webgpu" not in pkg["ortwasm"]["variants"]["wasm32"] and "jsep" not in pkg["ortwasm"]["variants"]["wasm32"]
+    for v, bundle, sub in (("wasm32-asyncify", "ort.webgpu.min.mjs", "./"),
+                           ("wasm32-asyncify-memfs", "ort.webgpu.min.mjs", "./wasm32-asyncify-memfs/"),
+                           ("wasm32-jspi-memfs", "ort.jspi.min.mjs", "./")):
+        assert exports[f"./{v}"]["import"] == f"./dist/ort.{v}.min.mjs"
+        text = got[f"dist/ort.{v}.min.mjs"].decode()
+        assert f"import * as ort from './{bundle}';" in text and f"export * from './{bundle}';" in text, v
+        assert f"ort.env.wasm.wasmPaths = new URL('{sub}', import.meta.url).href;" in text, v
+        ep = "WebGPU EP (jspi)" if "jspi" in v else "WebGPU EP (asyncify)"
+        for node in ("node.mjs", "node.cjs"):
+            refusal = got[f"dist/ort.{v}.{node}"].decode()
+            assert "Node has no WebGPU" in refusal and f"is a {ep} build" in refusal and "require(" not in refusal
+    readme = got["README.md"].decode()
+    for needle in ("| `onnxruntime-web/wasm32-asyncify` (and `onnxruntime-web/webgpu`) | wasm32 | "
+                   "WebGPU EP (asyncify) | off |",
+                   "| `onnxruntime-web/wasm32-jspi-memfs` (and `onnxruntime-web/jspi`) | wasm32 | "
+                   "WebGPU EP (jspi) | on |",
+                   "| `onnxruntime-web/wasm32-asyncify-memfs` | wasm32 | WebGPU EP (asyncify) | on |",
+                   "| `onnxruntime-web/wasm32` (and `onnxruntime-web`, `onnxruntime-web/wasm`) | wasm32 | CPU |",
+                   "## Left out: WebGPU (JSEP)\n", "import * as ort from 'onnxruntime-web/wasm32'"):
+        assert needle in readme, needle
+    with zipfile.ZipFile(res.wheel) as zf:
+        man = json.loads(zf.read("ortwasm_artifacts/manifest.json"))
+    assert (man["variants"]["wasm32-asyncify"]["webgpu"], man["variants"]["wasm32"]["webgpu"]) == ("asyncify", "")
+
+
+def test_webgpu_ep_kind_not_built_is_left_out_naming_its_variant(tmp_path: Path) -> None:
+    """Asyncify only: ./jspi's bundles embed a placeholder, so they are dropped and ./jspi throws, naming the
+    variant to build; the asyncify pair without MEMFS missing, the MEMFS one takes dist/."""
+    out = ep_out(tmp_path, ("wasm32", "wasm32-asyncify-memfs"))
+    got = tgz_files(pk.build_packages(out, tmp_path / "dist").tgz)
+    assert got[f"dist/{STEM}.asyncify.wasm"] == pair_bytes(out, "wasm32-asyncify-memfs", ".asyncify", "wasm")
+    pkg = json.loads(got["package.json"])
+    assert pkg["exports"]["./webgpu"] == UPSTREAM_PACKAGE_JSON_130["exports"]["./webgpu"]
+    assert pkg["exports"]["./jspi"]["import"] == "./dist/ortwasm-absent.jspi.mjs"
+    reason = pkg["ortwasm"]["absent"]["./jspi"]
+    assert "python build.py --ort-version 1.30.0 --variants wasm32-jspi`" in reason, reason
+    assert reason in got["dist/ortwasm-absent.jspi.cjs"].decode()
+    assert f"./{STEM}.jspi.wasm" not in pkg["exports"]
+    assert "## Left out: WebGPU (JSEP), WebGPU EP (jspi)\n" in got["README.md"].decode()
+
+
+@pytest.mark.parametrize(("said", "shown"), [({"jsep": False, "webgpu": "jspi"}, "webgpu='jspi'"),
+                                             (None, "webgpu=''"),  # a manifest from before the key: not stated
+                                             ({"jsep": True}, "jsep=True, webgpu=''")])
+def test_refuses_manifest_whose_webgpu_disagrees_with_the_table(tmp_path: Path, said: dict[str, Any] | None,
+                                                                shown: str) -> None:
+    out = ep_out(tmp_path)
+    d = out / "wasm32-asyncify"
+    write_manifest(d, "wasm32-asyncify", "wasm32", False, ORT_130, said)
+    err = refused(out, tmp_path / "dist", "refusing to package wasm32-asyncify: ")
+    want = "webgpu='asyncify'" if "jsep" not in shown else "jsep=False, webgpu='asyncify'"
+    assert f"{d}/manifest.json says {shown} where the variant table (ortwasm/data/variants.toml) says {want}" \
+        in err.message, err.message
+    assert "--variants wasm32-asyncify" in err.hint
+
+
+def test_refuses_pair_under_another_kinds_name(tmp_path: Path) -> None:
+    out = ep_out(tmp_path)
+    d = out / "wasm32-asyncify"
+    for kind in ("wasm", "mjs"):
+        (d / f"{STEM}.asyncify.{kind}").rename(d / f"{STEM}.jspi.{kind}")
+    write_manifest(d, "wasm32-asyncify", "wasm32", False, ORT_130, {"jsep": False, "webgpu": "asyncify"})
+    err = refused(out, tmp_path / "dist", "refusing to package wasm32-asyncify")
+    assert f"its pair is {d}/{STEM}.jspi.wasm/.mjs, but onnxruntime-web 1.30.0 loads only {STEM}.asyncify.wasm/.mjs " \
+        "for a WebGPU EP (asyncify) variant" in err.message
+
+
+@pytest.mark.parametrize("embedded", [None, "wasm32-asyncify-memfs"])
+def test_webgpu_ep_bundles_embedding_another_glue_are_refused(tmp_path: Path, embedded: str | None) -> None:
+    out = ep_out(tmp_path)
+    glues = json.loads((out / "onnxruntime-web" / "manifest.json").read_text())["glues"]
+    glues[f"{STEM}.asyncify.mjs"] = sha(out / embedded / f"{STEM}.asyncify.mjs") if embedded else "placeholder"
+    shutil.rmtree(out)
+    ep_out(tmp_path, glues=glues)
+    err = refused(out, tmp_path / "dist", "refusing to package wasm32-asyncify: onnxruntime-web's WebGPU bundles "
+                  "embed " + ("a placeholder" if embedded is None else "sha256"))
+    assert "--variants wasm32-asyncify" in err.hint
+
+
+def test_refuses_a_real_embedded_glue_without_its_pair(tmp_path: Path) -> None:
+    """The JS was built with the JSPI glue, then its variant left OUT: ./jspi would fetch a wasm that is not there."""
+    out = ep_out(tmp_path)
+    shutil.rmtree(out / "wasm32-jspi-memfs")
+    err = refused(out, tmp_path / "dist", f"WebGPU bundles embed the glue {STEM}.jspi.mjs .* but no variant packaged "
+                  f"has that pair, so they would fetch a dist/{STEM}.jspi.wasm that is not there")
+    assert "put back the OUT/<variant>/" in err.hint
+
+
+def test_refuses_an_entry_over_a_bundle_that_loads_another_pair(tmp_path: Path) -> None:
+    """A version whose ort.webgpu* loads another pair than WEBGPU_SUBPATHS says (as 1.21's loads .jsep): the entry
+    would set wasmPaths for a pair its bundle never asks for; refused, naming both."""
+    out = ep_out(tmp_path, loads={**LOADS_130, "ort.webgpu": f"{STEM}.jsep"})
+    err = refused(out, tmp_path / "dist", f"refusing to package wasm32-asyncify: onnxruntime-web's "
+                  f"dist/ort.webgpu.min.mjs does not load {STEM}.asyncify.mjs")
+    assert "WEBGPU_SUBPATHS" in err.hint and "WebGPU EP (asyncify)" in err.hint
+
+
+def test_absent_reasons_per_subpath() -> None:
+    """Each left-out subpath names what its bundles load: 1.30's ./webgpu the asyncify pair, ./all the JSEP one
+    (which 1.30 cannot build here), and 1.21's every one the JSEP pair, as before."""
+    reason = pk_npm.absent_reason
+    assert "--variants wasm32-asyncify`" in reason("1.30.0", pk_npm.kinds_loaded_by("./webgpu"))
+    assert "--variants wasm32-jspi`" in reason("1.30.0", pk_npm.kinds_loaded_by("./jspi"))
+    assert "ortwasm builds no WebGPU (JSEP) pair of ONNX Runtime 1.30.0 (ortwasm builds JSEP for ONNX Runtime 1.21 " \
+        "only" in reason("1.30.0", pk_npm.kinds_loaded_by("./all"))
+    for key in ("./all", "./webgpu"):
+        assert reason("1.21.0", pk_npm.kinds_loaded_by(key)) == reason("1.21.0")
+        assert "--variants wasm32-jsep`" in reason("1.21.0")
+
+
+# --- the JS stage's choices: which glue it embeds, which bundles it drops -----------------------------------------
+
+
+def test_built_glues_are_the_pairs_the_package_puts_in_dist(tmp_path: Path) -> None:
+    """One rule for both stages: per kind, wasm32 without MEMFS when built, else the first in table order."""
+    out = tmp_path / "out"
+    for n in ("wasm32-memfs", "wasm64", "wasm32-asyncify-memfs", "wasm32-asyncify", "wasm32-jspi-memfs",
+              "wasm32-jsep-memfs", "wasm32-nothreads"):
+        d = out / n
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text("{}")
+        (d / f"{load_table()[n].artifact_stem}.mjs").write_text("")
+    (out / "wasm32-jspi").mkdir()  # no manifest: not built
+    assert js_web.built_glues(out) == {
+        f"{STEM}.mjs": out / "wasm32-memfs" / f"{STEM}.mjs",
+        f"{STEM}.jsep.mjs": out / "wasm32-jsep-memfs" / f"{STEM}.jsep.mjs",
+        f"{STEM}.asyncify.mjs": out / "wasm32-asyncify" / f"{STEM}.asyncify.mjs",
+        f"{STEM}.jspi.mjs": out / "wasm32-jspi-memfs" / f"{STEM}.jspi.mjs"}
+    assert js_web.pairs_in_dist(["wasm64-memfs", "wasm64", "wasm32-nothreads"]) == {"cpu": "wasm64"}
+
+
+def _dist_like(dist: Path, files: Mapping[str, str]) -> Path:
+    dist.mkdir(parents=True)
+    for name, text in files.items():
+        (dist / name).write_text(text)
+    return dist
+
+
+def test_left_out_goes_by_the_pair_each_family_loads(tmp_path: Path) -> None:
+    """A bundle family is dropped only when the glue its minified build names is a placeholder; the unminified forms
+    (every glue's name in dead branches) and the source maps follow their family; a bundle embedding a placeholder
+    goes whatever its name; upstream's pairs always go."""
+    js = js_web.JsRecipe.of("1.30.0")
+    glue = {k: f"{STEM}{sfx}.mjs" for k, sfx in (("cpu", ""), ("jsep", ".jsep"), ("asyncify", ".asyncify"),
+                                                 ("jspi", ".jspi"))}
+    every = " ".join(glue.values())
+    dist = _dist_like(tmp_path / "dist", {
+        "ort.min.mjs": glue["jsep"], "ort.mjs": every, "ort.all.min.mjs": glue["jsep"],
+        "ort.webgpu.min.mjs": glue["asyncify"], "ort.webgpu.mjs": every, "ort.webgpu.min.mjs.map": every,
+        "ort.webgpu.bundle.min.mjs": glue["asyncify"] + " real asyncify glue",
+        "ort.jspi.min.mjs": glue["jspi"], "ort.jspi.bundle.min.mjs": js_web._PLACEHOLDER,
+        "ort.jspi.bundle.min.mjs.map": "{}", "ort.wasm.min.mjs": glue["cpu"],
+        "ort.wasm.bundle.min.mjs": js_web._PLACEHOLDER, "ort.webgl.min.mjs": "", f"{STEM}.jsep.wasm": ""})
+    placeholders = [glue["jsep"], glue["jspi"], glue["cpu"]]
+    assert js_web.left_out(dist, js, placeholders) == [
+        f"{STEM}.jsep.wasm", "ort.all.min.mjs", "ort.jspi.bundle.min.mjs", "ort.jspi.bundle.min.mjs.map",
+        "ort.jspi.min.mjs", "ort.min.mjs", "ort.mjs", "ort.wasm.bundle.min.mjs"]
+    assert js_web.left_out(dist, js, []) == [f"{STEM}.jsep.wasm"]
+
+
+@pytest.mark.parametrize(("version", "placeholders", "gone"), [
+    ("1.21.0", [".jsep"], ("ort", "ort.all", "ort.webgpu")),
+    ("1.30.0", [".jsep"], ("ort", "ort.all")),
+    ("1.30.0", [".jsep", ".jspi"], ("ort", "ort.all", "ort.jspi")),
+    ("1.30.0", [".jsep", ".asyncify", ".jspi"], ("ort", "ort.all", "ort.webgpu", "ort.jspi")),
+])
+def test_left_out_on_upstreams_dist(tmp_path: Path, version: str, placeholders: list[str],
+                                    gone: tuple[str, ...]) -> None:
+    """On upstream's real bundles (their glues real, so only the by-name rule acts): with the asyncify glue built,
+    1.30's ort.webgpu* (every form, maps too) stay though the JSEP glue is a placeholder; 1.21's ort.webgpu* load
+    the JSEP pair and go with it."""
+    official = ortwasm_home() / "clients" / f"official-{version}" / "node_modules" / "onnxruntime-web"
+    if not (official / "dist" / "ort.webgpu.min.mjs").is_file():
+        pytest.skip(f"!!! no official onnxruntime-web {version} at {official} (tests/test_client.py installs it): the "
+                    "JS stage's drop rule was NOT checked on upstream's bundles")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for f in (official / "dist").iterdir():
+        (dist / f.name).symlink_to(f)
+    left = js_web.left_out(dist, js_web.JsRecipe.of(version), [f"{STEM}{p}.mjs" for p in placeholders])
+    pairs = sorted(f.name for f in dist.iterdir() if f.name.startswith(STEM))
+    bundles = sorted(f.name for f in dist.iterdir() if not f.name.startswith(STEM)
+                     and js_web._family(f.name.removesuffix(".map")) in gone)
+    assert left == sorted(pairs + bundles)
+    assert {js_web._family(n) for n in bundles} == set(gone) and any(n.endswith(".map") for n in bundles)

@@ -253,8 +253,8 @@ def test_real_end_to_end(tmp_path: Path) -> None:
     dist = npm_install(a.tgz, app, offline=False) / "dist"
     add_model(app / "add.onnx")
     # the default first; then its pair goes, so every other variant proves it loads its own
-    cpu = [v for v in a.variants if not load_table()[v].jsep]
-    for v in (v for v in a.variants if load_table()[v].jsep):  # browser-only: Node gets a named refusal
+    cpu = [v for v in a.variants if load_table()[v].ep == "cpu"]
+    for v in (v for v in a.variants if load_table()[v].ep != "cpu"):  # browser-only: Node gets a named refusal
         for script, ext in ((RUN_ADD, "mjs"), (RUN_ADD_CJS, "cjs")):
             run = node(app, script, f"onnxruntime-web/{v}", "2", ext=ext, timeout=120)
             assert run.returncode != 0 and "Node has no WebGPU" in run.stderr, (v, ext, run.stderr[-2000:])

@@ -8,10 +8,11 @@ dependency), so that with no patch and upstream's glue the output is upstream's,
 
 What goes in: the tree's js/ and VERSION_NUMBER, and the glue files the build embeds (``[js] glues`` in
 ``patches/<version>/recipe.toml``: 1.21 embeds only the WebGPU (JSEP) glue; 1.30 also the asyncify, JSPI and
-CPU ones, the last in ``ort.wasm.bundle*``).  The CPU bundles that stay (`ort.wasm*`, `ort.node*`) load
-``ort-wasm-simd-threaded.mjs`` by name at run time, so they serve every CPU variant we build.  Glues we did not
-build are placeholders, and every bundle that embeds or loads one is left out of the output (``[js] drop``):
-shipping them would pair our JS with somebody else's wasm.
+CPU ones, in ``ort.webgpu.bundle*``, ``ort.jspi.bundle*`` and ``ort.wasm.bundle*``).  For each pair kind the glue
+is the one of the variant whose pair the package puts in ``dist/`` (``pairs_in_dist``).  The bundles that stay
+load their pair by name at run time, so they serve every variant of that kind we build.  Glues we did not build
+are placeholders, and every bundle that embeds or loads one is left out of the output (``left_out``): shipping
+them would pair our JS with somebody else's wasm.
 
 What comes out, atomically: ``OUT/onnxruntime-web/`` holding the unpacked npm package (``package/``) and a
 ``manifest.json`` naming the ORT version, patch set and source it came from (``package`` refuses to pair it with
@@ -28,22 +29,27 @@ import re
 import shutil
 import tarfile
 import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import log, paths
 from ..atomic import staged_dir
+from ..checks.glue import PairKind
+from ..checks.rules import pair_kind
 from ..errors import BuildError
 from ..log import fmt_duration
 from ..proc.execenv import ExecEnv
 from ..proc.runner import Runner
 from ..recipe import require_recipe
 from ..source.tree import PreparedSource
-from ..variants import PAIR_PREFIX, default_cpu, load_table
+from ..variants import PAIR_PREFIX, load_table
 
 JS_DIR_NAME = "onnxruntime-web"
 JS_FORMAT = 1
 JSEP_GLUE = f"{PAIR_PREFIX}.jsep.mjs"
+# The parts of a dist/ file name after its bundle family (`ort.webgpu` in `ort.webgpu.bundle.min.mjs.map`).
+_FORM_PARTS = frozenset({"bundle", "min", "mjs", "js", "map"})
 # The worker-URL form ORT's wasm_post_build.js leaves in a glue; build.ts insists on exactly one.
 _PLACEHOLDER_MARK = b"onnxruntime-web (ortwasm): this bundle is not in this package"
 _PLACEHOLDER = (
@@ -127,26 +133,84 @@ class _Steps:
         log.say(f"[{self.done}/{self.total}] {name}  elapsed {fmt_duration(elapsed)}  ETA {eta}", stage="js")
 
 
-def built_glues(out_root: Path) -> dict[str, Path]:
-    """The embedded glues this OUT dir can supply: the JSEP glue of the first JSEP variant built, in table order,
-    and the CPU glue of variants.default_cpu among the CPU variants built.
+def upstream_stem(kind: PairKind) -> str:
+    """The only name onnxruntime-web (>= 1.19, SIMD + threads) loads a pair of ``kind`` by: the CMake suffix."""
+    return PAIR_PREFIX if kind == "cpu" else f"{PAIR_PREFIX}.{kind}"
 
-    Why those: a ``.bundle`` build embeds exactly one glue of its kind, and ``package`` puts that variant's pair
-    where upstream keeps its own (``dist/``) and checks that the embedded glue is that pair's.  The other variants
-    are loaded by name from their own ``dist/<variant>/``.  A glue this version's build.ts does not embed (1.21's
-    CPU glue) is ignored by build_js.
+
+def pairs_in_dist(names: Iterable[str]) -> dict[PairKind, str]:
+    """Of the table variants ``names``, per pair kind, the one whose pair takes upstream's name in the package's
+    ``dist/`` and whose glue the JS stage embeds in that kind's ``.bundle`` build: upstream's own build of the kind
+    (wasm32, MEMFS off) when there, else the first in table order.
+
+    Why one rule for both stages, for every kind: a bundle embeds one glue and loads the
+    ``.wasm`` beside it, so the glue embedded must be the pair put in ``dist/``; ``package`` refuses any other
+    pairing.  Only variants under upstream's names count (SIMD + threads): no bundle loads any other.
     """
-    built = {name: v for name, v in load_table().items()
-             if (out_root / name / "manifest.json").is_file()
-             and (out_root / name / f"{v.artifact_stem}.mjs").is_file()}
-    out: dict[str, Path] = {}
-    jsep = next((name for name, v in built.items() if v.jsep and f"{v.artifact_stem}.mjs" == JSEP_GLUE), None)
-    if jsep:
-        out[JSEP_GLUE] = out_root / jsep / JSEP_GLUE
-    cpu = default_cpu([name for name, v in built.items() if not v.jsep])
-    if cpu:
-        glue = f"{built[cpu].artifact_stem}.mjs"
-        out[glue] = out_root / cpu / glue
+    table = load_table()
+    wanted = set(names)
+    by_kind: dict[PairKind, list[str]] = {}
+    for name, v in table.items():
+        kind = pair_kind(v.artifact_stem)
+        if name in wanted and v.artifact_stem == upstream_stem(kind):
+            by_kind.setdefault(kind, []).append(name)
+    return {kind: next((n for n in group if table[n].arch == "wasm32" and not table[n].memfs), group[0])
+            for kind, group in by_kind.items()}
+
+
+def built_glues(out_root: Path) -> dict[str, Path]:
+    """The embedded glues this OUT dir can supply: per pair kind built, the glue of ``pairs_in_dist``'s variant.
+
+    A glue this version's build.ts does not embed (1.21's CPU and WebGPU-EP ones) is ignored by build_js; the other
+    variants of a kind are loaded by name from their own ``dist/<variant>/``.
+    """
+    table = load_table()
+    glue = {name: out_root / name / f"{v.artifact_stem}.mjs" for name, v in table.items()}
+    built = [name for name in table if (out_root / name / "manifest.json").is_file() and glue[name].is_file()]
+    return {glue[name].name: glue[name] for name in pairs_in_dist(built).values()}
+
+
+def _family(name: str) -> str:
+    """A dist/ file's bundle family, ``ort.webgpu`` for ``ort.webgpu.bundle.min.mjs.map``: the forms of one build."""
+    parts = name.split(".")
+    end = next((i for i, part in enumerate(parts) if i and part in _FORM_PARTS), len(parts))
+    return ".".join(parts[:end])
+
+
+def left_out(dist: Path, js: JsRecipe, placeholders: Collection[str]) -> list[str]:
+    """The files of ``dist`` the package must not ship: upstream's wasm pairs (ours come from the variant builds),
+    every file that embeds a placeholder glue (its message survives minification), and every bundle of ``[js]
+    drop`` whose family loads a placeholder's pair by name, its source map with it.
+
+    Which pair a family loads is read from its minified ESM build (``ort.webgpu.min.mjs``), where esbuild folded the
+    build flags: it names exactly the glue it loads (1.30's names ``.asyncify`` only; 1.21's ``.jsep``), while the
+    unminified forms keep every glue's name in dead branches.  So a bundle goes only when its own pair was not
+    built: with the asyncify glue built, 1.30's ``ort.webgpu*`` stay though the JSEP glue is a placeholder.  A
+    ``drop`` bundle whose family names no glue at all is left out (nothing says it is safe).
+    """
+    texts: dict[str, bytes] = {}
+
+    def text(name: str) -> bytes:
+        if name not in texts:
+            path = dist / name
+            texts[name] = path.read_bytes() if path.is_file() else b""
+        return texts[name]
+
+    out: list[str] = []
+    for f in sorted(dist.iterdir()):
+        if f.name.startswith(PAIR_PREFIX):
+            out.append(f.name)
+            continue
+        if not placeholders:
+            continue
+        base = f.name.removesuffix(".map")
+        if _PLACEHOLDER_MARK in text(f.name) or _PLACEHOLDER_MARK in text(base):
+            out.append(f.name)
+        elif js.drop.match(f.name):
+            twin = f"{_family(base)}.min.mjs"
+            loads = {glue for glue in js.glues if glue.encode() in (text(twin) or text(base))}
+            if not loads or loads & set(placeholders):
+                out.append(f.name)
     return out
 
 
@@ -209,14 +273,9 @@ def _install(tgz: Path, final: Path, source: PreparedSource, glues: dict[str, Pa
         dist = pkg / "dist"
         js = JsRecipe.of(source.recipe_version)
         placeholders = [name for name in js.glues if name not in glues]
-        dropped: list[str] = []
-        for f in sorted(dist.iterdir()):
-            is_pair = f.name.startswith(PAIR_PREFIX)
-            # `drop` names the bundles that load a placeholder's pair by name; one that embeds a placeholder goes
-            # whatever its name (the placeholder's message survives minification)
-            if is_pair or (placeholders and (js.drop.match(f.name) or _PLACEHOLDER_MARK in f.read_bytes())):
-                dropped.append(f.name)
-                f.unlink()
+        dropped = left_out(dist, js, placeholders)
+        for name in dropped:
+            (dist / name).unlink()
         files = {str(p.relative_to(pkg)): _sha256(p) for p in sorted(pkg.rglob("*")) if p.is_file()}
         manifest: dict[str, object] = {
             **_want(source, glues),

@@ -39,7 +39,7 @@ from ..errors import PackageCannotCheck, PackageError
 from ..recipe import load_recipe
 from .archive import GENERATOR, package_revision, sha256, source_date_epoch, write_tgz
 from .inputs import KINDS, VariantFiles, WebPackage, check_all, check_same_source, collect, read_web
-from .npm import NPM_NAME, Layout, check_embedded_glue, choose_default, choose_default_jsep, npm_files
+from .npm import NPM_NAME, Layout, check_embedded_glue, npm_files
 from .skbuild import NPM_ROOT, WHEEL_DIST, build_wheel, payload_files, stage
 
 __all__ = ["NPM_NAME", "NPM_ROOT", "WHEEL_DIST", "PackageResult", "VariantFiles", "build_packages", "collect",
@@ -88,13 +88,18 @@ def portable(record: Any) -> Any:
     return record
 
 
+def _webgpu_keys(v: VariantFiles) -> dict[str, Any]:
+    """A WebGPU variant's key as its manifest states it (``jsep``, ``webgpu``); none for a CPU one, so a CPU-only
+    package's record reads as before the WebGPU variants."""
+    return {"jsep": True} if v.jsep else {"webgpu": v.webgpu} if v.webgpu else {}
+
+
 def _ortwasm_field(layout: Layout, web: WebPackage) -> dict[str, Any]:
     """``package.json``'s ``"ortwasm"``: which pair is where, with its sha256, and what it was built from."""
     emscripten = sorted({v.emscripten for v in layout.variants})
     return {
-        "variants": {v.name: {"arch": v.arch, "memfs": v.memfs,
-                              "files": {layout.pair_path(v, k): v.sha256[k] for k in KINDS}}
-                     for v in layout.variants},
+        "variants": {v.name: {"arch": v.arch, "memfs": v.memfs} | _webgpu_keys(v)
+                     | {"files": {layout.pair_path(v, k): v.sha256[k] for k in KINDS}} for v in layout.variants},
         "default": layout.default,
         "ort": {k: web.ort.get(k) for k in ("version", "patched", "patchset")}
         | {k: web.ort[k] for k in ("patchset_version", "proven") if k in web.ort},
@@ -112,7 +117,7 @@ def combined_manifest(layout: Layout, web: WebPackage, reports: dict[str, CheckR
         rep = reports[v.name]
         files = {k: {"path": layout.pair_path(v, k), "built_as": f"{v.stem}.{k}", "bytes": len(v.data[k]),
                      "sha256": v.sha256[k]} for k in KINDS}
-        out[v.name] = {"arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "files": files,
+        out[v.name] = {"arch": v.arch, "memfs": v.memfs, "jsep": v.jsep, "webgpu": v.webgpu, "files": files,
                        "entries": layout.entries(v),
                        "checks": {"passed": len(rep.findings), "rules": sorted({f.rule for f in rep.findings})},
                        "build": portable(v.manifest.to_json())}
@@ -164,7 +169,7 @@ def build_packages(path: Path, dest: Path, *, budgets: Budgets | None = None, sa
     timings["check_s"] = t1 - t0
     epoch, rev = source_date_epoch(), package_revision()
     npm_version, wheel_version = f"{ort}-ortwasm.{rev}", f"{ort}.post{rev}"
-    layout = Layout(tuple(variants), choose_default(variants), choose_default_jsep(variants))
+    layout = Layout.of(variants)
     check_embedded_glue(layout, web)
     npm = npm_files(layout, web, npm_version, _ortwasm_field(layout, web))
     manifest = combined_manifest(layout, web, reports, npm_version, wheel_version)

@@ -19,16 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.manifest import Manifest, record_json
-from ..checks.rules import CheckReport, Finding, c_api_for, check_dir
+from ..checks.glue import PairKind
+from ..checks.rules import CheckReport, Finding, c_api_for, check_dir, pair_kind
 from ..checks.sizes import Budgets
 from ..errors import CannotCheck, PackageCannotCheck, PackageCheckFailed, PackageError
-from ..js.web import JS_DIR_NAME, JS_FORMAT
-from ..variants import PAIR_PREFIX, load_table
+from ..js.web import JS_DIR_NAME, JS_FORMAT, upstream_stem
+from ..variants import Variant, load_table
 from .archive import sha256
 
-UPSTREAM_STEM = PAIR_PREFIX  # the only pair onnxruntime-web 1.21.0's CPU bundles load
-JSEP_STEM = f"{UPSTREAM_STEM}.jsep"  # the only pair its WebGPU bundles (ort.webgpu*, ort.all*) load
 KINDS = ("wasm", "mjs")
+# What each pair kind runs on, as the package's README and messages name it.
+EP_LABELS: dict[PairKind, str] = {"cpu": "CPU", "jsep": "WebGPU (JSEP)", "asyncify": "WebGPU EP (asyncify)",
+                                  "jspi": "WebGPU EP (jspi)"}
 SAME_SOURCE_KEYS = ("version", "patchset", "source")  # what must agree between the wasm and the JS
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # a variant name becomes a path, an export and a JS string
 
@@ -41,11 +43,17 @@ class VariantFiles:
     arch: str
     memfs: bool
     jsep: bool
+    webgpu: str  # Variant.webgpu: "", "asyncify" or "jspi"
     directory: Path
     stem: str
     manifest: Manifest
     data: dict[str, bytes]  # kind -> bytes
     sha256: dict[str, str]  # kind -> hex
+
+    @property
+    def kind(self) -> PairKind:
+        """Which pair this is, hence the bundles that load it: what its name says (read_variant checked the name)."""
+        return pair_kind(self.stem)
 
     @property
     def ort(self) -> dict[str, Any]:
@@ -94,7 +102,7 @@ class WebPackage:
         return {f"dist/{name}" for name in self.dropped}
 
 
-def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFiles:
+def read_variant(d: Path, table: dict[str, Variant]) -> VariantFiles:
     """Validate one variant dir (manifest, one .wasm/.mjs pair, listed in the manifest, unchanged) and read it."""
     name = d.name
     mf = d / "manifest.json"
@@ -117,23 +125,30 @@ def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFi
         raise PackageError(f"refusing to package {name}: not a variant of the variant table "
                            "(ortwasm/data/variants.toml); its name becomes an import path, onnxruntime-web/<variant>",
                            f"package only table variants ({', '.join(table)}); move {d} out of the OUT dir")
-    jsep = bool(v.jsep)  # manifests from before the JSEP variants have no key: CPU builds
-    if table[name] != (v.arch, v.memfs, jsep):
-        arch, memfs, want_jsep = table[name]
-        raise PackageError(f"refusing to package {name}: its manifest says arch={v.arch} memfs={v.memfs} "
-                           f"jsep={jsep}, the variant table says arch={arch} memfs={memfs} jsep={want_jsep}",
-                           "rebuild it with this ortwasm's variant table")
+    # manifests from before the JSEP or the WebGPU-EP variants lack the key: they state neither, i.e. CPU builds
+    said = {"arch": v.arch, "memfs": v.memfs, "jsep": bool(v.jsep), "webgpu": v.webgpu or ""}
+    want = {"arch": table[name].arch, "memfs": table[name].memfs, "jsep": table[name].jsep,
+            "webgpu": table[name].webgpu}
+    if said != want:
+        diff = [k for k in want if said[k] != want[k]]
+        raise PackageError(f"refusing to package {name}: {mf} says " + ", ".join(f"{k}={said[k]!r}" for k in diff)
+                           + " where the variant table (ortwasm/data/variants.toml) says "
+                           + ", ".join(f"{k}={want[k]!r}" for k in diff)
+                           + ": the dir holds another build than the variant names, and the package would put its "
+                           "pair where onnxruntime-web expects another kind", "rebuild it with this ortwasm's variant "
+                           "table (`python build.py --variants " + name + "`)")
+    pair = pair_kind(table[name].artifact_stem)
     stems = sorted(p.name[:-5] for p in d.glob("*.wasm") if p.is_file())
     if len(stems) != 1:
         raise PackageError(f"refusing to package {name}: expected one .wasm in {d}, found {len(stems)}",
                            "an OUT/<variant>/ holds exactly one .wasm/.mjs pair")
     stem = stems[0]
-    want = JSEP_STEM if jsep else UPSTREAM_STEM
-    if stem != want:
-        raise PackageError(f"refusing to package {name}: its pair is {stem}.wasm/.mjs, but onnxruntime-web "
+    if stem != upstream_stem(pair):
+        raise PackageError(f"refusing to package {name}: its pair is {d}/{stem}.wasm/.mjs, but onnxruntime-web "
                            f"{manifest.ort.version if manifest.ort and manifest.ort.version else ''} loads only "
-                           f"{want}.wasm/.mjs for a {'WebGPU (JSEP)' if jsep else 'CPU'} variant",
-                           "package SIMD + threads variants only (the release variants of the table)")
+                           f"{upstream_stem(pair)}.wasm/.mjs for a {EP_LABELS[pair]} variant",
+                           "package SIMD + threads variants only (the release variants of the table), each under "
+                           "the name its build gave it")
     data: dict[str, bytes] = {}
     sums: dict[str, str] = {}
     for kind in KINDS:
@@ -151,7 +166,7 @@ def read_variant(d: Path, table: dict[str, tuple[str, bool, bool]]) -> VariantFi
             raise PackageCheckFailed(f"refusing to package {name}: {fname} is sha256 {sums[kind][:16]} but the "
                                      f"manifest says {entry.sha256[:16]}: changed after the build",
                                      "rebuild the variant")
-    return VariantFiles(name, v.arch, v.memfs, jsep, d, stem, manifest, data, sums)
+    return VariantFiles(name, v.arch, v.memfs, bool(v.jsep), v.webgpu or "", d, stem, manifest, data, sums)
 
 
 def collect(out: Path, exclude: Path | None = None) -> list[VariantFiles]:
@@ -166,7 +181,7 @@ def collect(out: Path, exclude: Path | None = None) -> list[VariantFiles]:
                   and p.resolve() != skip)
     if not dirs:
         raise PackageError(f"{out} has no <variant>/ dirs", "build first: python build.py --variants ... --out OUT")
-    table = {n: (t.arch, t.memfs, t.jsep) for n, t in load_table().items()}
+    table = load_table()
     order = list(table)
     variants = sorted((read_variant(d, table) for d in dirs), key=lambda v: order.index(v.name))
     versions = sorted({v.ort_version for v in variants})

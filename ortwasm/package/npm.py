@@ -5,17 +5,20 @@ Why a drop-in and not a side package of wasm files: with a side package every us
 when the first session is created, loads ``<prefix>ort-wasm-simd-threaded.mjs`` and the ``.wasm`` next to it, and
 drives wasm32 and wasm64 glue with the same JS (it reads ``Module.PTR_SIZE`` at run time).  So:
 
-- the default pair sits where upstream's does (``dist/ort-wasm-simd-threaded.{wasm,mjs}``): ``onnxruntime-web``
-  and ``onnxruntime-web/wasm`` behave as upstream's with our wasm;
+- per pair kind (CPU; WebGPU: 1.21's JSEP, 1.30's WebGPU EP waiting by Asyncify or by JSPI) one pair sits where
+  upstream's does (``dist/ort-wasm-simd-threaded[.jsep|.asyncify|.jspi].{wasm,mjs}``), the kind's default
+  (``web.pairs_in_dist``): ``onnxruntime-web`` and ``onnxruntime-web/wasm`` (CPU), ``onnxruntime-web/webgpu`` and
+  ``onnxruntime-web/jspi`` (WebGPU, ``WEBGPU_SUBPATHS``) behave as upstream's with our wasm;
 - every other pair sits in ``dist/<variant>/`` under upstream's names, because the glue's default
   ``locateFile`` and its pthread workers (``new Worker(new URL(import.meta.url))``) use them;
-- ``onnxruntime-web/<variant>`` is a three-line entry over upstream's bundle that sets ``wasmPaths`` to its pair's
-  directory unless the user set it, and for wasm64 first checks for Memory64 so an old runtime fails at import,
-  naming what it lacks, before a session (or a multi-GB external data download) starts.
+- ``onnxruntime-web/<variant>`` is a three-line entry over the upstream bundle that loads its kind that sets
+  ``wasmPaths`` to its pair's directory unless the user set it, and for wasm64 first checks for Memory64 so an old
+  runtime fails at import, naming what it lacks, before a session (or a multi-GB external data download) starts.
 
-What upstream's ``exports`` would point at but we do not ship (the WebGPU/JSEP bundles: they embed or load a JSEP
-glue we did not build) is removed or, for ``.`` and the ``browser``-style fields, pointed at the ``ort.wasm``
-build of the same form; afterwards every target is checked to exist, so no import resolves to a missing file.
+What upstream's ``exports`` would point at but we do not ship (the WebGPU bundles whose pair we did not build: they
+embed or load somebody else's glue) is removed or, for ``.`` and the ``browser``-style fields, pointed at the
+``ort.wasm`` build of the same form; afterwards every target is checked to exist, so no import resolves to a
+missing file.
 """
 
 from __future__ import annotations
@@ -23,19 +26,29 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks.glue import PairKind
+from ..checks.rules import pair_kind
 from ..errors import PackageError
+from ..js.web import pairs_in_dist
 from ..recipe import require_recipe
-from ..variants import PAIR_PREFIX, default_cpu, load_table
-from .inputs import KINDS, VariantFiles, WebPackage
+from ..variants import PAIR_PREFIX, load_table
+from .inputs import EP_LABELS, KINDS, VariantFiles, WebPackage
 
 NPM_NAME = "onnxruntime-web"
-# Upstream's entry bundles the variant entries wrap: they load the CPU pair by name, so they serve every variant.
+# Upstream's entry bundles the CPU variants' entries wrap: they load the CPU pair by name, so they serve every one.
 BROWSER_ESM, NODE_ESM, NODE_CJS = "dist/ort.wasm.min.mjs", "dist/ort.node.min.mjs", "dist/ort.node.min.js"
-# The WebGPU bundle a JSEP variant's entry wraps: it loads the .jsep pair by name (browsers only: Node has no WebGPU).
-WEBGPU_ESM = "dist/ort.webgpu.min.mjs"
+# Per WebGPU pair kind, the upstream subpath (onnxruntime-web/<name>) whose bundles, dist/ort.<name>*, load that pair
+# by name: 1.21's ort.webgpu* load `.jsep`; 1.30's load `.asyncify`, and its ort.jspi* `.jspi` (1.30's package.json
+# exports ./webgpu and ./jspi; each minified bundle names just that glue).  A variant's entry wraps the bundle's
+# extern-wasm form, dist/ort.<name>.min.mjs (1.30's "onnxruntime-web-use-extern-wasm" condition): it loads the pair
+# from wasmPaths where the .bundle form embeds one glue.  Browsers only: Node has no WebGPU.
+WEBGPU_SUBPATHS: dict[PairKind, str] = {"jsep": "webgpu", "asyncify": "webgpu", "jspi": "jspi"}
+# Upstream's other WebGPU bundles (ort.mjs, ort.all*: `.` and ./all) load the JSEP pair, in 1.21 and 1.30 alike.
+OTHER_WEBGPU_KIND: PairKind = "jsep"
 # The smallest module with a 64-bit memory: magic + version, memory section (id 5, 3 bytes): 1 memory, limits
 # flag 0x04 (memory64, no maximum), minimum 0.  Engines without Memory64 reject it.
 MEMORY64_PROBE = (0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x04, 0x00)
@@ -50,16 +63,28 @@ ABSENT_ENTRY = "dist/ortwasm-absent.{name}.{ext}"
 _HAS_DEFAULT_EXPORT = re.compile(rb"\bas default\b|\bexport default\b")
 
 
+def browser_bundle(kind: PairKind) -> str:
+    """The upstream bundle that loads a pair of ``kind`` by name, which a variant entry of that kind wraps."""
+    return BROWSER_ESM if kind == "cpu" else f"dist/ort.{WEBGPU_SUBPATHS[kind]}.min.mjs"
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Where each packaged variant's pair and entries go; the default pair has upstream's place in ``dist/``."""
+    """Where each packaged variant's pair and entries go; per kind, one pair has upstream's place in ``dist/``."""
 
     variants: tuple[VariantFiles, ...]
-    default: str
-    default_jsep: str | None = None  # the JSEP pair in dist/, where onnxruntime-web/webgpu looks for it
+    default: str  # what `onnxruntime-web` and /wasm load: the CPU pair in dist/ (a WebGPU-only package: its first)
+    in_dist: Mapping[PairKind, str]  # kind -> the variant whose pair sits in dist/ under upstream's name
+
+    @classmethod
+    def of(cls, variants: Sequence[VariantFiles]) -> Layout:
+        """The JS stage's rule (web.pairs_in_dist) over what is packaged, so each embedded glue is the pair beside
+        its bundle."""
+        in_dist = pairs_in_dist(v.name for v in variants)
+        return cls(tuple(variants), in_dist.get("cpu", variants[0].name), in_dist)
 
     def is_default(self, v: VariantFiles) -> bool:
-        return v.name == (self.default_jsep if v.jsep else self.default)
+        return self.in_dist.get(v.kind) == v.name
 
     def pair_dir(self, v: VariantFiles) -> str:
         return "dist" if self.is_default(v) else f"dist/{v.name}"
@@ -68,43 +93,42 @@ class Layout:
         return f"{self.pair_dir(v)}/{v.stem}.{kind}"
 
     def entries(self, v: VariantFiles) -> dict[str, str]:
-        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS).  A JSEP variant's Node
-        entries only throw: Node has no WebGPU, and an import that fails at once, naming what to use, beats
+        """Condition -> entry file, as in the export map (browser ESM, Node ESM, Node CJS).  A WebGPU variant's
+        Node entries only throw: Node has no WebGPU, and an import that fails at once, naming what to use, beats
         upstream's WebGPU bundle failing later on ``navigator``."""
         return {"import": f"dist/ort.{v.name}.min.mjs", "node.import": f"dist/ort.{v.name}.node.mjs",
                 "node.require": f"dist/ort.{v.name}.node.cjs"}
 
 
-def choose_default(variants: list[VariantFiles]) -> str:
-    """variants.default_cpu over what is packaged (a JSEP-only package: its first variant)."""
-    return default_cpu([v.name for v in variants if not v.jsep]) or variants[0].name
-
-
-def choose_default_jsep(variants: list[VariantFiles]) -> str | None:
-    """The first JSEP variant in table order: the one whose glue the JS stage embedded (web.built_glues)."""
-    return next((v.name for v in variants if v.jsep), None)
-
-
 def check_embedded_glue(layout: Layout, web: WebPackage) -> None:
-    """The ``.bundle`` builds embed one glue each (1.21: the JSEP one; 1.30 also the CPU one); each must be the glue
-    of the pair in ``dist/``.
+    """The ``.bundle`` builds embed one glue each (1.21: the JSEP one; 1.30: the CPU, asyncify and JSPI ones, JSEP's
+    a placeholder); each real one must be the glue of the pair in ``dist/`` under its name, and that pair must be
+    packaged.
 
     Why refuse rather than warn: a bundle whose embedded glue belongs to another build loads that build's
-    expectations (exports, MEMFS or not) over our wasm and fails at run time, far from the cause.
+    expectations (exports, MEMFS or not) over our wasm, and one whose pair is missing fetches a ``.wasm`` that is
+    not there; both fail at run time, far from the cause.
     """
     glues = web.manifest.get("glues")
     glues = glues if isinstance(glues, dict) else {}
-    for default in (v for v in layout.variants if layout.is_default(v)):
-        if f"{default.stem}.mjs" not in glues:  # a glue this version's bundles load by name (1.21's CPU glue)
-            continue
-        embedded = glues[f"{default.stem}.mjs"]
-        if embedded != default.sha256["mjs"]:
+    in_dist = {f"{v.stem}.mjs": v for v in layout.variants if layout.is_default(v)}
+    for glue, embedded in glues.items():
+        bundles = "CPU" if pair_kind(glue.removesuffix(".mjs")) == "cpu" else "WebGPU"
+        v = in_dist.get(glue)
+        if v is None:
+            if embedded != "placeholder":
+                raise PackageError(f"refusing to package: onnxruntime-web's {bundles} bundles embed the glue {glue} "
+                                   f"(sha256 {str(embedded)[:16]}), but no variant packaged has that pair, so they "
+                                   f"would fetch a dist/{glue.removesuffix('.mjs')}.wasm that is not there",
+                                   "put back the OUT/<variant>/ the JS was built with, or delete OUT/onnxruntime-web "
+                                   "and rerun the build (it embeds the glues of the variants there)")
+            continue  # a glue this version's bundles load by name (1.21's CPU glue), or a kind not built
+        if embedded != v.sha256["mjs"]:
             what = "a placeholder (the JS was built before that variant)" if embedded == "placeholder" else \
                 f"sha256 {str(embedded)[:16]}"
-            kind = "WebGPU" if default.jsep else "CPU"
-            raise PackageError(f"refusing to package {default.name}: onnxruntime-web's {kind} bundles embed {what}, "
-                               f"not {default.name}'s glue ({default.sha256['mjs'][:16]})",
-                               f"rerun the build with --variants {default.name} (it rebuilds the JS with that glue)")
+            raise PackageError(f"refusing to package {v.name}: onnxruntime-web's {bundles} bundles embed {what}, "
+                               f"not {v.name}'s glue ({v.sha256['mjs'][:16]})",
+                               f"rerun the build with --variants {v.name} (it rebuilds the JS with that glue)")
 
 
 def _is_pair_file(target: str) -> bool:
@@ -151,16 +175,27 @@ def _remap(node: object, have: set[str], where: str) -> object:
     return node
 
 
-def absent_reason(ort_version: str) -> str:
-    """What to build for the WebGPU bundles we left out, or why ortwasm cannot build them for this version."""
-    recipe = require_recipe(ort_version)
-    webgpu = [name for name, v in load_table().items() if v.jsep]
-    buildable = [n for n in webgpu if n not in recipe.unsupported_variants]
+_WEBGPU_KINDS: tuple[PairKind, ...] = tuple(k for k in EP_LABELS if k != "cpu")
+
+
+def kinds_loaded_by(subpath: str) -> tuple[PairKind, ...]:
+    """The WebGPU pair kinds an upstream subpath's bundles may load (which one depends on the version)."""
+    return tuple(k for k, name in WEBGPU_SUBPATHS.items() if f"./{name}" == subpath) or (OTHER_WEBGPU_KIND,)
+
+
+def absent_reason(ort_version: str, kinds: Collection[PairKind] = _WEBGPU_KINDS) -> str:
+    """What to build for the WebGPU bundles (of pair ``kinds``) we left out, or why ortwasm cannot build them for
+    this version."""
+    require_recipe(ort_version)
+    table = load_table()
+    webgpu = [name for name, v in table.items() if pair_kind(v.artifact_stem) in kinds]
+    buildable = [n for n in webgpu if table[n].unsupported_reason(ort_version) is None]
     if buildable:
         return (f"build a WebGPU pair first: `python build.py --ort-version {ort_version} --variants "
-                f"{buildable[0]}`, then `ortwasm package` again")
-    why = recipe.unsupported_variants.get(webgpu[0], "") if webgpu else ""
-    return f"ortwasm builds no WebGPU pair of ONNX Runtime {ort_version} yet" + (f" ({why})" if why else "") + \
+                f"{next(iter(pairs_in_dist(buildable).values()))}`, then `ortwasm package` again")
+    why = table[webgpu[0]].unsupported_reason(ort_version) if webgpu else None
+    what = EP_LABELS[next(iter(kinds))] if len(kinds) == 1 else "WebGPU"
+    return f"ortwasm builds no {what} pair of ONNX Runtime {ort_version}" + (f" ({why})" if why else "") + \
         f"; use `{NPM_NAME}/wasm` or a variant entry (`{NPM_NAME}/<variant>`) for the CPU"
 
 
@@ -169,11 +204,11 @@ def _absent_paths(key: str) -> dict[str, str]:
     return {ext: ABSENT_ENTRY.format(name=name, ext=ext) for ext in ("mjs", "cjs")}
 
 
-def absent_files(keys: list[str], reason: str) -> dict[str, bytes]:
-    """One throwing module per left-out subpath (ESM and CJS): an import fails at once with the cause and the fix,
-    where a missing export would only say ERR_PACKAGE_PATH_NOT_EXPORTED."""
+def absent_files(reasons: Mapping[str, str]) -> dict[str, bytes]:
+    """One throwing module per left-out subpath (ESM and CJS), with its reason: an import fails at once with the
+    cause and the fix, where a missing export would only say ERR_PACKAGE_PATH_NOT_EXPORTED."""
     out: dict[str, bytes] = {}
-    for key in keys:
+    for key, reason in reasons.items():
         what = f"{NPM_NAME}{key.removeprefix('.')}"
         msg = json.dumps(f"{what} is not in this package (built by ortwasm): its bundle loads a WebGPU wasm pair "
                          f"that was not built, and this package never pairs its JS with somebody else's wasm. {reason}")
@@ -268,48 +303,73 @@ def _guard(v: VariantFiles) -> str:
 
 def _header(v: VariantFiles, layout: Layout, bundle: str) -> str:
     pair = f"{layout.pair_dir(v)}/{v.stem}.{{mjs,wasm}}"
+    ep = "" if v.kind == "cpu" else f", {EP_LABELS[v.kind]}"
     return (f"// {NPM_NAME}/{v.name} (generated by ortwasm): upstream's {bundle} with the {v.name} pair\n"
-            f"// ({v.arch}, MEMFS {'on' if v.memfs else 'off'}{', WebGPU (JSEP)' if v.jsep else ''}: {pair}) "
-            "as its default wasm.\n"
+            f"// ({v.arch}, MEMFS {'on' if v.memfs else 'off'}{ep}: {pair}) as its default wasm.\n"
             "// env.wasm.wasmPaths set by you before the first session still wins.\n")
 
 
-def entry_files(layout: Layout, web: WebPackage) -> dict[str, bytes]:
-    """The three entry points per variant: small generated JS over upstream's bundles."""
-    needs = (BROWSER_ESM, NODE_ESM, NODE_CJS) + ((WEBGPU_ESM,) if any(v.jsep for v in layout.variants) else ())
+def _wrapped(v: VariantFiles, layout: Layout) -> dict[str, str]:
+    """Entry file -> the upstream bundle it wraps; a WebGPU variant's Node entries wrap none (they throw)."""
+    entries = layout.entries(v)
+    if v.kind != "cpu":
+        return {entries["import"]: browser_bundle(v.kind)}
+    return {entries["import"]: BROWSER_ESM, entries["node.import"]: NODE_ESM, entries["node.require"]: NODE_CJS}
+
+
+def _check_bundles(layout: Layout, web: WebPackage) -> None:
+    """Every bundle an entry wraps is in the package and loads the entry's pair: its minified code names that glue.
+
+    Why look: which bundle loads which pair is upstream's choice and changed between versions (1.21's ort.webgpu*
+    loads ``.jsep``, 1.30's ``.asyncify``); an entry over the wrong one would point wasmPaths at a directory whose
+    pair its bundle never asks for.
+    """
+    needs = dict.fromkeys((BROWSER_ESM, NODE_ESM, NODE_CJS, *(browser_bundle(v.kind) for v in layout.variants)))
     for need in needs:
         if need not in web.files:
             raise PackageError(f"refusing to package: onnxruntime-web has no {need}, which the variant entry points "
                                "import", "rebuild the JS (delete OUT/onnxruntime-web, rerun the build)")
+    for v in layout.variants:
+        glue = f"{v.stem}.mjs"
+        for bundle in _wrapped(v, layout).values():
+            if glue.encode() not in web.files[bundle]:
+                raise PackageError(f"refusing to package {v.name}: onnxruntime-web's {bundle} does not load "
+                                   f"{glue} (it names no such file), so {NPM_NAME}/{v.name}, which wraps it, would "
+                                   f"never load the {v.name} pair",
+                                   f"this ortwasm does not know which bundle of onnxruntime-web "
+                                   f"{web.ort.get('version')} loads a {EP_LABELS[v.kind]} pair (WEBGPU_SUBPATHS in "
+                                   "ortwasm/package/npm.py); package the other variants without it")
+
+
+def entry_files(layout: Layout, web: WebPackage) -> dict[str, bytes]:
+    """The three entry points per variant: small generated JS over the upstream bundle that loads its kind."""
+    _check_bundles(layout, web)
     out: dict[str, str] = {}
     for v in layout.variants:
         sub = "./" if layout.is_default(v) else f"./{v.name}/"
         entries = layout.entries(v)
-        if v.jsep:
-            why = (f"{NPM_NAME}/{v.name} is a WebGPU (JSEP) build for browsers; Node has no WebGPU: "
+        wrapped = _wrapped(v, layout)
+        if v.kind != "cpu":
+            bundle = wrapped[entries["import"]]
+            why = (f"{NPM_NAME}/{v.name} is a {EP_LABELS[v.kind]} build for browsers; Node has no WebGPU: "
                    f"import a CPU variant ({NPM_NAME}/wasm32-memfs, ...) in Node")
-            out[entries["node.import"]] = f"{_header(v, layout, WEBGPU_ESM)}throw new Error({json.dumps(why)});\n"
-            out[entries["node.require"]] = f"'use strict';\n{_header(v, layout, WEBGPU_ESM)}" \
+            out[entries["node.import"]] = f"{_header(v, layout, bundle)}throw new Error({json.dumps(why)});\n"
+            out[entries["node.require"]] = f"'use strict';\n{_header(v, layout, bundle)}" \
                                            f"throw new Error({json.dumps(why)});\n"
-        bundles = [(entries["import"], WEBGPU_ESM if v.jsep else BROWSER_ESM)]
-        if not v.jsep:
-            bundles.append((entries["node.import"], NODE_ESM))
-        for path, bundle in bundles:
+        for path, bundle in wrapped.items():
             rel = "./" + bundle.removeprefix("dist/")
+            if path == entries["node.require"]:
+                here = "__dirname" if layout.is_default(v) else f"require('node:path').join(__dirname, '{v.name}')"
+                out[path] = (f"'use strict';\n{_header(v, layout, rel)}\n{_guard(v)}const ort = require('{rel}');\n\n"
+                             f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
+                             f"  ort.env.wasm.wasmPaths = require('node:url').pathToFileURL({here} + '/').href;\n}}\n\n"
+                             "module.exports = ort;\n")
+                continue
             default = "export default ort.default;\n" if _HAS_DEFAULT_EXPORT.search(web.files[bundle]) else ""
             out[path] = (f"{_header(v, layout, rel)}import * as ort from '{rel}';\n\n{_guard(v)}"
                          f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
                          f"  ort.env.wasm.wasmPaths = new URL('{sub}', import.meta.url).href;\n}}\n\n"
                          f"export * from '{rel}';\n{default}")
-        if v.jsep:
-            continue
-        here = "__dirname" if layout.is_default(v) else f"require('node:path').join(__dirname, '{v.name}')"
-        rel = "./" + NODE_CJS.removeprefix("dist/")
-        out[entries["node.require"]] = (
-            f"'use strict';\n{_header(v, layout, rel)}\n{_guard(v)}const ort = require('{rel}');\n\n"
-            f"if (ort.env.wasm.wasmPaths === undefined) {{\n"
-            f"  ort.env.wasm.wasmPaths = require('node:url').pathToFileURL({here} + '/').href;\n}}\n\n"
-            "module.exports = ort;\n")
     clash = sorted(set(out) & set(web.files))
     if clash:
         raise PackageError(f"refusing to package: entry point {clash[0]} would replace onnxruntime-web's own file",
@@ -324,15 +384,19 @@ def readme(layout: Layout, web: WebPackage, version: str, pkg: dict[str, Any]) -
     """Our section on top of upstream's README: what this build is, how to pick a variant, what is missing."""
     ort = web.ort
     tgz = f"{NPM_NAME}-{version}.tgz"
+    absent = pkg["ortwasm"].get("absent", {})
     rows = []
     for v in layout.variants:
         also = f" (and `{NPM_NAME}`, `{NPM_NAME}/wasm`)" if v.name == layout.default else ""
-        if v.jsep and layout.is_default(v):
-            also = f" (and `{NPM_NAME}/webgpu`)"
+        if v.kind != "cpu":
+            key = f"./{WEBGPU_SUBPATHS[v.kind]}"
+            loads = layout.is_default(v) and key in pkg["exports"] and key not in absent
+            also = f" (and `{NPM_NAME}{key.removeprefix('.')}`)" if loads else ""
         rows.append(f"| `{NPM_NAME}/{v.name}`{also} | {v.arch}{' (Memory64)' if v.arch == 'wasm64' else ''} | "
-                    f"{'WebGPU' if v.jsep else 'CPU'} | {'on' if v.memfs else 'off'} | "
+                    f"{EP_LABELS[v.kind]} | {'on' if v.memfs else 'off'} | "
                     f"`{layout.pair_dir(v)}/{v.stem}.{{mjs,wasm}}` |")
-    example = next((v.name for v in layout.variants if v.arch == "wasm64" and v.memfs), layout.variants[-1].name)
+    cpu = [v for v in layout.variants if v.kind == "cpu"] or list(layout.variants)  # Node runs CPU entries only
+    example = next((v.name for v in cpu if v.arch == "wasm64" and v.memfs), cpu[-1].name)
     patchset = f"patch set `{ort.get('patchset')}`" if ort.get("patched") else "no patches"
     text = f"""# {NPM_NAME} {version}, built by ortwasm
 
@@ -373,9 +437,13 @@ Code that imports `{NPM_NAME}` keeps working.
     if left_out or bundles:
         shown = ", ".join(f"`{n}`" for n in bundles[:6]) + (f" and {len(bundles) - 6} more" if len(bundles) > 6 else "")
         moved = [f"`{f}`" for f in _REMAPPED_FIELDS if web.package_json.get(f) != pkg.get(f)]
-        why = next(iter(pkg["ortwasm"].get("absent", {}).values()), "build a WebGPU pair")
+        why = "; or ".join(dict.fromkeys(absent.values())) or "build a WebGPU pair"
+        packaged = {v.kind for v in layout.variants}
+        glues = require_recipe(_recipe_version(web)).js_glues  # the pairs this version's bundles load
+        kinds = [EP_LABELS[k] for k in dict.fromkeys(pair_kind(g.removesuffix(".mjs")) for g in glues)
+                 if k != "cpu" and k not in packaged]
         text += f"""
-## Left out: WebGPU (JSEP)
+## Left out: {", ".join(kinds) or "WebGPU"}
 
 Not in this package: {", ".join(left_out) or "no entry point"}; the bundles {shown or "(none)"}.
 They embed or load a WebGPU wasm build, which this build did not produce, and upstream's would pair
@@ -385,6 +453,11 @@ this JavaScript with somebody else's wasm. Importing one of those entries throws
 """
     upstream = web.files.get("README.md", b"").decode("utf-8", "replace")
     return text + ("\n---\n\n" + upstream if upstream else "")
+
+
+def _recipe_version(web: WebPackage) -> str:
+    """Whose recipe judges the JS: an unproven build's patch set's, else its own version's."""
+    return str(web.ort.get("patchset_version") or web.ort.get("version"))
 
 
 def npm_files(layout: Layout, web: WebPackage, version: str, ortwasm_field: dict[str, Any]) -> dict[str, bytes]:
@@ -398,10 +471,9 @@ def npm_files(layout: Layout, web: WebPackage, version: str, ortwasm_field: dict
                                    "rebuild the JS; the JS stage drops upstream's wasm pairs")
             files[path] = v.data[kind]
     files |= entry_files(layout, web)
-    keys = absent_exports(web, set(files))
-    reason = absent_reason(str(web.ort.get("patchset_version") or web.ort.get("version")))  # whose recipe judges
-    files |= absent_files(keys, reason)
-    pkg = package_json(web, layout, set(files), version, ortwasm_field, {k: reason for k in keys})
+    reasons = {k: absent_reason(_recipe_version(web), kinds_loaded_by(k)) for k in absent_exports(web, set(files))}
+    files |= absent_files(reasons)
+    pkg = package_json(web, layout, set(files), version, ortwasm_field, reasons)
     files["package.json"] = (json.dumps(pkg, indent=2) + "\n").encode()  # upstream's key order, as npm writes it
     files["README.md"] = readme(layout, web, version, pkg).encode()
     return files

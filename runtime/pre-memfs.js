@@ -935,6 +935,10 @@ Module['unmountExternalData'] = () => {
   }
   ortMountLog.clear();
   delete Module.MountedFiles;
+  // onnxruntime-web unmounts in createSession's finally block: this session's loads are over, failed or not (a
+  // failed mount skips webgpuOnCreateSession), so the next session starts as a CPU one unless it registers a device
+  ortWebGpuSession = undefined;
+  Module['ortWebGpuDevice'] = undefined;
 };
 
 /**

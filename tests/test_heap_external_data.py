@@ -250,7 +250,7 @@ def _loader(variant: str, files: list[ExternalFile], **job: object) -> RunResult
 
 @pytest.mark.parametrize("variant", MEMFS)
 @pytest.mark.parametrize(("kind", "backing", "note"), [
-    ("url", "source", "each tensor read in chunks"),
+    ("url", "source", "http://127.0.0.1:"),  # read by ranges: the reason names the URL itself
     ("url-norange", "source", "kept as a Blob: the server does not answer Range requests"),
     ("blob", "source", "a Blob"),
     ("bytes", "js", "a WebGPU session: its loader reads it in chunks"),

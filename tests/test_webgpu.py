@@ -21,7 +21,8 @@ import pytest
 
 from ortwasm.paths import artifact_cache_dir
 from ortwasm.variants import load_table
-from tests.harness import apps, models
+from tests.harness import models
+from tests.harness.apps import Apps, out_dir, pair
 from tests.harness.client import (
     WEBGPU_ARGS,
     ClientJob,
@@ -302,10 +303,34 @@ def test_official_webgpu_ep_control(kind: str, official_dist_130: Path, split_ca
 def test_webgpu_ep_pair_on_webgpu(variant: str, official_dist_130: Path, split_case: models.ModelCase) -> None:
     """Our pair under npm's client of the same version, loaded by the bundle users import for it: outputs equal
     native onnxruntime's, and every node on WebGpuExecutionProvider."""
-    where = apps.pair(variant, WEBGPU_EP_VERSION)
+    where = pair(variant, WEBGPU_EP_VERSION)
     if not CHROMIUM.exists():
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
     entry = WEBGPU_EP_ENTRY[TABLE[variant].webgpu]
     result = _run(webgpu_job(official_dist_130, split_case, wasm_dir=where), official_dist_130, entry)
     assert_matches(result, split_case)
     assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
+
+
+WEBGPU_EP_MEMFS = tuple(n for n in WEBGPU_EP if TABLE[n].memfs)
+
+
+@pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights; a 4.8 GB file)")
+@pytest.mark.parametrize("variant", WEBGPU_EP_MEMFS)
+@pytest.mark.parametrize("key", ["gather_1g25", "far_offset"])
+def test_webgpu_ep_memfs_streams_to_the_gpu(variant: str, key: str, apps: Apps) -> None:
+    """Our package hands the module each file's URL; the EP's loader reads every tensor by Range requests straight
+    into its GPU buffer: the outputs match native onnxruntime, every node is on the WebGPU EP, and the weights
+    never enter the wasm heap.  far_offset's tensor sits at 4.83 GB in its file, which npm's client cannot even
+    read (it fetches each file into one array)."""
+    pair(variant, WEBGPU_EP_VERSION)
+    dist = package_dist(apps.ours(WEBGPU_EP_VERSION))
+    entry = f"ort.{variant}.min.mjs"
+    if not (dist / entry).exists():
+        pytest.skip(f"NO {variant} in the package of {out_dir(WEBGPU_EP_VERSION)}")
+    case = models.cached_case(key)
+    result = _run(webgpu_job(dist, case), dist, entry)
+    assert_matches(result, case)
+    assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
+    heap = int(result.memory.get("wasm_heap_bytes") or 0)  # type: ignore[call-overload]
+    assert heap < 512 * 2**20, f"{heap} B of wasm heap: the weights went through it"

@@ -416,8 +416,9 @@ class Fetcher:
         pin = read_dawn_pin(result.ort_tree)
         found = self.git.locate(GitRef(DAWN_REPO, pin.tag), ["dawn"])
         if found is None:
-            if default_dest(result.ort_tree).is_dir():
-                result.dawn = default_dest(result.ort_tree)
+            dest = default_dest(result.ort_tree)
+            if dest.is_dir():
+                result.dawn = dest
             else:
                 _say(f"Dawn {pin.tag}: no local repository has it; the WebGPU pairs need it (--git-mirror "
                      f"dawn=PATH, a clone of {DAWN_REPO} with the tag)")

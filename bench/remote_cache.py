@@ -227,11 +227,24 @@ def goals(cold: dict[str, Any], warm: dict[str, Any], other_home: dict[str, Any]
               "warm_wall_at_most_25pct": ratio is not None and ratio <= GOAL_WALL_RATIO,
               "warm_remote_hit_rate": rate,
               "remote_hits_at_least_98pct": rate is not None and rate >= GOAL_REMOTE_HIT_RATE,
-              "artifacts_identical": cold["files"] == warm["files"]}
+              "artifacts_identical": cold["files"] == warm["files"],
+              "same_patch_set": cold.get("patch_set") == warm.get("patch_set")}
     if other_home is not None:
         judged.update({"other_home_remote_hit_rate": other_home["remote_hit_rate"],
-                       "artifacts_identical_across_homes": cold["files"] == other_home["files"]})
+                       "artifacts_identical_across_homes": cold["files"] == other_home["files"],
+                       "same_patch_set_across_homes": cold.get("patch_set") == other_home.get("patch_set")})
     return judged
+
+
+def changed_patch_sets(runs: list[dict[str, Any]]) -> str | None:
+    """Why the run's identity checks prove nothing, if they do not: each build prepares the tree from the checkout
+    it runs in, so an edit under patches/ or runtime/ during the run gives the later builds other sources."""
+    sets = {r["name"]: r.get("patch_set") for r in runs}
+    if len(set(sets.values())) <= 1:
+        return None
+    return (f"the patch set changed during the run ({', '.join(f'{k}: {v}' for k, v in sets.items())}): an edit "
+            "under patches/ or runtime/ reached the later builds, so their sha256 cannot be compared; run the "
+            "bench from a checkout nobody edits (git worktree add)")
 
 
 class BuildFailed(Exception):
@@ -279,7 +292,7 @@ def run_build(name: str, version: str, variant: str, root: Path, redis: LocalRed
     m = Manifest.read(run_dir / "out" / variant / "manifest.json")
     timings = dict(m.timings or {})
     return {"name": name, "variant": variant, "wall_s": round(wall, 1), "configure_s": timings.get("configure_s"),
-            "build_s": timings.get("build_s"), **figures(timings),
+            "build_s": timings.get("build_s"), "patch_set": m.ort.patchset if m.ort else None, **figures(timings),
             "files": {f.name: f.sha256 for f in m.files or ()}, "redis_after": redis.stored(),
             "home": str(home or first), "home_path_strings": home_strings(run_dir / "out" / variant, home or first),
             "local_cache_bytes": sum(p.stat().st_size for p in (run_dir / "ccache").rglob("*") if p.is_file())}
@@ -349,12 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     judged = (goals(by_name["cold"], by_name["warm-remote"], by_name.get("other-home"))
               if "cold" in by_name and "warm-remote" in by_name else {})
     print(json.dumps(judged, indent=2))
+    void = changed_patch_sets(runs)
+    if void:
+        print(f"bench: {void}", file=sys.stderr)
     write_results(BENCH, version, {
         "what": "one variant cold (empty local cache A, empty Redis remote), again in a fresh build dir with an empty "
                 "local cache B and the same remote, then the other MEMFS setting with an empty local cache C, then "
                 "the variant under a second ORTWASM_HOME at another path with an empty local cache D",
         "remote": "redis-server on 127.0.0.1 (Debian's package; no persistence), started by the bench",
-        "redis_empty": empty, "runs": runs, "goals": judged, "other_home_skipped": skip_home, "failed": failed,
+        "redis_empty": empty, "runs": runs, "goals": judged, "identity_void": void, "other_home_skipped": skip_home,
+        "failed": failed,
         "timeouts_ms": {"connect": ccache.CONNECT_TIMEOUT_MS, "operation": ccache.OPERATION_TIMEOUT_MS},
         "machine": machine_info(jobs=a.jobs)}, results_dir=a.results_dir)
     return 1 if failed else 0

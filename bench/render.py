@@ -465,6 +465,8 @@ def r_remote_cache(d: dict[str, Any]) -> list[str]:
              f"sha256-identical to the cold build's: {_cell(g.get('artifacts_identical_across_homes'))}."
              if "artifacts_identical_across_homes" in g else
              f" No second home was built: {d.get('other_home_skipped') or 'an older run'}.")
+    if d.get("identity_void"):
+        homes += f" **The identity checks are void:** {d['identity_void']}."
     failed = d.get("failed")
     if failed:
         homes += f" **The `{failed['name']}` build failed** (exit {failed['exit']}); the runs before it are above."

@@ -370,10 +370,17 @@ def test_bench_pure_parts(tmp_path: Path) -> None:
     assert warm["remote_hit_rate"] == 0.9944 and cold["remote_hit_rate"] == 0.0 and cold["hit_rate"] == 0.0
     assert bench.goals(cold, warm) == {"warm_over_cold_wall": 0.2, "warm_wall_at_most_25pct": True,
                                        "warm_remote_hit_rate": 0.9944, "remote_hits_at_least_98pct": True,
-                                       "artifacts_identical": True}
+                                       "artifacts_identical": True, "same_patch_set": True}
     elsewhere = {**warm, "files": {"a": "2"}}
     judged = bench.goals(cold, warm, elsewhere)
     assert judged["artifacts_identical_across_homes"] is False and judged["other_home_remote_hit_rate"] == 0.9944
+    # an edit under runtime/ during the run: the later build's sources differ, and the run says its identity is void
+    runs = [{"name": "cold", **cold, "patch_set": "1.21.0-aaa"},
+            {"name": "warm-remote", **warm, "patch_set": "1.21.0-bbb"}]
+    assert bench.goals(runs[0], runs[1])["same_patch_set"] is False
+    void = bench.changed_patch_sets(runs)
+    assert void and "cold: 1.21.0-aaa, warm-remote: 1.21.0-bbb" in void and "git worktree add" in void
+    assert bench.changed_patch_sets([runs[0], {**runs[1], "patch_set": "1.21.0-aaa"}]) is None
     out = tmp_path / "pair"
     out.mkdir()
     (out / "x.wasm").write_bytes(b"..//var/cache/ortwasm/sources/a.h\0/var/cache/ortwasm/b")

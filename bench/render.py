@@ -124,6 +124,10 @@ RESULTS: dict[str, tuple[str, str]] = {
     "package-1.21.0.json": (
         "`ortwasm package` takes under 10 s for the four release variants, reproducibly",
         "python -m bench.package_speed"),
+    "remote-cache-1.21.0.json": (
+        "A shared ccache on a real Redis (issue #27), one run: the cold build, the warm-remote one with an empty local "
+        "cache, the other MEMFS setting, and a second ORTWASM_HOME; wall times, hit rates, bytes stored, sha256",
+        "python -m bench.remote_cache --ort-version 1.21.0"),
     "release-size-1.30.0.json": (
         "The 1.30.0 release preset's wasm against npm's 1.30.0 dist, and the default build beside it, by section "
         "and data-section strings",
@@ -144,8 +148,8 @@ RESULTS: dict[str, tuple[str, str]] = {
         "WebGPU (JSEP) variants: build time, sizes next to npm's .jsep pair, big-model loads on SwiftShader",
         "python -m bench.webgpu"),
     "webgpu-1.30.0.json": (
-        "The native WebGPU EP (.asyncify): sizes next to npm's pair, big-model loads on SwiftShader, npm's own "
-        "pair beside ours, renderer and GPU-process VmHWM",
+        "The native WebGPU EP (.asyncify, .jspi): sizes next to npm's pairs, big-model loads on SwiftShader, npm's "
+        "own pairs beside ours, renderer and GPU-process VmHWM",
         "ORTWASM_ARTIFACTS_1_30_0=<out dir> python -m bench.webgpu --ort-version 1.30.0"),
 }
 

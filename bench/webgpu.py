@@ -34,7 +34,9 @@ GIB = 1 << 30
 # module the URL).  Variant "upstream" is npm's own pair of that kind, beside ours in the same run.
 # 1.21 (JSEP): the >1 GiB model where wasm32 must hold it (the heap), and the far-offset file; npm's JS cannot run
 # the wasm64 far-offset file (js-jsep-wasm64-heap.patch: it reads zeros), so that row is ours only.
-# 1.30 (the native WebGPU EP, .asyncify): about 1 GiB in five files, one file past 4 GiB, and 5 GiB in four files.
+# 1.30 (the native WebGPU EP): .asyncify on about 1 GiB in five files, one file past 4 GiB, and 5 GiB in four
+# files; .jspi on the 1 GiB and the 5 GiB cases.  "upstream-jspi" is npm's .jspi pair (plain "upstream" is the
+# version's UPSTREAM_KIND).
 RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "1.21.0": (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
                ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),
@@ -42,7 +44,10 @@ RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "1.30.0": (("upstream", "gather_1g25", "official"), ("wasm32-asyncify", "gather_1g25", "official"),
                ("wasm32-asyncify-memfs", "gather_1g25", "official"), ("wasm32-asyncify-memfs", "gather_1g25", "ours"),
                ("upstream", "far_offset", "official"), ("wasm32-asyncify-memfs", "far_offset", "ours"),
-               ("upstream", "mlp_5g_split", "official"), ("wasm32-asyncify-memfs", "mlp_5g_split", "ours")),
+               ("upstream", "mlp_5g_split", "official"), ("wasm32-asyncify-memfs", "mlp_5g_split", "ours"),
+               ("upstream-jspi", "gather_1g25", "official"), ("wasm32-jspi", "gather_1g25", "official"),
+               ("wasm32-jspi-memfs", "gather_1g25", "official"), ("wasm32-jspi-memfs", "gather_1g25", "ours"),
+               ("upstream-jspi", "mlp_5g_split", "official"), ("wasm32-jspi-memfs", "mlp_5g_split", "ours")),
 }
 # the official bundle that loads each WebGPU kind's pair by name
 ENTRY = {"jsep": "ort.webgpu.min.mjs", "asyncify": "ort.webgpu.min.mjs", "jspi": "ort.jspi.min.mjs"}
@@ -98,8 +103,9 @@ def run_rows(version: str) -> list[dict[str, Any]]:
     ours: Path | None = None
     rows: list[dict[str, Any]] = []
     for variant, key, client in RUNS[version]:
-        kind = UPSTREAM_KIND[version] if variant == "upstream" else (table[variant].webgpu or "jsep")
-        where = None if variant == "upstream" else require_recipe(version).out_dir / variant
+        upstream = variant.startswith("upstream")
+        kind = (variant.partition("-")[2] or UPSTREAM_KIND[version]) if upstream else (table[variant].webgpu or "jsep")
+        where = None if upstream else require_recipe(version).out_dir / variant
         if where is not None and not (where / "manifest.json").exists():
             rows.append({"variant": variant, "model": key, "client": client, "skipped": f"no artifact at {where}"})
             continue

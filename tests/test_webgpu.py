@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from ortwasm.checks.glue import PairKind
+from ortwasm.js.web import pairs_in_dist
+from ortwasm.package.npm import WEBGPU_SUBPATHS
 from ortwasm.paths import artifact_cache_dir
 from ortwasm.variants import load_table
 from tests.harness import models
@@ -308,6 +311,31 @@ def test_webgpu_ep_pair_on_webgpu(variant: str, official_dist_130: Path, split_c
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
     entry = WEBGPU_EP_ENTRY[TABLE[variant].webgpu]
     result = _run(webgpu_job(official_dist_130, split_case, wasm_dir=where), official_dist_130, entry)
+    assert_matches(result, split_case)
+    assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
+
+
+@pytest.mark.parametrize("kind", sorted(WEBGPU_EP_ENTRY))
+def test_package_webgpu_ep_subpath_runs_our_pair(kind: PairKind, apps: Apps, split_case: models.ModelCase) -> None:
+    """`import 'onnxruntime-web/webgpu'` (what transformers.js imports) and `'onnxruntime-web/jspi'` in a browser,
+    from our package of 1.30: the exports map's bundle embeds our glue of that kind and loads the .wasm beside it,
+    which is ours byte for byte (the kind's default pair, js/web.py pairs_in_dist), and every node runs on the
+    native WebGPU EP."""
+    built = [n for n in WEBGPU_EP if (out_dir(WEBGPU_EP_VERSION) / n / "manifest.json").exists()]
+    default = pairs_in_dist(built).get(kind)
+    if default is None:
+        pytest.skip(f"NO {kind} pair in {out_dir(WEBGPU_EP_VERSION)} (python build.py --ort-version "
+                    f"{WEBGPU_EP_VERSION} --toolchain sid --variants wasm32-{kind} builds it)")
+    where = pair(default, WEBGPU_EP_VERSION)
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    dist = package_dist(apps.ours(WEBGPU_EP_VERSION))
+    exports = json.loads((dist.parent / "package.json").read_text())["exports"]
+    bundle = exports[f"./{WEBGPU_SUBPATHS[kind]}"]["import"]["default"]
+    assert bundle == f"./dist/ort.{WEBGPU_SUBPATHS[kind]}.bundle.min.mjs", exports
+    wasm = f"ort-wasm-simd-threaded.{kind}.wasm"
+    assert (dist / wasm).read_bytes() == (where / wasm).read_bytes(), f"dist/{wasm} is not {default}'s"
+    result = _run(webgpu_job(dist, split_case), dist, bundle.removeprefix("./dist/"))
     assert_matches(result, split_case)
     assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
 

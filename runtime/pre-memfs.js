@@ -707,6 +707,53 @@ var ortLoadExternalData = (file, offset, length, dst, loadType) => {
 };
 
 //
+// Wrapping what the glue assigns. onnxruntime-web calls functions on Module that the glue (or a post-js such as
+// post-webgpu.js) assigns after this file runs, and in emscripten 3.1.x reassigns to the wasm export on first call;
+// accessor properties wrap what the glue assigns. A tool that wraps the export in turn (a profiler:
+// `const f = M._OrtCreateSession; M._OrtCreateSession = (...a) => f(...a)`) is stored as given and calls our
+// wrapper, which calls the glue's function: wrapping the tool's function too would make our wrapper call the tool,
+// which calls our wrapper, for ever. The glue's own values are the first one and those taken from wasmExports; a
+// later glue value replaces the function our wrapper calls, and leaves a tool's wrapper in place.
+//
+
+var ortIsWasmExport = (f) => typeof wasmExports == 'object' && wasmExports != null &&
+    Object.values(wasmExports).includes(f);
+
+var ortWrapExport = (name, wrap) => {
+  let impl;
+  let wrapped;
+  let visible;
+  Object.defineProperty(Module, name, {
+    configurable: true,
+    enumerable: true,
+    get: () => visible,
+    set: (f) => {
+      if (typeof f != 'function') {
+        visible = f;
+      } else if (impl === undefined || ortIsWasmExport(f)) {
+        const ours = visible === undefined || visible === wrapped;
+        impl = f;
+        if (wrapped === undefined) {
+          wrapped = wrap((...args) => impl(...args));
+        }
+        if (ours) {
+          visible = wrapped;
+        }
+      } else {
+        visible = f;
+      }
+    },
+  });
+};
+
+/** A wrap for ortWrapExport that runs `after` with the same arguments once the function returned. */
+var ortThen = (after) => (f) => (...args) => {
+  const result = f(...args);
+  after(...args);
+  return result;
+};
+
+//
 // The WebGPU EP (1.30's .asyncify and .jspi pairs). In a WebGPU-EP session every external initializer, CPU-resident
 // ones too, is loaded by the EP's external data loader, which memfs-webgpu.patch points at ortLoadExternalDataAsync
 // below (an EM_ASYNC_JS import: Asyncify or JSPI suspends the module while it awaits). So in such a session nothing
@@ -728,32 +775,16 @@ var ortPreferSource = (options) => {
   return want === 'source' || (want === 'auto' && ortWebGpuSession !== undefined);
 };
 
-var ortTrackWebGpuSession = (name, after) => {
-  let impl;
-  Object.defineProperty(Module, name, {
-    configurable: true,
-    enumerable: true,
-    get: () => impl,
-    set: (f) => {
-      impl = typeof f != 'function' ? f : (...args) => {
-        const result = f(...args);
-        after(...args);
-        return result;
-      };
-    },
-  });
-};
-
 if (!ENVIRONMENT_IS_PTHREAD) {
-  ortTrackWebGpuSession('webgpuRegisterDevice', (device) => {
+  ortWrapExport('webgpuRegisterDevice', ortThen((device) => {
     ortWebGpuSession = device || null;
     // read by memfs-webgpu.patch's import: the user's device; ORT's own is looked up there by _OrtGetWebGpuDevice
     Module['ortWebGpuDevice'] = device || undefined;
-  });
-  ortTrackWebGpuSession('webgpuOnCreateSession', () => {
+  }));
+  ortWrapExport('webgpuOnCreateSession', ortThen(() => {
     ortWebGpuSession = undefined;
     Module['ortWebGpuDevice'] = undefined;
-  });
+  }));
 }
 
 var ortBlobSource = (blob, what) => ({
@@ -870,8 +901,22 @@ var ortReaderOf = (node) => {
  * Returns upstream's codes (0 done, 2 not mounted, 3 out of bounds, 4 failed: logged, naming the file); never
  * rejects, since an Asyncify import that rejects never resumes the module.
  */
+/** GPUDevice -> writes queued on it since the loader last waited for the GPU (at most one between loads). */
+var ortQueuedWrites = new WeakMap();
+
+/** The first error the `n` innermost error scopes caught, as a message; '' when none did. */
+var ortPopErrorScopes = async (device, n) => {
+  let first = '';
+  for (let i = 0; i < n; i++) {
+    const error = await device['popErrorScope']();
+    first = first || (error ? error['message'] || String(error) : '');
+  }
+  return first;
+};
+
 Module['ortLoadExternalDataAsync'] = async (file, offset, length, dst, loadType, gpuBuffer, device) => {
   let path = '(unknown)';
+  let scopes = 0;
   try {
     path = ortSplitPath(UTF8ToString(ortPtr(file))).path;
     const found = FS.analyzePath(path);
@@ -886,9 +931,17 @@ Module['ortLoadExternalDataAsync'] = async (file, offset, length, dst, loadType,
     if (loadType !== 0 && !(loadType === 1 && gpuBuffer && device)) {
       throw new Error(`load type ${loadType} ${loadType === 1 ? 'without a GPU buffer or device' : 'unknown'}`);
     }
+    if (loadType === 1 && gpuBuffer['size'] < Math.ceil(length / 4) * 4) {
+      throw new Error(`its GPU buffer holds ${gpuBuffer['size']} bytes`);
+    }
     const read = ortReaderOf(node);
     const to = ortPtr(dst);
-    let queued = 0;
+    if (loadType === 1) {
+      // a write the GPU refuses (a destroyed buffer, no memory) raises no exception: only an error scope sees it
+      device['pushErrorScope']('out-of-memory');
+      device['pushErrorScope']('validation');
+      scopes = 2;
+    }
     for (let at = 0; at < length; at += ORT_CHUNK) {
       const n = Math.min(ORT_CHUNK, length - at);
       if (loadType === 0 && node.ortFile) {
@@ -913,13 +966,21 @@ Module['ortLoadExternalDataAsync'] = async (file, offset, length, dst, loadType,
         bytes = padded;
       }
       device['queue']['writeBuffer'](gpuBuffer, at, bytes, 0, n4);
-      if (++queued === 2) {
-        queued = 0;
+      // counted per device across loads: a model of many one-chunk tensors must wait too
+      const queued = (ortQueuedWrites.get(device) || 0) + 1;
+      ortQueuedWrites.set(device, queued === 2 ? 0 : queued);
+      if (queued === 2) {
         await device['queue']['onSubmittedWorkDone']();
       }
     }
+    const refused = await ortPopErrorScopes(device, scopes);
+    scopes = 0;
+    if (refused) {
+      throw new Error(`the GPU refused a write: ${refused}`);
+    }
     return 0;
   } catch (e) {
+    await ortPopErrorScopes(device, scopes).catch(() => undefined);
     ortLog(undefined, 3, `${path}: loading ${length} bytes at offset ${offset} failed: ${e?.message ?? e}`);
     return 4;
   }
@@ -968,13 +1029,7 @@ Module['externalDataStatus'] = () => {
 // a load that otherwise fails. A session whose options set session.disable_prepacking itself (`extra: {session:
 // {disable_prepacking: '0' | '1'}}`) is left alone. Each decision is in Module.externalDataStatus().prepacking.
 //
-// How: onnxruntime-web calls Module._OrtAddSessionConfigEntry and Module._OrtCreateSession, which the glue assigns
-// after this file runs (and, in emscripten 3.1.x, reassigns to the wasm export on first call); accessor properties
-// wrap what the glue assigns. A tool that wraps the export in turn (a profiler: `const f = M._OrtCreateSession;
-// M._OrtCreateSession = (...a) => f(...a)`) is stored as given and calls our wrapper, which calls the glue's
-// function: wrapping the tool's function too would make our wrapper call the tool, which calls our wrapper, for
-// ever. The glue's own values are the first one and those taken from wasmExports; a later glue value replaces the
-// function our wrapper calls, and leaves a tool's wrapper in place.
+// How: ortWrapExport (above) wraps Module._OrtAddSessionConfigEntry and Module._OrtCreateSession.
 //
 
 /** Session options handle -> config keys set on it. */
@@ -982,36 +1037,6 @@ var ortSessionKeys = new Map();
 /** Decisions taken: [{'disablePrepacking', 'heapBytes', 'reason'}]. */
 var ortPrepackLog = [];
 var ORT_PREPACK_KEY = 'session.disable_prepacking';
-
-var ortIsWasmExport = (f) => typeof wasmExports == 'object' && wasmExports != null &&
-    Object.values(wasmExports).includes(f);
-
-var ortWrapExport = (name, wrap) => {
-  let impl;
-  let wrapped;
-  let visible;
-  Object.defineProperty(Module, name, {
-    configurable: true,
-    enumerable: true,
-    get: () => visible,
-    set: (f) => {
-      if (typeof f != 'function') {
-        visible = f;
-      } else if (impl === undefined || ortIsWasmExport(f)) {
-        const ours = visible === undefined || visible === wrapped;
-        impl = f;
-        if (wrapped === undefined) {
-          wrapped = wrap((...args) => impl(...args));
-        }
-        if (ours) {
-          visible = wrapped;
-        }
-      } else {
-        visible = f;
-      }
-    },
-  });
-};
 
 if (!ENVIRONMENT_IS_PTHREAD) {
   ortWrapExport('_OrtAddSessionConfigEntry', (add) => (handle, key, value) => {

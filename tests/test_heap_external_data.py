@@ -279,6 +279,26 @@ def test_webgpu_loader_reads_every_source_in_chunks(variant: str, kind: str, bac
 
 
 @pytest.mark.parametrize("variant", MEMFS)
+@pytest.mark.parametrize("kind", ["url", "bytes"])
+def test_webgpu_loader_writes_the_gpu_buffer_in_bounded_chunks(variant: str, kind: str,
+                                                               loader_files: list[ExternalFile]) -> None:
+    """Load type 1 (a GPU-resident initializer) writes each range into its GPU buffer one chunk per writeBuffer,
+    with at most two writes queued before waiting for the GPU, so JS never holds a tensor whole.  A buffer too small
+    for the tensor, and a write the GPU refuses (seen only through an error scope), fail the load with code 4 and
+    a message, and leave no error scope pushed.  The device is a stand-in (tests/test_webgpu.py runs the real one)."""
+    result = _loader(variant, loader_files, sourceKind=kind, webgpuSession=True, gpu=True)
+    assert result.ok, result.describe()
+    raw = result.raw
+    assert raw["gpuReads"] == [{"code": 0, "equal": True}] * len(LOADER_READS), raw["gpuReads"]
+    assert raw["gpu"]["writes"] == sum(-(-n // CHUNK) for _, _, n in LOADER_READS) + 1, raw["gpu"]
+    assert raw["gpu"]["maxInFlight"] <= 2, raw["gpu"]
+    assert raw["gpuCodes"] == {"tooSmall": 4, "refused": 4}, raw["gpuCodes"]
+    assert "its GPU buffer holds 1008 bytes" in result.stderr, result.stderr
+    assert "the GPU refused a write: stand-in: the buffer was destroyed" in result.stderr, result.stderr
+    assert raw["gpu"]["scopesLeft"] == 0 and raw["gpu"]["pushed"] > 0, raw["gpu"]
+
+
+@pytest.mark.parametrize("variant", MEMFS)
 def test_a_cpu_session_still_copies_into_the_heap(variant: str, loader_files: list[ExternalFile]) -> None:
     """Without a WebGPU session the default stays heap-backed (mmap in place): the source backing is the WebGPU
     EP's alone."""

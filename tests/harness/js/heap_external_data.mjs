@@ -201,6 +201,46 @@ async function main() {
         M._free(dst);
       }
     }
+    if (job.gpu) {
+      // load type 1 into a stand-in GPUDevice that keeps what is written, counts writes between
+      // onSubmittedWorkDone calls, and, for `refuse`, reports a validation error the way WebGPU does: to the
+      // innermost matching error scope, never as an exception
+      const log = { writes: 0, inFlight: 0, maxInFlight: 0, pushed: 0 };
+      const scopes = [];
+      let refuse = false;
+      const device = {
+        queue: {
+          writeBuffer(buffer, at, bytes, from, n) {
+            if (n % 4 !== 0 || at % 4 !== 0) throw new Error(`writeBuffer(${at}, ${n}): not a multiple of 4`);
+            buffer.data.set(bytes.subarray(from, from + n), at);
+            log.writes += 1;
+            log.inFlight += 1;
+            log.maxInFlight = Math.max(log.maxInFlight, log.inFlight);
+            const scope = scopes.findLast((sc) => sc.filter === 'validation');
+            if (refuse && scope && !scope.error) scope.error = { message: 'stand-in: the buffer was destroyed' };
+          },
+          onSubmittedWorkDone: async () => { log.inFlight = 0; },
+        },
+        pushErrorScope(filter) { scopes.push({ filter, error: null }); log.pushed += 1; },
+        popErrorScope: async () => {
+          if (!scopes.length) throw new Error('popErrorScope: no scope');
+          return scopes.pop().error;
+        },
+      };
+      const gpuBuffer = (bytes) => ({ size: Math.ceil(bytes / 16) * 16, data: new Uint8Array(Math.ceil(bytes / 16) * 16) });
+      result.gpuReads = [];
+      for (const [i, offset, length] of job.reads) {
+        const buffer = gpuBuffer(length);
+        const code = await withPath(files[i].path, (p) => M.ortLoadExternalDataAsync(p, offset, length, 0, 1, buffer, device));
+        const want = fs.readFileSync(files[i].file).subarray(offset, offset + length);
+        result.gpuReads.push({ code, equal: code === 0 && Buffer.compare(Buffer.from(buffer.data.subarray(0, length)), want) === 0 });
+      }
+      const small = gpuBuffer(1000);
+      result.gpuCodes = { tooSmall: await withPath(files[1].path, (p) => M.ortLoadExternalDataAsync(p, 0, 1024, 0, 1, small, device)) };
+      refuse = true;
+      result.gpuCodes.refused = await withPath(files[1].path, (p) => M.ortLoadExternalDataAsync(p, 0, 1024, 0, 1, gpuBuffer(1024), device));
+      result.gpu = { ...log, scopesLeft: scopes.length };
+    }
     const dst = num(M._malloc(16));
     result.codes = {
       notMounted: await withPath('/no/such/file', (p) => M.ortLoadExternalDataAsync(p, 0, 4, dst, 0)),

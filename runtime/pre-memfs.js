@@ -895,12 +895,6 @@ var ortReaderOf = (node) => {
   return (position, n) => node.contents.subarray(position, position + n);
 };
 
-/**
- * memfs-webgpu.patch's loader: [offset, offset + length) of a mounted file into the heap at `dst` (loadType 0, a
- * CPU tensor) or into `gpuBuffer` (loadType 1), ORT_CHUNK bytes at a time, at most two chunks queued on the GPU.
- * Returns upstream's codes (0 done, 2 not mounted, 3 out of bounds, 4 failed: logged, naming the file); never
- * rejects, since an Asyncify import that rejects never resumes the module.
- */
 /** GPUDevice -> writes queued on it since the loader last waited for the GPU (at most one between loads). */
 var ortQueuedWrites = new WeakMap();
 
@@ -914,6 +908,12 @@ var ortPopErrorScopes = async (device, n) => {
   return first;
 };
 
+/**
+ * memfs-webgpu.patch's loader: [offset, offset + length) of a mounted file into the heap at `dst` (loadType 0, a
+ * CPU tensor) or into `gpuBuffer` (loadType 1), ORT_CHUNK bytes at a time, at most two chunks queued on the GPU.
+ * Returns upstream's codes (0 done, 2 not mounted, 3 out of bounds, 4 failed: logged, naming the file); never
+ * rejects, since an Asyncify import that rejects never resumes the module.
+ */
 Module['ortLoadExternalDataAsync'] = async (file, offset, length, dst, loadType, gpuBuffer, device) => {
   let path = '(unknown)';
   let scopes = 0;

@@ -227,7 +227,10 @@ async function main() {
           return scopes.pop().error;
         },
       };
-      const gpuBuffer = (bytes) => ({ size: Math.ceil(bytes / 16) * 16, data: new Uint8Array(Math.ceil(bytes / 16) * 16) });
+      const gpuBuffer = (bytes) => {  // ORT rounds a GPU buffer up to 16 bytes (webgpu/buffer_manager.cc)
+        const size = Math.ceil(bytes / 16) * 16;
+        return { size, data: new Uint8Array(size) };
+      };
       result.gpuReads = [];
       for (const [i, offset, length] of job.reads) {
         const buffer = gpuBuffer(length);

@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, str]] = {
     "variants": {"unsupported": "table"},
     "tested": {"runtimes": "table-strs"},
     "presets": {"*": "strs"},
-    "webgpu": {"asyncify": "strs", "jspi": "strs"},
+    "webgpu": {"asyncify": "strs", "jspi": "strs", "wasm64-jspi": "strs"},
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"toolchain": ("proven",)}
 DEPENDENCY_KEYS = ("name", "cmake_var", "version", "source", "ort_patches", "marker")

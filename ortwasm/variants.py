@@ -57,6 +57,12 @@ class Variant:
         return self.arch == "wasm64"
 
     @property
+    def webgpu_recipe_key(self) -> str:
+        """The recipe ``[webgpu]`` entry holding this pair's build.py flags: upstream's own line for a wasm32 pair,
+        an ortwasm line (``wasm64-jspi``) for wasm64, which upstream never built with the WebGPU EP."""
+        return self.webgpu if self.arch == "wasm32" else f"{self.arch}-{self.webgpu}"
+
+    @property
     def artifact_stem(self) -> str:
         stem = _stem(self.simd, self.threads)
         if self.jsep:  # onnxruntime_webassembly.cmake appends it; ort.webgpu*.mjs import the pair by this name
@@ -76,9 +82,10 @@ class Variant:
                    ) -> str | None:
         """The one rule, from a recipe's ``[webgpu]`` kinds and ``[variants] unsupported``: a WebGPU-EP pair needs
         upstream's flags for its kind, any pair may be refused by name."""
-        if self.webgpu and self.webgpu not in webgpu_flags:
-            return (f"ortwasm builds the native WebGPU EP ({self.webgpu}) from ONNX Runtime 1.30 on; "
-                    f"patches/{version}/recipe.toml has no [webgpu] {self.webgpu} flags")
+        key = self.webgpu_recipe_key
+        if self.webgpu and key not in webgpu_flags:
+            return (f"ortwasm builds the native WebGPU EP ({key}) from ONNX Runtime 1.30 on; "
+                    f"patches/{version}/recipe.toml has no [webgpu] {key} flags")
         return unsupported.get(self.name)
 
 

@@ -8,6 +8,7 @@ The CMakeCache comparison with ORT's own build.py (test_buildpy_fidelity.py) che
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,25 @@ def test_a_version_without_webgpu_flags_refuses_the_pairs() -> None:
     reason = TABLE["wasm32-asyncify"].unsupported_reason("1.21.0")
     assert reason is not None and "[webgpu] asyncify" in reason
     assert TABLE["wasm32-jspi-memfs"].unsupported_reason("1.30.0") is None
+
+
+def test_wasm64_webgpu_takes_ortwasms_recipe_line_without_webnn(tmp_path: Path) -> None:
+    """Upstream never built the WebGPU EP on Memory64, so wasm64-jspi-memfs takes the recipe's own
+    ``wasm64-jspi`` line (the jspi one minus --use_webnn: embind is not MEMORY64-safe) and the wasm32 pairs keep
+    upstream's; a wasm64 kind with no line of its own is refused, naming the line it lacks."""
+    dawn = tmp_path / "dawn"
+    d64 = variant_defines(_opts(tmp_path), TABLE["wasm64-jspi-memfs"], patched=True, version="1.30.0", dawn=dawn)
+    d32 = variant_defines(_opts(tmp_path), TABLE["wasm32-jspi-memfs"], patched=True, version="1.30.0", dawn=dawn)
+    assert (d64["onnxruntime_USE_WEBNN"], d32["onnxruntime_USE_WEBNN"]) == ("OFF", "ON")
+    assert d64["onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64"] == "ON" and d64["onnxruntime_ENABLE_WEBASSEMBLY_JSPI"] == "ON"
+    same = {k for k in d32 if k not in ("onnxruntime_USE_WEBNN", "onnxruntime_ENABLE_WEBASSEMBLY_MEMORY64")}
+    assert {k: d64[k] for k in same} == {k: d32[k] for k in same}
+    assert TABLE["wasm64-jspi-memfs"].unsupported_reason("1.30.0") is None
+    reason = TABLE["wasm64-jspi-memfs"].unsupported_reason("1.21.0")
+    assert reason is not None and "[webgpu] wasm64-jspi" in reason
+    asyncify64 = replace(TABLE["wasm32-asyncify-memfs"], name="wasm64-asyncify-memfs", arch="wasm64")
+    reason = asyncify64.unsupported_reason("1.30.0")
+    assert reason is not None and "[webgpu] wasm64-asyncify" in reason
 
 
 @pytest.mark.parametrize(("line", "says"), [

@@ -77,10 +77,10 @@ def test_cells_say_tested_where_refused_why_or_untested(fake_recipes: dict[str, 
     # a WebGPU-EP pair is refused by a version whose recipe has no [webgpu] flags for its kind
     assert _row(text, "wasm32-asyncify")[3:] == ["WebGPU EP (asyncify)", "not supported [2]", "not tested"]
     assert _row(text, "wasm32-jspi")[3:] == ["WebGPU EP (jspi)", "not supported [4]", "not supported [5]"]
-    assert _row(text, "wasm32-nothreads")[4] == "not supported [8]"
+    assert _row(text, "wasm32-nothreads")[4] == "not supported [10]"
     assert "1. ORT 1.30.0, `wasm64-jsep-memfs`: MEMORY64 with JSEP is not ported" in text
     assert "5. ORT 1.30.0, `wasm32-jspi`: ortwasm builds the native WebGPU EP (jspi) from ONNX Runtime 1.30 on" in text
-    assert "8. ORT 1.21.0, `wasm32-nothreads`: ORT 1.21.0 does not compile without threads" in text
+    assert "10. ORT 1.21.0, `wasm32-nothreads`: ORT 1.21.0 does not compile without threads" in text
 
 
 def _readme(tmp_path: Path, between: str) -> Path:

@@ -96,10 +96,10 @@ def ep_flags(variant: Variant, version: str) -> EpFlags | None:
     """Upstream's build.py flags for ``variant``'s execution provider in ``version`` (recipe ``[webgpu]``), parsed;
     None for a CPU or JSEP pair, whose flags are ortwasm's own switches."""
     recipe = load_recipe(version) if version and variant.webgpu else None
-    flags = recipe.webgpu_flags.get(variant.webgpu) if recipe else None
+    flags = recipe.webgpu_flags.get(variant.webgpu_recipe_key) if recipe else None
     if recipe is None or flags is None:
         return None
-    return parse_ep_flags(flags, f"patches/{recipe.version}/recipe.toml [webgpu] {variant.webgpu}")
+    return parse_ep_flags(flags, f"patches/{recipe.version}/recipe.toml [webgpu] {variant.webgpu_recipe_key}")
 
 
 def variant_defines(opts: BuildOptions, variant: Variant, patched: bool, version: str = "",

@@ -116,7 +116,9 @@ class ClientJob:
     timeout_s: float = 600.0
     sessions: int | None = None  # create/run/release this many times; memory["sessions"] has one entry each
     truncate_at: int | None = None  # data_as "url": the server drops the connection after this many bytes
-    execution_providers: Sequence[str] = ("wasm",)  # ("webgpu",): the JSEP pair, on the browser's adapter
+    # ("webgpu",): the pair's WebGPU EP, on the browser's adapter; an item may be an EP object with its options
+    # ({"name": "webgpu", "forceCpuNodeNames": [...]}), as onnxruntime-web takes it
+    execution_providers: Sequence[str | Mapping[str, Any]] = ("wasm",)
     chromium_args: Sequence[str] = ()  # added to browser_run.mjs's flags (WEBGPU_ARGS for a WebGPU adapter)
     probe_adapter: bool = True  # webgpu: the page asks for an adapter first (a missing one is a skip reason)
     session_config: Mapping[str, str] = field(default_factory=dict)  # the `extra` session option, flat keys
@@ -134,7 +136,7 @@ class ClientJob:
             "numThreads": self.num_threads,
             "logLevel": self.log_level,
             "timeoutMs": int(self.timeout_s * 1000),
-            "executionProviders": list(self.execution_providers),
+            "executionProviders": [e if isinstance(e, str) else dict(e) for e in self.execution_providers],
             "chromiumArgs": list(self.chromium_args),
             "probeAdapter": self.probe_adapter,
             **({"sessions": self.sessions} if self.sessions is not None else {}),

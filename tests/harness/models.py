@@ -257,26 +257,43 @@ def _row_block(start: int, stop: int, cols: int) -> np.ndarray:
     return (np.float32(1e-3) * (r % np.float32(4099)) + np.float32(1e-6) * c).astype(np.float32)
 
 
-def gather_rows(out_dir: Path, rows: int, cols: int = 4096, name: str = "gather", parts: int = 1) -> ModelCase:
+def gather_rows(out_dir: Path, rows: int, cols: int = 4096, name: str = "gather", parts: int = 1,
+                tail: str | None = None, same_data_as: str | None = None) -> ModelCase:
     """Y<i> = Gather(W<i>, idx): `parts` initializers of rows/parts rows each, back to back in one external file
     written block by block.  parts > 1 keeps every tensor under wasm32's 2 GiB per-tensor limit (measured: one
-    2.5 GiB initializer fails with a SafeInt overflow on the official wasm32 dist) while the file stays big."""
+    2.5 GiB initializer fails with a SafeInt overflow on the official wasm32 dist) while the file stays big.
+
+    tail: a unary op after each Gather (Y<i> = tail(Gather(...)), the Gather nodes named ``gather<i>``), so a test
+    can pin the Gather, and its table, to the CPU (the WebGPU EP's forceCpuNodeNames) while the tail runs on the
+    GPU.  same_data_as: the cached case whose data file has these very bytes (same rows and cols), hard-linked
+    rather than written again: 4 GB of disk and a minute saved."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if rows % parts:
         raise UsageError(f"{rows} rows do not split into {parts} parts")
     each = rows // parts
     data = out_dir / f"{name}.bin"
     block = max(1, (64 << 20) // (cols * 4))
-    with data.open("wb") as f:
-        for start in range(0, rows, block):
-            f.write(_row_block(start, min(rows, start + block), cols).tobytes())
+    twin = cached_case(same_data_as).external[0].file if same_data_as else None
+    if twin is not None and twin.stat().st_size == rows * cols * 4:
+        data.unlink(missing_ok=True)
+        os.link(twin, data)
+    else:
+        with data.open("wb") as f:
+            for start in range(0, rows, block):
+                f.write(_row_block(start, min(rows, start + block), cols).tobytes())
     part_bytes = each * cols * 4
     suffix = [""] if parts == 1 else [str(i) for i in range(parts)]
     inits = [
         _external_tensor(f"W{s}", [each, cols], data.name, i * part_bytes, part_bytes) for i, s in enumerate(suffix)
     ]
+    nodes = []
+    for s in suffix:
+        gathered = f"G{s}" if tail else f"Y{s}"
+        nodes.append(helper.make_node("Gather", [f"W{s}", "idx"], [gathered], name=f"gather{s}", axis=0))
+        if tail:
+            nodes.append(helper.make_node(tail, [gathered], [f"Y{s}"], name=f"{tail.lower()}{s}"))
     graph = helper.make_graph(
-        [helper.make_node("Gather", [f"W{s}", "idx"], [f"Y{s}"], axis=0) for s in suffix],
+        nodes,
         name,
         [helper.make_tensor_value_info("idx", TensorProto.INT64, [None])],
         [helper.make_tensor_value_info(f"Y{s}", TensorProto.FLOAT, [None, cols]) for s in suffix],
@@ -401,6 +418,10 @@ GENERATORS: dict[str, Callable[[Path], ModelCase]] = {
     "gather_2g5": lambda d: gather_rows(d, 163_840, 4096, name="gather_2g5", parts=2),
     "gather_2g5_one": lambda d: gather_rows(d, 163_840, 4096, name="gather_2g5_one"),
     "big_gather": big_gather,
+    # wasm64 with the WebGPU EP: big_gather's 4.25 GiB table on the CPU (forceCpuNodeNames ["gather"]), past 4 GiB
+    # of the wasm64 heap, and a Neg after it on the GPU
+    "big_gather_neg": lambda d: gather_rows(d, BIG_ROWS, BIG_COLS, name="big_gather_neg", tail="Neg",
+                                            same_data_as="big_gather"),
     # 1.25 GiB in five 256 MiB initializers: each under SwiftShader's 1 GiB WebGPU maxBufferSize (test_webgpu.py)
     "gather_1g25": lambda d: gather_rows(d, 81_920, 4096, name="gather_1g25", parts=5),
     # 256 MiB of MatMul weights: ORT pre-packs them (MLAS) and releases the original (bench/load.py (--name heap))

@@ -11,10 +11,10 @@ process running `InferenceSession.create(model, {externalData})` then `run`, che
     entry (ours: `ort.<variant>.min.mjs`; official: npm's `ort.wasm.min.mjs` with `env.wasm.wasmPaths` at the
     pair) and gives `externalData: [{path, data: url}]` from a cross-origin-isolated http://127.0.0.1: on our MEMFS
     builds onnxruntime-web hands the URLs to the module, which streams each response into one wasm heap block.
-    Peak RSS is the page's content process (`renderer`: Chromium's renderer, Firefox's `tab`) + GPU process VmHWM
-    read at the end (the page cannot read its memory, a JS timer cannot sample while wasm blocks the page, and the
-    kernel keeps each process's peak for its life); each process is recorded in `processes`, the browser's main
-    process (Firefox's parent) apart as `peak_main`.  `peak_over_base_x`: the peak less what the two held with the
+    Peak RSS is the page's content process (`renderer`: Chromium's renderer, Firefox's `tab`) + GPU process VmHWM,
+    the largest the driver sampled from Node every 200 ms (the page cannot read its memory, and Chromium resets
+    VmHWM at each of its memory dumps: browser_procs.mjs peakTracker); each process is recorded in `processes`,
+    the browser's main process (Firefox's parent) apart as `peak_main`.  `peak_over_base_x`: the peak less what the two held with the
     page loaded and no model, over the weights.  ``--drain-cases``: rows (`fetch-drain`) whose page only fetches
     the URLs and reads each body to its end, keeping nothing: the speed of the source as the page sees it.  Browser
     rows are always `url`; ``--threads`` applies as in Node.

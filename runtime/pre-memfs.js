@@ -787,10 +787,78 @@ if (!ENVIRONMENT_IS_PTHREAD) {
   }));
 }
 
+/**
+ * The buffer that Range and Blob reads fill (ORT_CHUNK bytes), reused from chunk to chunk (ortReadChunk); dropped at
+ * unmount.
+ */
+var ortChunkBuffer = null;
+
+/**
+ * The n bytes of a body `stream` (a Range response's, a Blob slice's), read into ortChunkBuffer: a view that is valid
+ * until the next read (the loader copies it at once: writeBuffer and HEAPU8.set copy). Throws unless exactly n bytes
+ * come. Why not Response.arrayBuffer() or Blob.arrayBuffer(): each makes a new ArrayBuffer per chunk, and V8 frees
+ * those late (they are external memory, collected when its pressure triggers a GC): measured in headless Chromium,
+ * the renderer held up to ~250 MiB of dead 32 MiB chunks loading gather_1g25 and ~750 MiB loading mlp_5g_split. A
+ * BYOB reader fills one buffer in place (each read transfers the buffer: the filled view's is the one to keep); a
+ * stream without byte support is read chunk by chunk into it.
+ */
+var ortReadChunk = async (stream, n, what) => {
+  let buffer = ortChunkBuffer && ortChunkBuffer.byteLength >= n ? ortChunkBuffer : new ArrayBuffer(Math.max(n, 1));
+  ortChunkBuffer = null;  // a read that starts while this one is under way makes its own buffer
+  let got = 0;
+  let reader = null;
+  try {
+    reader = stream['getReader']({'mode': 'byob'});
+  } catch (e) {
+    // not a byte stream: read below by chunks
+  }
+  if (reader) {
+    while (got < n) {
+      const r = await reader['read'](new Uint8Array(buffer, got, n - got));
+      if (r['value']) {
+        buffer = r['value']['buffer'];
+      }
+      if (r['done']) {
+        break;
+      }
+      got += r['value']['byteLength'];
+    }
+    if (got === n && !(await reader['read'](new Uint8Array(1)))['done']) {
+      got++;  // the body goes on past n bytes
+    }
+  } else {
+    reader = stream['getReader']();
+    const into = new Uint8Array(buffer);
+    for (;;) {
+      const r = await reader['read']();
+      if (r['done']) {
+        break;
+      }
+      const chunk = r['value'];
+      if (got + chunk.byteLength > n) {
+        got += chunk.byteLength;
+        break;
+      }
+      into.set(chunk, got);
+      got += chunk.byteLength;
+    }
+  }
+  if (got !== n) {
+    await reader['cancel']().catch(() => undefined);
+  }
+  if (buffer.byteLength) {
+    ortChunkBuffer = buffer;  // (a cancelled BYOB read leaves it detached: the next read makes a new one)
+  }
+  if (got !== n) {
+    throw new Error(`${what}: asked for ${n} bytes, got ${got > n ? 'more' : got}`);
+  }
+  return new Uint8Array(buffer, 0, n);
+};
+
 var ortBlobSource = (blob, what) => ({
   size: blob['size'],
   what,
-  readAt: async (position, n) => new Uint8Array(await blob['slice'](position, position + n)['arrayBuffer']()),
+  readAt: (position, n) => ortReadChunk(blob['slice'](position, position + n)['stream'](), n, `${what} at ${position}`),
 });
 
 /**
@@ -815,11 +883,10 @@ var ortUrlSource = async (url) => {
           throw new Error(`${url}: asked for bytes ${position}-${last}, got HTTP ${r['status']} ` +
                           `${range ? `with Content-Range ${range}` : 'without Content-Range'}`);
         }
-        const bytes = new Uint8Array(await r['arrayBuffer']());
-        if (bytes.byteLength !== n) {
-          throw new Error(`${url}: asked for ${n} bytes at ${position}, got ${bytes.byteLength}`);
+        if (!r['body']) {
+          throw new Error(`${url}: asked for ${n} bytes at ${position}, got no body`);
         }
-        return bytes;
+        return ortReadChunk(r['body'], n, `${url} (bytes ${position}-${last})`);
       },
     };
   }
@@ -876,7 +943,10 @@ var ortMountSource = (where, src, options) => {
   return ortNote(where, src.size, 'source', src.what, options);
 };
 
-/** (position, n) -> the bytes [position, position + n) of a mounted file, or a promise of them. */
+/**
+ * (position, n) -> the bytes [position, position + n) of a mounted file, or a promise of them; valid until the next
+ * read (a URL's or Blob's are in ortChunkBuffer).
+ */
 var ortReaderOf = (node) => {
   if (node.ortSource) {
     return node.ortSource.readAt;
@@ -996,6 +1066,7 @@ Module['unmountExternalData'] = () => {
   }
   ortMountLog.clear();
   delete Module.MountedFiles;
+  ortChunkBuffer = null;
   // onnxruntime-web unmounts in createSession's finally block: this session's loads are over, failed or not (a
   // failed mount skips webgpuOnCreateSession), so the next session starts as a CPU one unless it registers a device
   ortWebGpuSession = undefined;

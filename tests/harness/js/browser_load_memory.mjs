@@ -6,9 +6,10 @@
 //
 //   ORTWASM_NODE_MODULES=/var/cache/ortwasm/node/node_modules node browser_load_memory.mjs JOB.json [--out RESULT.json]
 //
-// Why VmHWM per process, read once at the end: the page cannot see its own RSS, and a timer cannot sample while wasm
-// blocks the page's main thread; the kernel keeps each process's high-water mark for as long as it lives, so a
-// read just before closing the browser is the peak of the whole load.  The page's content process (Chromium's
+// Why VmHWM per process: the page cannot see its own RSS, and a timer in the page cannot sample while wasm blocks
+// its main thread; the kernel keeps each process's high-water mark, which this driver samples from Node every
+// 200 ms and once at the end, keeping the largest (Chromium resets it: browser_procs.mjs peakTracker).  So the
+// figures are the peak of the whole load.  The page's content process (Chromium's
 // renderer, Firefox's `tab`) holds the wasm heap and the fetched bytes; the GPU process is summed beside it because
 // issue #13 asks for renderer + GPU (headless Firefox starts none: its term is 0).
 // window.ortwasmSampleRss (called by the page right after InferenceSession.create) answers content + GPU VmRSS.
@@ -16,13 +17,14 @@
 // peaks in peak_renderers_sum; the browser's main process (Firefox's parent) apart in peak_main.
 
 import { emit, engineName, launchBrowser, openPage, runDriver, runInPage } from './browser_common.mjs';
-import { browserProcesses, engineOf, sumOf } from './browser_procs.mjs';
+import { engineOf, peakTracker, sumOf } from './browser_procs.mjs';
 
 async function main(job) {
   const engine = engineName(job);
   const { content, gpu } = engineOf(engine);
-  const procs = () => browserProcesses(process.pid, engine);
+  const procs = peakTracker(process.pid, engine).sample;
   const browser = await launchBrowser(job);
+  const sampler = setInterval(procs, 200);
   let afterSession = null;
   const page = await openPage(browser, job, () => {
     afterSession = procs();
@@ -50,6 +52,7 @@ async function main(job) {
   const atStart = procs();
 
   const result = await runInPage(page, (j) => (j.drainOnly ? drain(j) : window.runJob(j)), job);
+  clearInterval(sampler);
   const atEnd = procs();
   // the page's content process is the one with the highest peak
   const pagePid = atEnd.filter((p) => p.type === content)
@@ -67,7 +70,7 @@ async function main(job) {
   result.memory = {
     ...(result.memory ?? {}),
     peak_rss: end.renderer + end.gpu,
-    peak_rss_kind: `VmHWM of the page's ${content} process + ${gpu}, read at the end`,
+    peak_rss_kind: `VmHWM of the page's ${content} process + ${gpu}, the largest sampled every 200 ms`,
     peak_renderer: end.renderer, peak_gpu: end.gpu, peak_renderers_sum: end.renderers_sum, peak_main: end.main,
     peak_all_processes_sum: end.all_hwm, page_renderer_pid: pagePid,
     before_load: figures(atStart), after_session: figures(afterSession), processes: atEnd,

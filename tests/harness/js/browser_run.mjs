@@ -8,15 +8,15 @@
 // JOB is run_session.mjs's job plus pageUrl, entryUrl, wasmDirUrl, modelUrl, externalData[].url, engine and
 // executablePath.  The browsers, their flags and the one-line answer are browser_common.mjs's (shared with
 // browser_load_memory.mjs).  The page cannot see its own RSS, so peak_rss here is the sampled sum of VmRSS over the
-// browser's process tree; memory.hwm adds each process type's kernel high-water mark (VmHWM, read at the end, so no
-// sampling gap), memory.content_hwm the largest content process's (the page's: renderer, Firefox's tab) and
-// memory.content_processes each content process's.
+// browser's process tree; memory.hwm adds each process type's kernel high-water mark (VmHWM, the largest sampled:
+// browser_procs.mjs peakTracker says why), memory.content_hwm the largest content process's (the page's: renderer,
+// Firefox's tab) and memory.content_processes each content process's.
 // job.chromiumArgs are added to the flags (WebGPU on SwiftShader: client.py WEBGPU_ARGS). Console lines where ORT
 // says which execution provider a node was placed on are kept whole in result.placements (the console tail is
 // only the last 40 lines): they are the proof that kernels ran on WebGPU and not on the CPU fallback.
 
 import { emit, engineName, launchBrowser, openPage, runDriver, runInPage } from './browser_common.mjs';
-import { browserProcesses, engineOf } from './browser_procs.mjs';
+import { engineOf, peakTracker } from './browser_procs.mjs';
 
 let peakTreeRss = 0;
 const placements = [];
@@ -26,7 +26,7 @@ async function main(job) {
   const engine = engineName(job);
   const browser = await launchBrowser(job, job.chromiumArgs ?? []);
   // the browser is a child of this Node process (browser_procs.mjs)
-  const procs = () => browserProcesses(process.pid, engine);
+  const procs = peakTracker(process.pid, engine).sample;
   /** Sum of VmRSS over the browser's process tree (the browser, its content, GPU and utility processes). */
   const treeRss = () => procs().reduce((s, p) => s + p.vm_rss, 0);
   const sampler = setInterval(() => {

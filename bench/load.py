@@ -13,11 +13,11 @@ process running `InferenceSession.create(model, {externalData})` then `run`, che
     builds onnxruntime-web hands the URLs to the module, which streams each response into one wasm heap block.
     Peak RSS is the page's content process (`renderer`: Chromium's renderer, Firefox's `tab`) + GPU process VmHWM,
     the largest the driver sampled from Node every 200 ms (the page cannot read its memory, and Chromium resets
-    VmHWM at each of its memory dumps: browser_procs.mjs peakTracker); each process is recorded in `processes`,
-    the browser's main process (Firefox's parent) apart as `peak_main`.  `peak_over_base_x`: the peak less what
-    the two held with the page loaded and no model, over the weights.  ``--drain-cases``: rows (`fetch-drain`) whose page only fetches
-    the URLs and reads each body to its end, keeping nothing: the speed of the source as the page sees it.  Browser
-    rows are always `url`; ``--threads`` applies as in Node.
+    VmHWM at each of its memory dumps: browser_procs.mjs peakTracker); each process is recorded in `processes`, the
+    browser's main process (Firefox's parent) apart as `peak_main`.  `peak_over_base_x`: the peak less what the two
+    held with the page loaded and no model, over the weights.  ``--drain-cases``: rows (`fetch-drain`) whose page
+    only fetches the URLs and reads each body to its end, keeping nothing: the speed of the source as the page sees
+    it.  Browser rows are always `url`; ``--threads`` applies as in Node.
   - ``--profile`` (Node): `node --cpu-prof` over tests/harness/js/profile_load.mjs, ORT's profiler on: the
     timeline of create (backend init, mountExternalData*, _OrtCreateSession, the rest), CPU time and page faults
     over create (getrusage), the --cpu-prof samples taken during create by frame and group (bench/cpuprofile.py),

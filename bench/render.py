@@ -441,12 +441,12 @@ def r_webgpu(d: dict[str, Any]) -> list[str]:
     def gpu(r: dict[str, Any]) -> str:
         return _gib((r.get("vmhwm_bytes") or {}).get("gpu-process"))
 
-    out += table(["variant", "model", "client", "ok", "matches native", "session s", "wasm heap",
+    out += table(["variant", "model", "client", "ok", "matches native", "session s", "load (1 min)", "wasm heap",
                   "renderer VmHWM (goal)", "GPU process VmHWM", "renderer+GPU x weights"],
                  [[r["variant"], r.get("model"), r.get("client"), r.get("ok"), r.get("matches_native"),
-                   r.get("session_s"), _gib(r.get("wasm_heap_bytes")), renderer_goal(r), gpu(r),
-                   _x(r.get("renderer_plus_gpu_x_weights"))] if not r.get("skipped")
-                  else [r["variant"], r.get("model"), r.get("client"), "skipped", "-", "-", "-", "-", "-",
+                   r.get("session_s"), _cell(r.get("loadavg_1m")), _gib(r.get("wasm_heap_bytes")), renderer_goal(r),
+                   gpu(r), _x(r.get("renderer_plus_gpu_x_weights"))] if not r.get("skipped")
+                  else [r["variant"], r.get("model"), r.get("client"), "skipped", "-", "-", "-", "-", "-", "-",
                         r["skipped"]]
                   for r in d.get("runs") or []])
     return out

@@ -3,9 +3,11 @@ is next to the official pair of its kind, how much ccache it shared with the CPU
 models on a real WebGPU adapter costs (headless Chromium on SwiftShader, through the official bundle of the same
 version, and through our package), with upstream's own pair in the same run.
 
-Usage: python -m bench.webgpu [--ort-version V] [--skip-runs] [--results-dir DIR]
+Usage: python -m bench.webgpu [--ort-version V] [--skip-runs | --only VARIANT,...] [--results-dir DIR]
 
-Writes bench/results/webgpu-<version>.json; with --skip-runs it keeps the runs that file already has.
+Writes bench/results/webgpu-<version>.json; with --skip-runs it keeps the runs that file already has, with --only
+it reruns the rows of those variants (``upstream``/``upstream-jspi`` included) and keeps the others.  Each row
+records the 1-minute load average when it started: session times from a busy machine are not comparable.
 
 Memory is the kernel's high-water mark (VmHWM) of each Chromium process, read when the run ends: the renderer
 holds the wasm heap, the GPU process holds SwiftShader's buffers (on a real GPU those would be in VRAM).  Peak
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,7 +102,9 @@ def our_package_dist(version: str) -> Path:
         return package_dist(our_package_app(out, Path(tmp), name=f"bench-ortwasm-{version}"))
 
 
-def run_rows(version: str) -> list[dict[str, Any]]:
+def run_rows(version: str, only: set[str] | None = None, previous: list[dict[str, Any]] | None = None
+             ) -> list[dict[str, Any]]:
+    """``only``: rerun just these variants' rows, taking every other row from ``previous`` (the results file's)."""
     from tests.harness import models
     from tests.harness.client import client_app, package_dist, run_client_browser, webgpu_job
     from tests.harness.runtime import compare_outputs
@@ -108,7 +113,12 @@ def run_rows(version: str) -> list[dict[str, Any]]:
     table = load_table()
     ours: Path | None = None
     rows: list[dict[str, Any]] = []
+    kept = {(r["variant"], r.get("model"), r.get("client")): r for r in previous or []}
     for variant, key, client in RUNS[version]:
+        if only is not None and variant not in only:
+            if (variant, key, client) in kept:
+                rows.append(kept[(variant, key, client)])
+            continue
         upstream = variant.startswith("upstream")
         kind = (variant.partition("-")[2] or UPSTREAM_KIND[version]) if upstream else (table[variant].webgpu or "jsep")
         where = None if upstream else require_recipe(version).out_dir / variant
@@ -116,6 +126,7 @@ def run_rows(version: str) -> list[dict[str, Any]]:
             rows.append({"variant": variant, "model": key, "client": client, "skipped": f"no artifact at {where}"})
             continue
         case = models.cached_case(key)
+        load = round(os.getloadavg()[0], 2)
         eps = ({"name": "webgpu", **EP_OPTIONS[key]},) if key in EP_OPTIONS else ("webgpu",)
         if client == "official":
             result = run_client_browser(webgpu_job(official, case, wasm_dir=where, execution_providers=eps),
@@ -128,7 +139,7 @@ def run_rows(version: str) -> list[dict[str, Any]]:
         weights = case.external_bytes
         placed = [line for line in result.raw.get("placements") or [] if "placed on" in line]
         both = (hwm.get("renderer", 0) + hwm.get("gpu-process", 0)) / GIB
-        row: dict[str, Any] = {"variant": variant, "model": key, "client": client, "ok": result.ok,
+        row: dict[str, Any] = {"variant": variant, "model": key, "client": client, "loadavg_1m": load, "ok": result.ok,
                "matches_native": result.ok and compare_outputs(result.outputs, case.expected, case.rtol,
                                                                case.atol) == [],
                "error": result.error,
@@ -151,7 +162,10 @@ def run_rows(version: str) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.webgpu", description=__doc__.splitlines()[0])
     ap.add_argument("--ort-version", default=None)
-    ap.add_argument("--skip-runs", action="store_true", help="build figures only (no browser runs)")
+    runs = ap.add_mutually_exclusive_group()
+    runs.add_argument("--skip-runs", action="store_true", help="build figures only (no browser runs)")
+    runs.add_argument("--only", default=None, help="comma-separated variants whose rows to rerun; the others are "
+                      "kept from the results file")
     add_results_dir(ap)
     a = ap.parse_args(argv)
     a.ort_version = a.ort_version or default_version()
@@ -172,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.ort_version not in RUNS:
         print(f"bench.webgpu: no runs for ONNX Runtime {a.ort_version} (known: {', '.join(RUNS)})", file=sys.stderr)
         return 2
-    runs = previous.get("runs", []) if a.skip_runs else run_rows(a.ort_version)
+    only = {v for v in a.only.split(",") if v} if a.only is not None else None
+    known = {variant for variant, _, _ in RUNS[a.ort_version]}
+    if only is not None and (not only or only - known):
+        print(f"bench.webgpu: --only {a.only!r}: name rows' variants of {a.ort_version}: {', '.join(sorted(known))}",
+              file=sys.stderr)
+        return 2
+    runs = previous.get("runs", []) if a.skip_runs else run_rows(a.ort_version, only, previous.get("runs"))
     write_results("webgpu", a.ort_version, {"machine": machine_info(), "ort_version": a.ort_version,
                                             "variants": builds, f"official_onnxruntime_web_{a.ort_version}": official,
                                             "runs": runs}, results_dir=a.results_dir)

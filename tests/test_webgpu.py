@@ -302,11 +302,11 @@ def test_official_webgpu_ep_control(kind: str, official_dist_130: Path, split_ca
     assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
 
 
-@pytest.mark.parametrize("variant", [n for n in WEBGPU_EP if not TABLE[n].memory64])
+@pytest.mark.parametrize("variant", WEBGPU_EP)
 def test_webgpu_ep_pair_on_webgpu(variant: str, official_dist_130: Path, split_case: models.ModelCase) -> None:
     """Our pair under npm's client of the same version, loaded by the bundle users import for it: outputs equal
-    native onnxruntime's, and every node on WebGpuExecutionProvider.  Not wasm64: npm's 1.30 JS cannot drive a
-    Memory64 pair (no js-wasm64.patch; test_wasm64_webgpu_ep_under_npms_client_fails_at_once)."""
+    native onnxruntime's, and every node on WebGpuExecutionProvider.  wasm64-jspi-memfs too: npm's 1.30 JS reads
+    pointers by Module.PTR_SIZE, and a BigInt session handle from the JSPI OrtCreateSession works as its key."""
     where = pair(variant, WEBGPU_EP_VERSION)
     if not CHROMIUM.exists():
         pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
@@ -391,30 +391,24 @@ def test_wasm64_webgpu_ep_through_our_package(variant: str, apps: Apps, split_ca
     assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
 
 
-@pytest.mark.parametrize("variant", WEBGPU_EP_64)
-def test_wasm64_webgpu_ep_under_npms_client_fails_at_once(variant: str, official_dist_130: Path,
-                                                           split_case: models.ModelCase) -> None:
-    """npm's 1.30.0 ort.jspi.min.mjs pointed at our wasm64 pair: it lacks js-wasm64.patch and the session-handle
-    conversion, so it must fail at session creation with an error, not hang and not return wrong outputs.  Shown so
-    the package's README can say: wasm64 with WebGPU runs through our package only."""
-    where = pair(variant, WEBGPU_EP_VERSION)
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
-    job = webgpu_job(official_dist_130, split_case, wasm_dir=where, timeout_s=300)
-    result = _run(job, official_dist_130, WEBGPU_EP_ENTRY[TABLE[variant].webgpu])
-    assert not result.ok and result.error, f"npm's client ran a wasm64 pair: drop this test, {result.describe()}"
-
-
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (a 4.25 GiB initializer)")
 @pytest.mark.parametrize("variant", WEBGPU_EP_64)
-def test_wasm64_webgpu_ep_cpu_table_past_4gib(variant: str, apps: Apps) -> None:
+@pytest.mark.parametrize("client", ["ours", "official"])
+def test_wasm64_webgpu_ep_cpu_table_past_4gib(variant: str, client: str, apps: Apps,
+                                              official_dist_130: Path) -> None:
     """What wasm64 adds beside the GPU: a 4.25 GiB Gather table pinned to the CPU (forceCpuNodeNames) sits in the
     wasm heap past 4 GiB, and the Neg after it runs on the GPU.  The rows gathered straddle the 4 GiB boundary and
-    the table's end, and must equal native onnxruntime's."""
-    dist, entry = _our_variant_entry(variant, apps)
-    case = models.cached_case("big_gather_neg")
+    the table's end, and must equal native onnxruntime's.  Through our package's entry (the module reads the URL by
+    ranges) and through npm's 1.30.0 ort.jspi.min.mjs (it fetches the file into one array and hands over bytes)."""
     ep = {"name": "webgpu", "forceCpuNodeNames": ["gather"]}
-    result = _run(webgpu_job(dist, case, execution_providers=(ep,)), dist, entry)
+    case = models.cached_case("big_gather_neg")
+    if client == "ours":
+        dist, entry = _our_variant_entry(variant, apps)
+        job = webgpu_job(dist, case, execution_providers=(ep,))
+    else:
+        dist, entry = official_dist_130, WEBGPU_EP_ENTRY[TABLE[variant].webgpu]
+        job = webgpu_job(dist, case, execution_providers=(ep,), wasm_dir=pair(variant, WEBGPU_EP_VERSION))
+    result = _run(job, dist, entry)
     assert_matches(result, case)
     placed = placements(result)
     assert set(placed) == {"CPUExecutionProvider", WEBGPU_EP_PROVIDER}, (

@@ -39,9 +39,9 @@ GIB = 1 << 30
 # the wasm64 far-offset file (js-jsep-wasm64-heap.patch: it reads zeros), so that row is ours only.
 # 1.30 (the native WebGPU EP): .asyncify on about 1 GiB in five files, one file past 4 GiB, and 5 GiB in four
 # files; .jspi on the 1 GiB and the 5 GiB cases.  "upstream-jspi" is npm's .jspi pair (plain "upstream" is the
-# version's UPSTREAM_KIND).  wasm64-jspi-memfs (ours only: npm's JS cannot drive a Memory64 pair) on the same two,
-# and on what only it can load: big_gather_neg's 4.25 GiB Gather table pinned to the CPU (EP_OPTIONS), past 4 GiB of
-# the wasm heap, with its Neg on the GPU; upstream's .jspi pair beside it.
+# version's UPSTREAM_KIND).  wasm64-jspi-memfs through our package (npm's JS drives it too: tests/test_webgpu.py) on
+# the same two, and on what only it can load: big_gather_neg's 4.25 GiB Gather table pinned to the CPU
+# (EP_OPTIONS), past 4 GiB of the wasm heap, with its Neg on the GPU; upstream's .jspi pair beside it.
 RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "1.21.0": (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
                ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),

@@ -41,7 +41,8 @@ GIB = 1 << 30
 # files; .jspi on the 1 GiB and the 5 GiB cases.  "upstream-jspi" is npm's .jspi pair (plain "upstream" is the
 # version's UPSTREAM_KIND).  wasm64-jspi-memfs through our package (npm's JS drives it too: tests/test_webgpu.py) on
 # the same two, and on what only it can load: big_gather_neg's 4.25 GiB Gather table pinned to the CPU
-# (EP_OPTIONS), past 4 GiB of the wasm heap, with its Neg on the GPU; upstream's .jspi pair beside it.
+# (tests/harness/models.py WEBGPU_EP_OPTIONS), past 4 GiB of the wasm heap, with its Neg on the GPU; upstream's
+# .jspi pair beside it.
 RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "1.21.0": (("wasm32-jsep", "gather_1g25", "official"), ("wasm32-jsep-memfs", "gather_1g25", "official"),
                ("wasm32-jsep-memfs", "gather_1g25", "ours"), ("wasm32-jsep-memfs", "far_offset", "official"),
@@ -56,8 +57,6 @@ RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
                ("wasm64-jspi-memfs", "gather_1g25", "ours"), ("wasm64-jspi-memfs", "mlp_5g_split", "ours"),
                ("upstream-jspi", "big_gather_neg", "official"), ("wasm64-jspi-memfs", "big_gather_neg", "ours")),
 }
-# the WebGPU EP's options for a model case, in every run of it (default: none)
-EP_OPTIONS: dict[str, dict[str, Any]] = {"big_gather_neg": {"forceCpuNodeNames": ["gather"]}}
 # the official bundle that loads each WebGPU kind's pair by name
 ENTRY = {"jsep": "ort.webgpu.min.mjs", "asyncify": "ort.webgpu.min.mjs", "jspi": "ort.jspi.min.mjs"}
 UPSTREAM_KIND = {"1.21.0": "jsep", "1.30.0": "asyncify"}
@@ -127,14 +126,11 @@ def run_rows(version: str, only: set[str] | None = None, previous: list[dict[str
             continue
         case = models.cached_case(key)
         load = round(os.getloadavg()[0], 2)
-        eps = ({"name": "webgpu", **EP_OPTIONS[key]},) if key in EP_OPTIONS else ("webgpu",)
         if client == "official":
-            result = run_client_browser(webgpu_job(official, case, wasm_dir=where, execution_providers=eps),
-                                        official, ENTRY[kind])
+            result = run_client_browser(webgpu_job(official, case, wasm_dir=where), official, ENTRY[kind])
         else:
             ours = ours or our_package_dist(version)
-            result = run_client_browser(webgpu_job(ours, case, execution_providers=eps), ours,
-                                        f"ort.{variant}.min.mjs")
+            result = run_client_browser(webgpu_job(ours, case), ours, f"ort.{variant}.min.mjs")
         hwm = {k: int(v) for k, v in (result.memory.get("hwm") or {}).items()}  # type: ignore[union-attr]
         weights = case.external_bytes
         placed = [line for line in result.raw.get("placements") or [] if "placed on" in line]

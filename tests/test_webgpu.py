@@ -344,6 +344,16 @@ def test_package_webgpu_ep_subpath_runs_our_pair(kind: PairKind, apps: Apps, spl
 WEBGPU_EP_MEMFS = tuple(n for n in WEBGPU_EP if TABLE[n].memfs)
 
 
+def _our_variant_entry(variant: str, apps: Apps) -> tuple[Path, str]:
+    """Our 1.30 package and `variant`'s own entry (onnxruntime-web/<variant>, dist/ort.<variant>.min.mjs); a skip
+    when the pair is not built.  A built pair without its entry is the package's fault, not a reason to skip."""
+    pair(variant, WEBGPU_EP_VERSION)
+    dist = package_dist(apps.ours(WEBGPU_EP_VERSION))
+    entry = f"ort.{variant}.min.mjs"
+    assert (dist / entry).exists(), f"our package of {out_dir(WEBGPU_EP_VERSION)} has no dist/{entry}"
+    return dist, entry
+
+
 @pytest.mark.skipif(not BIG, reason="BIG TESTS OFF: set ORTWASM_BIG_TESTS=1 (1.25 GiB of weights; a 4.8 GB file)")
 @pytest.mark.parametrize("variant", WEBGPU_EP_MEMFS)
 @pytest.mark.parametrize("key", ["gather_1g25", "far_offset"])
@@ -352,11 +362,7 @@ def test_webgpu_ep_memfs_streams_to_the_gpu(variant: str, key: str, apps: Apps) 
     into its GPU buffer: the outputs match native onnxruntime, every node is on the WebGPU EP, and the weights
     never enter the wasm heap.  far_offset's tensor sits at 4.83 GB in its file, which npm's client cannot even
     read (it fetches each file into one array)."""
-    pair(variant, WEBGPU_EP_VERSION)
-    dist = package_dist(apps.ours(WEBGPU_EP_VERSION))
-    entry = f"ort.{variant}.min.mjs"
-    if not (dist / entry).exists():
-        pytest.skip(f"NO {variant} in the package of {out_dir(WEBGPU_EP_VERSION)}")
+    dist, entry = _our_variant_entry(variant, apps)
     case = models.cached_case(key)
     result = _run(webgpu_job(dist, case), dist, entry)
     assert_matches(result, case)
@@ -370,21 +376,12 @@ def test_webgpu_ep_memfs_streams_to_the_gpu(variant: str, key: str, apps: Apps) 
 WEBGPU_EP_64 = tuple(n for n in WEBGPU_EP if TABLE[n].memory64)
 
 
-def _our_variant_entry(variant: str, apps: Apps) -> tuple[Path, str]:
-    """Our 1.30 package and `variant`'s own entry (onnxruntime-web/<variant>, dist/ort.<variant>.min.mjs)."""
-    pair(variant, WEBGPU_EP_VERSION)
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
-    dist = package_dist(apps.ours(WEBGPU_EP_VERSION))
-    entry = f"ort.{variant}.min.mjs"
-    assert (dist / entry).exists(), f"our package of {out_dir(WEBGPU_EP_VERSION)} has no dist/{entry}"
-    return dist, entry
-
-
 @pytest.mark.parametrize("variant", WEBGPU_EP_64)
 def test_wasm64_webgpu_ep_through_our_package(variant: str, apps: Apps, split_case: models.ModelCase) -> None:
     """`import 'onnxruntime-web/wasm64-jspi-memfs'`: a Memory64 module with the native WebGPU EP waiting by JSPI
     (wasm64-webgpu.patch), every node on WebGpuExecutionProvider, outputs equal native onnxruntime's."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
     dist, entry = _our_variant_entry(variant, apps)
     result = _run(webgpu_job(dist, split_case), dist, entry)
     assert_matches(result, split_case)
@@ -399,15 +396,17 @@ def test_wasm64_webgpu_ep_cpu_table_past_4gib(variant: str, client: str, apps: A
     """What wasm64 adds beside the GPU: a 4.25 GiB Gather table pinned to the CPU (forceCpuNodeNames) sits in the
     wasm heap past 4 GiB, and the Neg after it runs on the GPU.  The rows gathered straddle the 4 GiB boundary and
     the table's end, and must equal native onnxruntime's.  Through our package's entry (the module reads the URL by
-    ranges) and through npm's 1.30.0 ort.jspi.min.mjs (it fetches the file into one array and hands over bytes)."""
-    ep = {"name": "webgpu", "forceCpuNodeNames": ["gather"]}
+    ranges) and through npm's 1.30.0 ort.jspi.min.mjs (it fetches the file into one array and hands over bytes).
+    webgpu_job pins the Gather (models.WEBGPU_EP_OPTIONS)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
     case = models.cached_case("big_gather_neg")
     if client == "ours":
         dist, entry = _our_variant_entry(variant, apps)
-        job = webgpu_job(dist, case, execution_providers=(ep,))
+        job = webgpu_job(dist, case)
     else:
         dist, entry = official_dist_130, WEBGPU_EP_ENTRY[TABLE[variant].webgpu]
-        job = webgpu_job(dist, case, execution_providers=(ep,), wasm_dir=pair(variant, WEBGPU_EP_VERSION))
+        job = webgpu_job(dist, case, wasm_dir=pair(variant, WEBGPU_EP_VERSION))
     result = _run(job, dist, entry)
     assert_matches(result, case)
     placed = placements(result)

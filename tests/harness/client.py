@@ -24,7 +24,7 @@ import numpy as np
 from ortwasm.errors import ToolchainError
 from ortwasm.js.web import npm_env
 from ortwasm.paths import ortwasm_home
-from tests.harness.models import ModelCase
+from tests.harness.models import WEBGPU_EP_OPTIONS, ModelCase
 from tests.harness.runtime import (
     Engine,
     ExternalFile,
@@ -155,9 +155,12 @@ def case_job(entry: Path, case: ModelCase, **fields: Any) -> ClientJob:
 
 
 def webgpu_job(entry: Path, case: ModelCase, **fields: Any) -> ClientJob:
-    """A job that runs `case` on the WebGPU EP in Chromium on SwiftShader (WEBGPU_ARGS), with ORT's verbose log
-    kept for its placement lines, the proof that nodes ran on WebGPU; `fields` override any of it."""
-    settings: dict[str, Any] = {"num_threads": 2, "execution_providers": ("webgpu",), "chromium_args": WEBGPU_ARGS,
+    """A job that runs `case` on the WebGPU EP in Chromium on SwiftShader (WEBGPU_ARGS), with the EP options the
+    case needs (models.WEBGPU_EP_OPTIONS) and ORT's verbose log kept for its placement lines, the proof that nodes
+    ran on WebGPU; `fields` override any of it."""
+    options = WEBGPU_EP_OPTIONS.get(case.name)
+    ep: str | dict[str, object] = {"name": "webgpu", **options} if options else "webgpu"
+    settings: dict[str, Any] = {"num_threads": 2, "execution_providers": (ep,), "chromium_args": WEBGPU_ARGS,
                                 "log_level": 0, "timeout_s": 1800, **fields}
     return case_job(entry, case, **settings)
 

@@ -433,6 +433,11 @@ GENERATORS: dict[str, Callable[[Path], ModelCase]] = {
 }
 
 
+# What a case needs of the WebGPU EP beyond its name, by case name (client.webgpu_job applies it, in tests and
+# benches alike): big_gather_neg's Gather and its 4.25 GiB table stay on the CPU, its Neg goes to the GPU.
+WEBGPU_EP_OPTIONS: dict[str, dict[str, object]] = {"big_gather_neg": {"forceCpuNodeNames": ["gather"]}}
+
+
 def cached_case(key: str, root: Path | None = None) -> ModelCase:
     """Generate once into the cache (or `root`), then reuse: generation of the big cases takes minutes."""
     if key not in GENERATORS:

@@ -22,7 +22,7 @@ import { engineOf, peakTracker, sumOf } from './browser_procs.mjs';
 async function main(job) {
   const engine = engineName(job);
   const { content, gpu } = engineOf(engine);
-  const procs = peakTracker(process.pid, engine).sample;
+  const procs = peakTracker(process.pid, engine);
   const browser = await launchBrowser(job);
   const sampler = setInterval(procs, 200);
   let afterSession = null;

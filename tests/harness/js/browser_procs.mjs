@@ -77,8 +77,8 @@ export function browserProcesses(root, engineName) {
 export const sumOf = (procs, type, key) => procs.filter((p) => p.type === type).reduce((s, p) => s + p[key], 0);
 
 /**
- * Each process's peak over a run: `sample()` walks the tree and returns the processes alive now, each with the
- * largest VmHWM seen for its pid so far; drivers call it on a 200 ms timer and once at the end.  Why not one read of
+ * Each process's peak over a run: the function returned walks the tree and returns the processes alive now, each
+ * with the largest VmHWM seen for its pid so far; drivers call it on a 200 ms timer and once at the end.  Why not one read of
  * VmHWM at the end: Chromium resets every process's VmHWM (clear_refs 5) whenever it takes a memory dump, on its own
  * about 45 s after launch and then about once a minute, so a read at the end of a longer run had lost the load's
  * peak (mlp_5g_split on the WebGPU EP: 0.50 GiB read at the end, 1.28-1.38 GiB sampled).  The interval bounds what a
@@ -87,13 +87,9 @@ export const sumOf = (procs, type, key) => procs.filter((p) => p.type === type).
  */
 export function peakTracker(root, engineName) {
   const peaks = new Map();
-  return {
-    sample() {
-      return browserProcesses(root, engineName).map((p) => {
-        const peak = { ...p, vm_hwm: Math.max(p.vm_hwm, peaks.get(p.pid)?.vm_hwm ?? 0) };
-        peaks.set(p.pid, peak);
-        return peak;
-      });
-    },
-  };
+  return () => browserProcesses(root, engineName).map((p) => {
+    const peak = { ...p, vm_hwm: Math.max(p.vm_hwm, peaks.get(p.pid)?.vm_hwm ?? 0) };
+    peaks.set(p.pid, peak);
+    return peak;
+  });
 }

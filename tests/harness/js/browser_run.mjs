@@ -26,7 +26,7 @@ async function main(job) {
   const engine = engineName(job);
   const browser = await launchBrowser(job, job.chromiumArgs ?? []);
   // the browser is a child of this Node process (browser_procs.mjs)
-  const procs = peakTracker(process.pid, engine).sample;
+  const procs = peakTracker(process.pid, engine);
   /** Sum of VmRSS over the browser's process tree (the browser, its content, GPU and utility processes). */
   const treeRss = () => procs().reduce((s, p) => s + p.vm_rss, 0);
   const sampler = setInterval(() => {

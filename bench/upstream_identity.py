@@ -2,8 +2,11 @@
 
 "With the flag OFF nothing changes" is only worth something against what ORT's maintainers would build. This runs
 their driver on an unpatched, build-owned copy of the same tree, with the same emscripten and dependency dirs, and
-compares the sha256 of its `ort-wasm-simd-threaded.{wasm,mjs}` with ours (`$ORTWASM_HOME/out/wasm32` by default).
-It writes bench/results/upstream-identity-<version>.json.
+compares the sha256 of the pair with ours (`$ORTWASM_HOME/out/<variant>` by default).  `--variant` picks the pair:
+`wasm32` (the CPU pair, the default) or a MEMFS-OFF WebGPU-EP pair (`wasm32-asyncify`, `wasm32-jspi`), which build.py
+gets with upstream's CI flags for it (the recipe's `[webgpu]` line) and the Dawn tree ours compiled
+(ortwasm/upstream.py `for_variant`, which the CMakeCache comparison uses too).  It writes
+bench/results/upstream-identity-<version>.json for `wasm32`, upstream-identity-<variant>-<version>.json otherwise.
 
 Why the copy sits at <build-dir>/src/onnxruntime-<version>: ORT's compile lines name sources relative to the build
 tree (the wasm's error strings carry `../src/onnxruntime-1.21.0/...`), so the same relative layout as ours is what
@@ -13,26 +16,31 @@ link dominates; `--no-ccache` gives the cold figure.
     python -m bench.upstream_identity                  # build with build.py, compare with out/wasm32
     python -m bench.upstream_identity --no-ccache      # the same, cold (about 25 min on 2 cores)
     python -m bench.upstream_identity --ort-version 1.30.0
+    python -m bench.upstream_identity --ort-version 1.30.0 --toolchain sid --variant wasm32-asyncify \
+        --ours /var/cache/ortwasm/out-1.30.0-webgpu/wasm32-asyncify
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 from bench.results_io import add_results_dir, machine_info, write_results
-from ortwasm import paths
+from ortwasm import log, paths
 from ortwasm.digest import sha256_file
+from ortwasm.errors import OrtWasmError, UsageError
 from ortwasm.options import BuildOptions
-from ortwasm.pipeline import build_env
+from ortwasm.pipeline import build_env, dawn_for
 from ortwasm.proc.runner import Runner
 from ortwasm.recipe import default_version, require_recipe
 from ortwasm.source.tree import prepare
-from ortwasm.toolchain.emscripten import find_toolchain
-from ortwasm.upstream import UpstreamBuild, add_emsdk_shim
+from ortwasm.toolchain.emscripten import PROVIDER_ENV, find_toolchain
+from ortwasm.upstream import add_emsdk_shim, for_variant, no_counterpart
+from ortwasm.variants import load_table
 
-FILES = ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
+DEFAULT_VARIANT = "wasm32"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,37 +52,64 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ours", type=Path, default=None)
     p.add_argument("--no-ccache", action="store_true")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--variant", default=DEFAULT_VARIANT,
+                   help="the MEMFS-OFF pair to compare: wasm32 (default), wasm32-asyncify, wasm32-jspi")
+    p.add_argument("--toolchain", default=None, metavar="trixie|sid",
+                   help="the provisioned emscripten, as build.py --toolchain (the one ours was built with)")
     add_results_dir(p)
     args = p.parse_args(argv)
+    if args.toolchain is not None:
+        os.environ[PROVIDER_ENV] = args.toolchain
+    try:
+        return run(args)
+    except OrtWasmError as e:
+        log.error(e.message, e.hint)
+        return e.return_code
+
+
+def run(args: argparse.Namespace) -> int:
     args.ort_version = args.ort_version or default_version()
     recipe = require_recipe(args.ort_version)
+    table = load_table()
+    if args.variant not in table:
+        raise UsageError(f"no variant {args.variant!r}", f"pick one of {', '.join(table)}")
+    variant = table[args.variant]
+    refusal = no_counterpart(variant, args.ort_version)
+    if refusal is not None:
+        raise refusal
+    stem = variant.artifact_stem
+    files = (f"{stem}.wasm", f"{stem}.mjs")
+    plain = variant.name == DEFAULT_VARIANT
     default = args.ort_version == default_version()  # 1.21.0 keeps the build dir its recorded figures used
     args.build_dir = args.build_dir or paths.ortwasm_home() / (
-        "build-buildpy" if default else f"build-buildpy-{args.ort_version}")
-    args.ours = args.ours or recipe.out_dir / "wasm32"
+        "build-buildpy" if default and plain else
+        f"build-buildpy-{args.ort_version}" + ("" if plain else f"-{variant.name}"))
+    args.ours = args.ours or recipe.out_dir / variant.name
     tc = find_toolchain()
     build_dir = args.build_dir.resolve()
     opts = BuildOptions(ort_source=recipe.source_dir, build_dir=build_dir,
                         out_dir=build_dir / "out", deps_dir=recipe.deps_dir,
                         use_ccache=not args.no_ccache, jobs=args.jobs)
     src = prepare(opts.ort_source, build_dir, apply_patches=False)
+    dawn = dawn_for(src) if variant.webgpu else None
     add_emsdk_shim(src.path, tc)
-    up = UpstreamBuild(src.path, build_dir, opts.deps_dir, jobs=args.jobs)
-    exec_env = tc.exec_env.with_binds(build_dir, *([opts.deps_dir] if opts.deps_dir else []))
+    up = for_variant(variant, src.path, build_dir, opts, tc, dawn, jobs=args.jobs)
+    exec_env = tc.exec_env.with_binds(build_dir, *([opts.deps_dir] if opts.deps_dir else []),
+                                      *([dawn] if dawn else []))
     runner = Runner(exec_env, build_env(tc, opts), build_dir / "build.log", "build.py")
     started = time.monotonic()
     seconds = runner.run(up.argv(build=True), "ORT build.py --update --build", cwd=src.path, progress=True,
-                         link_output=FILES[1])
-    theirs = {f: sha256_file(up.config_dir / f) for f in FILES}
-    sizes = {f: (up.config_dir / f).stat().st_size for f in FILES}
-    ours = {f: sha256_file(args.ours / f) for f in FILES if (args.ours / f).exists()}
+                         link_output=files[1])
+    theirs = {f: sha256_file(up.config_dir / f) for f in files}
+    sizes = {f: (up.config_dir / f).stat().st_size for f in files}
+    ours = {f: sha256_file(args.ours / f) for f in files if (args.ours / f).exists()}
     identical = bool(ours) and ours == theirs
-    for f in FILES:
+    for f in files:
         print(f"{f:<30} build.py {theirs[f][:16]} ({sizes[f]:,} B)   ours {ours.get(f, 'missing')[:16]}")
     print("IDENTICAL" if identical else "DIFFERENT")
-    write_results("upstream-identity", args.ort_version, {
-        "what": "unpatched ORT via its own tools/ci_build/build.py vs our MEMFS-OFF wasm32",
-        "ort_version": args.ort_version,
+    write_results("upstream-identity" + ("" if plain else f"-{variant.name}"), args.ort_version, {
+        "what": f"unpatched ORT via its own tools/ci_build/build.py vs our MEMFS-OFF {variant.name}",
+        "ort_version": args.ort_version, "variant": variant.name,
         "build_py_command": " ".join(up.argv(build=True)[2:]),
         "toolchain": tc.describe(), "ccache": not args.no_ccache, "seconds": round(seconds, 1),
         "wall_s": round(time.monotonic() - started, 1), "build_py": theirs, "build_py_bytes": sizes,

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .deps.dirs import cmake_defines as deps_defines
+from .errors import UsageError
+from .fetch.dawn import CMAKE_VAR as DAWN_VAR
+from .options import BuildOptions
 from .recipe import require_recipe
 from .source.tree import read_version
 from .toolchain.emscripten import Toolchain
+from .variants import Variant
 
 # Flags of build.py that give the configuration our default variants mirror.  One place: the configure of our
 # own driver starts from the defines this produces (patches/<version>/build-py-defines.txt).
@@ -86,6 +90,45 @@ class UpstreamBuild:
             "--target", "onnxruntime_webassembly", "--parallel", str(self.jobs),
             "--cmake_extra_defines", *(f"{k}={v}" for k, v in defines.items()),
         ]
+
+
+def no_counterpart(variant: Variant, version: str) -> UsageError | None:
+    """Why build.py cannot build ``variant`` of ``version``, or None: asked before a tree is copied."""
+    if variant.memfs or variant.memory64:
+        return UsageError(f"{variant.name} has no build.py counterpart in ONNX Runtime {version}",
+                          "compare a MEMFS-OFF wasm32 variant (wasm32, wasm32-jsep, wasm32-asyncify, wasm32-jspi)")
+    recipe = require_recipe(version)
+    if variant.webgpu and variant.webgpu_recipe_key not in recipe.webgpu_flags:
+        return UsageError(f"patches/{recipe.version}/recipe.toml has no [webgpu] {variant.webgpu_recipe_key} line",
+                          f"ONNX Runtime {version} has no WebGPU-EP pair of that kind")
+    return None
+
+
+def for_variant(variant: Variant, tree: Path, build_dir: Path, opts: BuildOptions, toolchain: Toolchain,
+                dawn: Path | None = None, jobs: int = 2) -> UpstreamBuild:
+    """build.py asked for ``variant`` the way upstream's CI asks for that pair.
+
+    Why one function: the CMakeCache comparison and the sha256 comparison must ask build.py the same thing our
+    configure is asked, or either proves nothing.  That is the pair's execution-provider flags from the recipe
+    (``[webgpu]``), the Dawn tree our WebGPU pairs compile, and the flags this emscripten release needs
+    (``Toolchain.cmake_defines``), exactly as configure/plan.py appends them.
+    """
+    from .configure.plan import variant_defines  # configure reads this module's flags; import it when used
+
+    recipe = require_recipe(read_version(tree))
+    refusal = no_counterpart(variant, recipe.version)
+    if refusal is not None:
+        raise refusal
+    if variant.webgpu:
+        flags = recipe.webgpu_flags[variant.webgpu_recipe_key]
+        if dawn is None:
+            raise UsageError(f"{variant.name} compiles Dawn, and no Dawn tree was given",
+                             "pass the tree pipeline.dawn_for() checks")
+    else:
+        flags = ("--use_jsep",) if variant.jsep else ()
+    ours = variant_defines(opts, variant, patched=False, version=recipe.version, dawn=dawn)
+    extra = (((DAWN_VAR, str(dawn)),) if variant.webgpu and dawn else ()) + tuple(toolchain.cmake_defines(ours).items())
+    return UpstreamBuild(tree, build_dir, opts.deps_dir, jobs=jobs, extra_flags=tuple(flags), extra_defines=extra)
 
 
 def read_cmake_cache(path: Path) -> dict[str, str]:

@@ -19,7 +19,7 @@ from ortwasm.proc.runner import Runner
 from ortwasm.recipe import require_recipe
 from ortwasm.source.tree import PreparedSource
 from ortwasm.toolchain.emscripten import Toolchain
-from ortwasm.upstream import UpstreamBuild, add_emsdk_shim, read_cmake_cache
+from ortwasm.upstream import UpstreamBuild, add_emsdk_shim, for_variant, read_cmake_cache
 from ortwasm.variants import load_table
 
 pytestmark = pytest.mark.integration
@@ -134,17 +134,11 @@ def test_webgpu_cmake_cache_equals_build_py(webgpu_setup: tuple[BuildOptions, To
                                             kind: str) -> None:
     """Upstream's CI line for the pair (recipe [webgpu]) through ORT's build.py, against ortwasm's translation of
     it (configure/ep_flags.py, the op reduction before configure, the Dawn tree): the same cache."""
-    from ortwasm.fetch.dawn import CMAKE_VAR
-
     opts, tc, src, dawn = webgpu_setup
     variant = load_table()[f"wasm32-{kind}"]
     ours_plan, _, _ = configure_variant(opts, replace(variant, name=f"fidelity-ours-{kind}"), tc, src, {}, dawn)
-    toolchain_defines = tuple((k, v) for k, v in ours_plan.defines.items()
-                              if k in ("CMAKE_C_FLAGS", "CMAKE_CXX_FLAGS", "CMAKE_REQUIRED_LINK_OPTIONS"))
     add_emsdk_shim(src.path, tc)
-    up = UpstreamBuild(src.path, opts.build_dir / f"fidelity-buildpy-{kind}", opts.deps_dir,
-                       extra_flags=require_recipe(WEBGPU_VERSION).webgpu_flags[kind],
-                       extra_defines=((CMAKE_VAR, str(dawn)), *toolchain_defines))
+    up = for_variant(variant, src.path, opts.build_dir / f"fidelity-buildpy-{kind}", opts, tc, dawn)
     exec_env = tc.exec_env.with_binds(opts.build_dir, dawn, *([opts.deps_dir] if opts.deps_dir else []))
     runner = Runner(exec_env, build_env(tc, opts), up.build_dir / "build.log", "build.py")
     runner.run(up.argv(build=False), "build.py --update", cwd=src.path)

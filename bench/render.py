@@ -144,6 +144,14 @@ RESULTS: dict[str, tuple[str, str]] = {
     "upstream-identity-1.30.0.json": (
         "The same identity for ORT 1.30.0",
         "python -m bench.upstream_identity --ort-version 1.30.0"),
+    "upstream-identity-wasm32-asyncify-1.30.0.json": (
+        "The same identity for 1.30.0's `.asyncify` pair (the WebGPU EP; upstream's CI flags, Dawn, sid's emscripten)",
+        "python -m bench.upstream_identity --ort-version 1.30.0 --toolchain sid --variant wasm32-asyncify "
+        "--ours /var/cache/ortwasm/out-1.30.0-webgpu/wasm32-asyncify"),
+    "upstream-identity-wasm32-jspi-1.30.0.json": (
+        "The same identity for 1.30.0's `.jspi` pair (the WebGPU EP with JSPI)",
+        "python -m bench.upstream_identity --ort-version 1.30.0 --toolchain sid --variant wasm32-jspi "
+        "--ours /var/cache/ortwasm/out-1.30.0-webgpu/wasm32-jspi"),
     "webgpu-1.21.0.json": (
         "WebGPU (JSEP) variants: build time, sizes next to npm's .jsep pair, big-model loads on SwiftShader",
         "python -m bench.webgpu"),
@@ -482,6 +490,7 @@ def r_remote_cache(d: dict[str, Any]) -> list[str]:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "build": r_build, "sizes": r_sizes, "release-size": r_release_size, "upstream-identity": r_upstream_identity,
+    "upstream-identity-wasm32-asyncify": r_upstream_identity, "upstream-identity-wasm32-jspi": r_upstream_identity,
     "driver-speed-buildpy-first": r_driver_speed, "driver-speed-ours-first": r_driver_speed,
     "interrupt-link": r_interrupt_link, "js-identity": r_js_identity, "check-speed": r_check_speed,
     "package": r_package, "load": r_load, "load-heap": r_load, "load-off": r_load,

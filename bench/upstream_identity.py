@@ -43,6 +43,15 @@ from ortwasm.variants import load_table
 DEFAULT_VARIANT = "wasm32"
 
 
+def default_build_dir(version: str, variant: str) -> Path:
+    """build.py's build dir for one pair; its output is under ``Release/`` (tests/test_off_identity.py reads it).
+    1.21.0's wasm32 keeps the dir its recorded figures used."""
+    plain = variant == DEFAULT_VARIANT
+    if plain and version == default_version():
+        return paths.ortwasm_home() / "build-buildpy"
+    return paths.ortwasm_home() / (f"build-buildpy-{version}" + ("" if plain else f"-{variant}"))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.upstream_identity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,10 +89,7 @@ def run(args: argparse.Namespace) -> int:
     stem = variant.artifact_stem
     files = (f"{stem}.wasm", f"{stem}.mjs")
     plain = variant.name == DEFAULT_VARIANT
-    default = args.ort_version == default_version()  # 1.21.0 keeps the build dir its recorded figures used
-    args.build_dir = args.build_dir or paths.ortwasm_home() / (
-        "build-buildpy" if default and plain else
-        f"build-buildpy-{args.ort_version}" + ("" if plain else f"-{variant.name}"))
+    args.build_dir = args.build_dir or default_build_dir(args.ort_version, variant.name)
     args.ours = args.ours or recipe.out_dir / variant.name
     tc = find_toolchain()
     build_dir = args.build_dir.resolve()

@@ -273,8 +273,21 @@ def r_upstream_identity(d: dict[str, Any]) -> list[str]:
     out = table(["file", "bytes", "build.py sha256", "ours sha256"],
                 [[f, (d.get("build_py_bytes") or {}).get(f), _sha(s), _sha(ours.get(f))]
                  for f, s in (d.get("build_py") or {}).items()])
-    return [*out, f"Identical: **{_cell(d.get('identical'))}**; build.py took {d.get('seconds')} s "
-                  f"(ccache {_cell(d.get('ccache'))}); toolchain: {d.get('toolchain')}.", ""]
+    out += [f"Identical: **{_cell(d.get('identical'))}**; build.py took {d.get('seconds')} s "
+            f"(ccache {_cell(d.get('ccache'))}); toolchain: {d.get('toolchain')}.", ""]
+    objects = d.get("objects")
+    if objects:
+        out += [f"Compiled objects and archives against ours ({objects.get('ours_build_dir')}): "
+                f"**{objects.get('same')} of {objects.get('compared')} identical**, {len(objects.get('differ') or [])} "
+                f"differ, {objects.get('only_ours', 0) + objects.get('only_build_py', 0)} without a match.", ""]
+    relinks = d.get("relinks") or []
+    if relinks:
+        out += [f"build.py's pair linked again {len(relinks)} times from the same objects and flags: link "
+                f"reproducible: **{_cell(d.get('link_reproducible'))}**.", ""]
+        out += table(["link", *(d.get("build_py") or {})],
+                     [["the build", *(_sha(h) for h in (d.get("build_py") or {}).values())],
+                      *([f"relink {i + 1}", *(_sha(h) for h in r.values())] for i, r in enumerate(relinks))])
+    return out
 
 
 def r_driver_speed(d: dict[str, Any]) -> list[str]:

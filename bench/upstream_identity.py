@@ -26,6 +26,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.results_io import add_results_dir, machine_info, write_results
 from ortwasm import log, paths
@@ -41,6 +42,23 @@ from ortwasm.upstream import add_emsdk_shim, for_variant, no_counterpart
 from ortwasm.variants import load_table
 
 DEFAULT_VARIANT = "wasm32"
+
+
+def compare_objects(ours: Path, theirs: Path) -> dict[str, Any]:
+    """sha256 of every .o and .a below two CMake build dirs of the same pair, matched by path.
+
+    Why: when the pairs differ, this says whether the compile or the link made the difference.  A path can hold its
+    build dir's parent (ORT globs some sources by absolute path, and CMake names their objects after it), so that
+    prefix is dropped before matching."""
+    def walk(root: Path) -> dict[str, str]:
+        prefix = str(root.parent).lstrip("/") + "/"
+        return {str(f.relative_to(root)).replace(prefix, ""): sha256_file(f)
+                for f in sorted(root.rglob("*")) if f.suffix in (".o", ".a") and f.is_file()}
+    a, b = walk(ours), walk(theirs)
+    both = sorted(a.keys() & b.keys())
+    differ = [k for k in both if a[k] != b[k]]
+    return {"ours_build_dir": str(ours), "compared": len(both), "same": len(both) - len(differ), "differ": differ,
+            "only_ours": len(a.keys() - b.keys()), "only_build_py": len(b.keys() - a.keys())}
 
 
 def default_build_dir(version: str, variant: str) -> Path:
@@ -65,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="the MEMFS-OFF pair to compare: wasm32 (default), wasm32-asyncify, wasm32-jspi")
     p.add_argument("--toolchain", default=None, metavar="trixie|sid",
                    help="the provisioned emscripten, as build.py --toolchain (the one ours was built with)")
+    p.add_argument("--relinks", type=int, default=0,
+                   help="after the build, link build.py's pair again N times: is the link itself reproducible?")
+    p.add_argument("--ours-build-dir", type=Path, default=None,
+                   help="our build dir of the pair (e.g. $ORTWASM_HOME/build-1.30.0-sid/wasm32-jspi): compare every "
+                        "compiled object and archive with build.py's, to tell a compile difference from a link one")
     add_results_dir(p)
     args = p.parse_args(argv)
     if args.toolchain is not None:
@@ -113,13 +136,31 @@ def run(args: argparse.Namespace) -> int:
     for f in files:
         print(f"{f:<30} build.py {theirs[f][:16]} ({sizes[f]:,} B)   ours {ours.get(f, 'missing')[:16]}")
     print("IDENTICAL" if identical else "DIFFERENT")
+    extra: dict[str, object] = {}
+    if args.ours_build_dir is not None:
+        o = extra["objects"] = compare_objects(args.ours_build_dir.resolve(), up.config_dir)
+        print(f"compiled objects and archives: {o['same']} of {o['compared']} identical, "
+              f"{len(o['differ'])} differ, {o['only_ours'] + o['only_build_py']} unmatched")
+    relinks = []
+    for i in range(args.relinks):  # the link alone again, from the same objects and flags
+        for f in files:
+            (up.config_dir / f).unlink()
+        runner.run(["cmake", "--build", str(up.config_dir), "--target", "onnxruntime_webassembly"],
+                   f"relink {i + 1} of {args.relinks}", cwd=up.config_dir, progress=True, link_output=files[1])
+        relinks.append({f: sha256_file(up.config_dir / f) for f in files})
+        print(f"relink {i + 1}: " + "  ".join(f"{f} {h[:16]}" for f, h in relinks[-1].items()))
+    if relinks:
+        extra["relinks"] = relinks
+        extra["link_reproducible"] = all(r == theirs for r in relinks)
+        print("build.py's link is " + ("reproducible" if extra["link_reproducible"] else
+                                      "NOT reproducible: the same objects and flags link to other bytes"))
     write_results("upstream-identity" + ("" if plain else f"-{variant.name}"), args.ort_version, {
         "what": f"unpatched ORT via its own tools/ci_build/build.py vs our MEMFS-OFF {variant.name}",
         "ort_version": args.ort_version, "variant": variant.name,
         "build_py_command": " ".join(up.argv(build=True)[2:]),
         "toolchain": tc.describe(), "ccache": not args.no_ccache, "seconds": round(seconds, 1),
         "wall_s": round(time.monotonic() - started, 1), "build_py": theirs, "build_py_bytes": sizes,
-        "ours_dir": str(args.ours), "ours": ours, "identical": identical, "machine": machine_info(),
+        "ours_dir": str(args.ours), "ours": ours, "identical": identical, **extra, "machine": machine_info(),
     }, results_dir=args.results_dir)
     return 0 if identical else 1
 

@@ -66,11 +66,12 @@ def _module(variant: str, case: models.ModelCase, **job: object) -> RunResult:
 
 
 @pytest.mark.parametrize("variant", MEMFS)
-@pytest.mark.parametrize("data_as", ["path", "bytes", "url", "blob", "stream"])
+@pytest.mark.parametrize("data_as", ["path", "bytes", "url", "blob", "stream", "bytestream"])
 def test_every_source_matches_native(variant: str, data_as: str, our_app: Path,
                                      mixed_case: models.ModelCase) -> None:
-    """A path, bytes, an http:// URL, a file-backed Blob and a ReadableStream of unknown length: same outputs as
-    native onnxruntime, with tensors in place (over 64 KiB, odd offsets), read (B1) and pre-packed (W3)."""
+    """A path, bytes, an http:// URL, a file-backed Blob, a ReadableStream and a byte stream (read by BYOB into one
+    reused buffer) of unknown length: same outputs as native onnxruntime, with tensors in place (over 64 KiB, odd
+    offsets), read (B1) and pre-packed (W3)."""
     _pair(variant)
     entry = app_entry(our_app, f"onnxruntime-web/{variant}")
     assert_matches(run_client_node(case_job(entry, mixed_case, data_as=data_as, num_threads=2)), mixed_case)

@@ -109,7 +109,7 @@ class ClientJob:
     inputs: Mapping[str, np.ndarray] = field(default_factory=dict)
     outputs: Sequence[str] = ()
     external_data: Sequence[ExternalFile] = ()
-    data_as: Literal["bytes", "path", "url", "blob", "stream"] = "bytes"
+    data_as: Literal["bytes", "path", "url", "blob", "stream", "bytestream"] = "bytes"
     num_threads: int = 1
     wasm_dir: Path | None = None
     log_level: int = 3

@@ -8,7 +8,7 @@
 //       wasmDir?,           // when set: env.wasm.wasmPaths = {mjs, wasm} in that dir (the official-dist route);
 //                           // unset: the package finds its own pair (the drop-in route)
 //       mjs?, wasm?,        // file names in wasmDir (default ort-wasm-simd-threaded.{mjs,wasm})
-//       model, externalData: [{path, file}], dataAs: "bytes"|"path"|"url"|"blob"|"stream",
+//       model, externalData: [{path, file}], dataAs: "bytes"|"path"|"url"|"blob"|"stream"|"bytestream",
 //       inputs: {name: {dims, type, data}}, outputs: [names], numThreads, logLevel?, timeoutMs?,
 //       sessions?,          // create/run/release this many times in a row (default 1): memory per session
 //       extra?,             // the session's `extra` option, e.g. {"session.disable_prepacking": "1"}
@@ -18,7 +18,8 @@
 //
 // dataAs: "bytes" reads each file into a Uint8Array first; "path" gives the path string; "url" serves the files
 // from an HTTP server in this process and gives http:// URLs; "blob" gives fs.openAsBlob(file) (a file-backed
-// Blob); "stream" gives a web ReadableStream over the file (no length attached).
+// Blob); "stream" gives a web ReadableStream over the file (no length attached); "bytestream" gives a byte stream
+// (a file-backed Blob's .stream(), as a fetch body is one), also without a length.
 //
 // Nothing here knows about C symbols: what this proves, the package proves for its users. Memory is the kernel's
 // high-water mark (VmHWM), read after each phase: a JS timer cannot sample while wasm blocks the thread.
@@ -101,6 +102,7 @@ async function externalSources(job, urls) {
     else if (job.dataAs === 'url') data = urls[i];
     else if (job.dataAs === 'blob') data = await fs.openAsBlob(e.file);
     else if (job.dataAs === 'stream') data = Readable.toWeb(fs.createReadStream(e.file));
+    else if (job.dataAs === 'bytestream') data = (await fs.openAsBlob(e.file)).stream();
     else data = readWhole(e.file);
     out.push({ path: e.path, data });
   }

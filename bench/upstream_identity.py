@@ -33,8 +33,7 @@ from ortwasm import log, paths
 from ortwasm.digest import sha256_file
 from ortwasm.errors import OrtWasmError, UsageError
 from ortwasm.options import BuildOptions
-from ortwasm.pipeline import build_env, dawn_for
-from ortwasm.proc.runner import Runner
+from ortwasm.pipeline import dawn_for, variant_runner
 from ortwasm.recipe import default_version, require_recipe
 from ortwasm.source.tree import prepare
 from ortwasm.toolchain.emscripten import PROVIDER_ENV, find_toolchain
@@ -109,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     refusal = no_counterpart(variant, args.ort_version)
     if refusal is not None:
         raise refusal
+    if args.ours_build_dir is not None and not args.ours_build_dir.is_dir():
+        raise UsageError(f"--ours-build-dir {args.ours_build_dir}: no such build dir",
+                         f"pass our CMake build dir of {variant.name}: $ORTWASM_HOME/build-<version>/{variant.name}")
     stem = variant.artifact_stem
     files = (f"{stem}.wasm", f"{stem}.mjs")
     plain = variant.name == DEFAULT_VARIANT
@@ -123,9 +125,7 @@ def run(args: argparse.Namespace) -> int:
     dawn = dawn_for(src) if variant.webgpu else None
     add_emsdk_shim(src.path, tc)
     up = for_variant(variant, src.path, build_dir, opts, tc, dawn, jobs=args.jobs)
-    exec_env = tc.exec_env.with_binds(build_dir, *([opts.deps_dir] if opts.deps_dir else []),
-                                      *([dawn] if dawn else []))
-    runner = Runner(exec_env, build_env(tc, opts), build_dir / "build.log", "build.py")
+    runner = variant_runner(opts, tc, build_dir, "build.py", dawn)
     started = time.monotonic()
     seconds = runner.run(up.argv(build=True), "ORT build.py --update --build", cwd=src.path, progress=True,
                          link_output=files[1])

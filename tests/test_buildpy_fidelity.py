@@ -14,8 +14,7 @@ import pytest
 
 from ortwasm.cli import build_options, make_parser
 from ortwasm.options import BuildOptions
-from ortwasm.pipeline import build_env, configure_variant
-from ortwasm.proc.runner import Runner
+from ortwasm.pipeline import configure_variant, variant_runner
 from ortwasm.recipe import require_recipe
 from ortwasm.source.tree import PreparedSource
 from ortwasm.toolchain.emscripten import Toolchain
@@ -68,8 +67,7 @@ def test_cmake_cache_equals_build_py(configure_setup: tuple[BuildOptions, Toolch
 
     add_emsdk_shim(src.path, tc)
     up = UpstreamBuild(src.path, opts.build_dir / f"fidelity-buildpy-{case}", opts.deps_dir, extra_flags=flags)
-    exec_env = tc.exec_env.with_binds(opts.build_dir, *([opts.deps_dir] if opts.deps_dir else []))
-    runner = Runner(exec_env, build_env(tc, opts), up.build_dir / "build.log", "build.py")
+    runner = variant_runner(opts, tc, up.build_dir, "build.py")
     runner.run(up.argv(build=False), "build.py --update", cwd=src.path)
 
     ours = _normalise(read_cmake_cache(ours_plan.build_dir / "CMakeCache.txt"), ours_plan.build_dir)
@@ -139,8 +137,7 @@ def test_webgpu_cmake_cache_equals_build_py(webgpu_setup: tuple[BuildOptions, To
     ours_plan, _, _ = configure_variant(opts, replace(variant, name=f"fidelity-ours-{kind}"), tc, src, {}, dawn)
     add_emsdk_shim(src.path, tc)
     up = for_variant(variant, src.path, opts.build_dir / f"fidelity-buildpy-{kind}", opts, tc, dawn)
-    exec_env = tc.exec_env.with_binds(opts.build_dir, dawn, *([opts.deps_dir] if opts.deps_dir else []))
-    runner = Runner(exec_env, build_env(tc, opts), up.build_dir / "build.log", "build.py")
+    runner = variant_runner(opts, tc, up.build_dir, "build.py", dawn)
     runner.run(up.argv(build=False), "build.py --update", cwd=src.path)
 
     ours = _normalise(read_cmake_cache(ours_plan.build_dir / "CMakeCache.txt"), ours_plan.build_dir)

@@ -61,13 +61,18 @@ def split_case(tmp_path_factory: pytest.TempPathFactory) -> models.ModelCase:
     return models.split_external(tmp_path_factory.mktemp("split"))
 
 
+def _need_chromium() -> None:
+    """Every test here drives Debian's chromium: without it, a skip naming the package (before any package build)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+
+
 def _pair(variant: str) -> Path:
     where = artifact_cache_dir() / variant
     if not (where / "manifest.json").exists():
         pytest.skip(f"NO ARTIFACT for {variant}: looked for {where}/manifest.json "
                     f"(python build.py --variants {variant} builds it)")
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    _need_chromium()
     return where
 
 
@@ -114,8 +119,7 @@ def assert_on_webgpu(result: RunResult, provider: str = "JsExecutionProvider") -
 
 def test_official_pair_control(official_dist: Path, split_case: models.ModelCase) -> None:
     """The harness itself: upstream's JSEP pair on this adapter.  If this fails, the variants' failures are moot."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
+    _need_chromium()
     _matches_on_webgpu(split_case, official_dist, "ort.webgpu.min.mjs")
 
 
@@ -269,8 +273,7 @@ def test_missing_or_short_external_file_on_webgpu_is_named(variant: str, officia
 
 def test_no_adapter_is_named_and_does_not_hang(official_dist: Path, split_case: models.ModelCase) -> None:
     """WebGPU asked for in a Chromium without an adapter (no SwiftShader flags): ORT's error says so, promptly."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
+    _need_chromium()
     job = webgpu_job(official_dist, split_case, chromium_args=(), probe_adapter=False, timeout_s=120)
     result = run_client_browser(job, official_dist, "ort.webgpu.min.mjs")
     assert not result.ok
@@ -295,8 +298,7 @@ def official_dist_130() -> Path:
 def test_official_webgpu_ep_control(kind: str, official_dist_130: Path, split_case: models.ModelCase) -> None:
     """The harness on current ORT: upstream's own .asyncify/.jspi pair places every node on the native WebGPU EP
     here.  If this fails, the variants' failures below are moot."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}")
+    _need_chromium()
     result = _run(webgpu_job(official_dist_130, split_case), official_dist_130, WEBGPU_EP_ENTRY[kind])
     assert_matches(result, split_case)
     assert_on_webgpu(result, WEBGPU_EP_PROVIDER)
@@ -308,8 +310,7 @@ def test_webgpu_ep_pair_on_webgpu(variant: str, official_dist_130: Path, split_c
     native onnxruntime's, and every node on WebGpuExecutionProvider.  wasm64-jspi-memfs too: npm's 1.30 JS reads
     pointers by Module.PTR_SIZE, and a BigInt session handle from the JSPI OrtCreateSession works as its key."""
     where = pair(variant, WEBGPU_EP_VERSION)
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    _need_chromium()
     entry = WEBGPU_EP_ENTRY[TABLE[variant].webgpu]
     result = _run(webgpu_job(official_dist_130, split_case, wasm_dir=where), official_dist_130, entry)
     assert_matches(result, split_case)
@@ -328,8 +329,7 @@ def test_package_webgpu_ep_subpath_runs_our_pair(kind: PairKind, apps: Apps, spl
         pytest.skip(f"NO {kind} pair in {out_dir(WEBGPU_EP_VERSION)} (python build.py --ort-version "
                     f"{WEBGPU_EP_VERSION} --toolchain sid --variants wasm32-{kind} builds it)")
     where = pair(default, WEBGPU_EP_VERSION)
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    _need_chromium()
     dist = package_dist(apps.ours(WEBGPU_EP_VERSION))
     exports = json.loads((dist.parent / "package.json").read_text())["exports"]
     bundle = exports[f"./{WEBGPU_SUBPATHS[kind]}"]["import"]["default"]
@@ -380,8 +380,7 @@ WEBGPU_EP_64 = tuple(n for n in WEBGPU_EP if TABLE[n].memory64)
 def test_wasm64_webgpu_ep_through_our_package(variant: str, apps: Apps, split_case: models.ModelCase) -> None:
     """`import 'onnxruntime-web/wasm64-jspi-memfs'`: a Memory64 module with the native WebGPU EP waiting by JSPI
     (wasm64-webgpu.patch), every node on WebGpuExecutionProvider, outputs equal native onnxruntime's."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    _need_chromium()
     dist, entry = _our_variant_entry(variant, apps)
     result = _run(webgpu_job(dist, split_case), dist, entry)
     assert_matches(result, split_case)
@@ -398,8 +397,7 @@ def test_wasm64_webgpu_ep_cpu_table_past_4gib(variant: str, client: str, apps: A
     the table's end, and must equal native onnxruntime's.  Through our package's entry (the module reads the URL by
     ranges) and through npm's 1.30.0 ort.jspi.min.mjs (it fetches the file into one array and hands over bytes).
     webgpu_job pins the Gather (models.WEBGPU_EP_OPTIONS)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"NO CHROMIUM at {CHROMIUM}: apt-get install chromium")
+    _need_chromium()
     case = models.cached_case("big_gather_neg")
     if client == "ours":
         dist, entry = _our_variant_entry(variant, apps)
